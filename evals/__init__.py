@@ -1,0 +1,1 @@
+"""Batch scoring, persona fidelity, benchmarks and calibration."""

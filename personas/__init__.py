@@ -1,0 +1,1 @@
+"""Shipped persona files (YAML). See README.md in this folder."""

@@ -1,0 +1,1 @@
+"""Rubrics (YAML), the compliance rulebook and the scorer."""

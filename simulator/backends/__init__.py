@@ -1,0 +1,61 @@
+"""LM backends chosen by a spec string; heavy imports happen only when a backend is made.
+
+Specs:
+  ``transformers:<HF id or local path>[#gguf_file]`` in-process (default: bundled SmolLM2 GGUF)
+  ``openai:<base_url>#<model>`` any OpenAI-compatible server (vLLM, Ollama, llama.cpp, TGI)
+  ``scripted`` / ``echo`` for tests
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from simulator.backends.base import Backend, BackendError, Message, cut_at_stop
+
+DEFAULT_SPEC = "transformers:default"
+
+
+def _transformers(rest: str, **kw) -> Backend:
+    from simulator.backends.transformers_backend import TransformersBackend
+
+    return TransformersBackend.from_spec(rest, **kw)
+
+
+def _openai(rest: str, **kw) -> Backend:
+    from simulator.backends.openai_backend import OpenAIBackend
+
+    return OpenAIBackend.from_spec(rest, **kw)
+
+
+def _scripted(rest: str, **kw) -> Backend:
+    from simulator.backends.scripted import ScriptedBackend
+
+    return ScriptedBackend(**kw)
+
+
+def _echo(rest: str, **kw) -> Backend:
+    from simulator.backends.scripted import EchoBackend
+
+    return EchoBackend()
+
+
+BACKENDS: dict[str, Callable[..., Backend]] = {
+    "transformers": _transformers,
+    "openai": _openai,
+    "scripted": _scripted,
+    "echo": _echo,
+}
+
+
+def make_backend(spec: str | None = None, **kwargs) -> Backend:
+    """Create a backend from a spec string such as ``transformers:default``."""
+    spec = spec or DEFAULT_SPEC
+    kind, _, rest = spec.partition(":")
+    if kind not in BACKENDS:
+        raise BackendError(f"unknown backend '{kind}' in '{spec}' (choose from: {', '.join(BACKENDS)})")
+    backend = BACKENDS[kind](rest, **kwargs)
+    backend.spec = spec
+    return backend
+
+
+__all__ = ["Backend", "BackendError", "Message", "make_backend", "cut_at_stop", "DEFAULT_SPEC", "BACKENDS"]

@@ -1,0 +1,58 @@
+"""The language-model backend protocol shared by every implementation."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from typing import TypedDict
+
+
+class Message(TypedDict):
+    role: str  # "system" | "user" | "assistant"
+    content: str
+
+
+class BackendError(RuntimeError):
+    """A backend could not produce text (load failure, HTTP error, timeout)."""
+
+
+class Backend(ABC):
+    """Turns chat messages into text. ``stream`` yields text pieces as they are generated."""
+
+    spec: str = ""
+
+    @abstractmethod
+    def stream(
+        self,
+        messages: list[Message],
+        *,
+        max_new_tokens: int = 60,
+        temperature: float = 0.7,
+        stop: list[str] | None = None,
+        seed: int | None = None,
+    ) -> Iterator[str]:
+        """Yield pieces of the reply; stop sequences are not included in the output."""
+
+    def generate(
+        self,
+        messages: list[Message],
+        *,
+        max_new_tokens: int = 60,
+        temperature: float = 0.7,
+        stop: list[str] | None = None,
+        seed: int | None = None,
+    ) -> str:
+        return "".join(
+            self.stream(messages, max_new_tokens=max_new_tokens, temperature=temperature, stop=stop, seed=seed)
+        )
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources (HTTP clients, models)."""
+
+
+def cut_at_stop(text: str, stop: list[str] | None) -> tuple[str, bool]:
+    """Cut ``text`` at the first stop sequence; returns (text, stopped)."""
+    if not stop:
+        return text, False
+    cut = min((i for s in stop if s and (i := text.find(s)) >= 0), default=-1)
+    return (text[:cut], True) if cut >= 0 else (text, False)

@@ -1,0 +1,255 @@
+"""Persona files: the pydantic schema, the loader and readable validation errors.
+
+A persona is data (``personas/*.yaml``); trainers copy an example and edit it. Every error a
+loader reports is one line naming the file, the field and what was expected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from simulator.intents import AgentSignal, Intent, Meter, Temperament, Topic
+
+SCHEMA_VERSION = 1
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "personas"
+
+Score = Annotated[float, Field(ge=0, le=100)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Profile(_Strict):
+    age: int = Field(ge=18, le=110)
+    occupation: str
+    household: str
+    background: str = Field(min_length=10, description="Life situation in a few sentences")
+
+
+class Debt(_Strict):
+    creditor: str
+    product: str = Field(description="e.g. credit card, personal loan, medical bill")
+    amount: float = Field(gt=0)
+    currency: str = "USD"
+    days_past_due: int = Field(ge=0)
+    account_last4: str = Field(pattern=r"^\d{4}$")
+    fees_included: float = Field(default=0, ge=0, description="Part of amount that is fees")
+
+
+class HiddenFact(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    fact: str = Field(min_length=5, description="What the debtor knows; revealed only when asked")
+    revealed_by: list[Topic] = Field(min_length=1)
+    min_trust: Score = 0
+    # words that would give the fact away if the debtor said them before it is revealed
+    leak_terms: list[str] = Field(default_factory=list)
+
+
+class PaymentCapacity(_Strict):
+    lump_sum_max: float = Field(ge=0, description="Most they could pay at once, now")
+    monthly_max: float = Field(ge=0, description="Most they could pay per month")
+    first_payment_within_days: int = Field(ge=0, le=90)
+    preferred_plan: str = Field(description="The plan they would suggest themselves")
+
+    def fits(self, amount: float, *, monthly: bool) -> bool:
+        limit = self.monthly_max if monthly else max(self.lump_sum_max, self.monthly_max)
+        return 0 < amount <= limit + 1e-6
+
+
+class Sensitivity(_Strict):
+    trust: float = Field(default=0, ge=-50, le=50)
+    anger: float = Field(default=0, ge=-50, le=50)
+    distress: float = Field(default=0, ge=-50, le=50)
+
+
+class Thresholds(_Strict):
+    agree_trust: Score = Field(description="Trust needed before they promise to pay")
+    hang_up_anger: Score = Field(description="Anger at which they hang up")
+    complaint_anger: Score = Field(description="Anger at which a threat turns into a complaint")
+    min_turns_before_agreement: int = Field(default=2, ge=0, le=30)
+    patience_turns: int = Field(default=24, ge=4, le=100, description="They end the call after this many agent turns")
+
+
+class Voice(_Strict):
+    style_notes: list[str] = Field(min_length=1)
+    example_lines: list[str] = Field(min_length=2)
+
+
+class ThirdParty(_Strict):
+    relation: str = Field(description="Who answered, e.g. 'mother of the account holder'")
+    account_holder: str
+
+
+class Attorney(_Strict):
+    name: str
+    firm: str
+    phone: str
+
+
+class Persona(_Strict):
+    version: Literal[1] = Field(description="Schema version; currently 1")
+    id: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
+    name: str
+    language: str = Field(default="en", pattern=r"^[a-z]{2}$")
+    temperament: Temperament
+    difficulty: Literal["easy", "medium", "hard"]
+    situation: str = Field(min_length=10, max_length=160, description="One line for the persona card")
+    profile: Profile
+    debt: Debt
+    hidden_facts: list[HiddenFact] = Field(default_factory=list)
+    payment_capacity: PaymentCapacity
+    meters: dict[Meter, Score]
+    sensitivities: dict[AgentSignal, Sensitivity]
+    thresholds: Thresholds
+    voice: Voice
+    fallback_lines: dict[Intent, list[str]]
+    third_party: ThirdParty | None = None
+    attorney: Attorney | None = None
+
+    @field_validator("meters")
+    @classmethod
+    def _all_meters(cls, v: dict[Meter, float]) -> dict[Meter, float]:
+        missing = [m.value for m in Meter if m not in v]
+        if missing:
+            raise ValueError(f"missing meters: {', '.join(missing)}")
+        return v
+
+    @field_validator("fallback_lines")
+    @classmethod
+    def _every_intent(cls, v: dict[Intent, list[str]]) -> dict[Intent, list[str]]:
+        missing = [i.value for i in Intent if not v.get(i)]
+        if missing:
+            raise ValueError(f"needs at least one line for every intent; missing: {', '.join(missing)}")
+        return v
+
+    @model_validator(mode="after")
+    def _role_fields(self) -> Persona:
+        if self.temperament is Temperament.wrong_party and self.third_party is None:
+            raise ValueError("temperament wrong_party needs a third_party section")
+        if self.temperament is Temperament.represented and self.attorney is None:
+            raise ValueError("temperament represented needs an attorney section")
+        ids = [f.id for f in self.hidden_facts]
+        if len(ids) != len(set(ids)):
+            raise ValueError("hidden_facts ids must be unique")
+        return self
+
+    def sensitivity(self, signal: AgentSignal) -> Sensitivity:
+        return self.sensitivities.get(signal, Sensitivity())
+
+    def fallback(self, intent: Intent, index: int = 0) -> str:
+        lines = self.fallback_lines[intent]
+        return lines[index % len(lines)]
+
+    @property
+    def speaker_name(self) -> str:
+        """Who is on the phone (the third party for a wrong-party call)."""
+        return self.name
+
+
+class PersonaError(ValueError):
+    """A persona file that cannot be used; ``str()`` is one readable line per problem."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+def _loc(loc: tuple) -> str:
+    return ".".join(str(p) for p in loc) or "(top level)"
+
+
+def format_validation_error(path: Path | str, err: ValidationError) -> list[str]:
+    """One line per pydantic error: ``file: field: message``."""
+    lines = []
+    for e in err.errors():
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown field (check the spelling against personas/README.md)"
+        elif e["type"] == "missing":
+            msg = "required field is missing"
+        elif msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        elif e["type"] == "enum":
+            msg = f"{msg}"
+        lines.append(f"{path}: {_loc(e['loc'])}: {msg}")
+    return lines
+
+
+def parse_persona(text: str, source: str = "<string>") -> Persona:
+    """Parse YAML text into a Persona, raising PersonaError with readable lines."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "(yaml)"
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise PersonaError([f"{source}: {where}: invalid YAML: {problem}"]) from None
+    if not isinstance(data, dict):
+        raise PersonaError([f"{source}: (top level): expected a mapping of fields, got {type(data).__name__}"])
+    try:
+        return Persona.model_validate(data)
+    except ValidationError as err:
+        raise PersonaError(format_validation_error(source, err)) from None
+
+
+def load_persona_file(path: Path | str) -> Persona:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PersonaError([f"{path}: (file): cannot read: {exc}"]) from None
+    persona = parse_persona(text, str(path))
+    if persona.id != path.stem:
+        raise PersonaError([f"{path}: id: '{persona.id}' must match the file name '{path.stem}'"])
+    return persona
+
+
+@dataclass
+class PersonaLibrary:
+    """Personas loaded from one or more folders; broken files are kept as problems, not raised."""
+
+    personas: dict[str, Persona]
+    problems: list[str]
+
+    def get(self, persona_id: str) -> Persona:
+        if persona_id not in self.personas:
+            known = ", ".join(sorted(self.personas)) or "none"
+            raise KeyError(f"unknown persona '{persona_id}' (known: {known})")
+        return self.personas[persona_id]
+
+
+def persona_files(paths: list[Path | str] | None = None) -> list[Path]:
+    """Expand files and folders into a sorted list of YAML files."""
+    files: list[Path] = []
+    for p in [Path(x) for x in (paths or [SHIPPED_DIR])]:
+        if p.is_dir():
+            files.extend(sorted(list(p.glob("*.yaml")) + list(p.glob("*.yml"))))
+        else:
+            files.append(p)
+    return files
+
+
+def load_personas(paths: list[Path | str] | None = None) -> PersonaLibrary:
+    """Load every persona file; one broken file never stops the others from loading."""
+    personas: dict[str, Persona] = {}
+    problems: list[str] = []
+    for f in persona_files(paths):
+        if not f.exists():
+            problems.append(f"{f}: (file): no such file or folder")
+            continue
+        try:
+            p = load_persona_file(f)
+        except PersonaError as exc:
+            problems.extend(exc.problems)
+            continue
+        if p.id in personas:
+            problems.append(f"{f}: id: duplicate persona id '{p.id}'")
+            continue
+        personas[p.id] = p
+    return PersonaLibrary(personas, problems)
