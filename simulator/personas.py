@@ -134,6 +134,8 @@ class Persona(_Strict):
             raise ValueError("temperament wrong_party needs a third_party section")
         if self.temperament is Temperament.represented and self.attorney is None:
             raise ValueError("temperament represented needs an attorney section")
+        if self.temperament is Temperament.hostile and self.thresholds.min_turns_before_agreement < 3:
+            raise ValueError("a hostile debtor must not agree in the first two turns: set thresholds.min_turns_before_agreement to 3 or more")
         ids = [f.id for f in self.hidden_facts]
         if len(ids) != len(set(ids)):
             raise ValueError("hidden_facts ids must be unique")

@@ -1,0 +1,305 @@
+"""The actor: renders the director's intent as the persona's next line, with output guards.
+
+The LM sees the persona card, a stage direction (intent, mood, facts it may now reveal) and the
+recent history. Every line passes guards; a failing line gets one retry, then an authored
+fallback line for the same intent, so the call never stalls - not even when the backend raises.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+from importlib import resources
+from typing import Literal
+
+import yaml
+
+from simulator.backends.base import Backend, Message
+from simulator.director import DebtorState, Decision
+from simulator.intents import Intent, Temperament
+from simulator.personas import Persona
+from simulator.transcript import Turn
+
+log = logging.getLogger(__name__)
+
+STOP = ["\n", "<|im_end|>", "Collector:", "Agent:", "Debt collector:"]
+
+
+@lru_cache(maxsize=1)
+def _prompts() -> dict:
+    return yaml.safe_load(resources.files("simulator.prompts").joinpath("actor.yaml").read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
+def _guards() -> dict:
+    data = yaml.safe_load(resources.files("simulator.prompts").joinpath("guards.yaml").read_text(encoding="utf-8"))
+    data["_break"] = [re.compile(p, re.I) for p in data["break_character"]]
+    data["_collector"] = [re.compile(p, re.I) for p in data["collector_phrases"]]
+    return data
+
+
+@dataclass(frozen=True)
+class ActorLine:
+    """The accepted debtor line and how it was produced."""
+
+    text: str
+    intent: Intent
+    source: Literal["model", "retry", "fallback"]
+    failures: tuple[str, ...] = ()  # guard names (or "backend_error") that rejected earlier tries
+
+
+@dataclass(frozen=True)
+class ActorEvent:
+    """A streaming event: ``delta`` (more text), ``reset`` (discard what was shown), ``final``."""
+
+    kind: Literal["delta", "reset", "final"]
+    text: str = ""
+    line: ActorLine | None = None
+
+
+class _Fill(dict):
+    def __missing__(self, key: str) -> str:  # leave unknown placeholders visible to validation
+        return "{" + key + "}"
+
+
+def _money(x: float) -> str:
+    return f"${x:,.0f}" if abs(x - round(x)) < 0.005 else f"${x:,.2f}"
+
+
+def _say_date(iso: str | None) -> str:
+    if not iso:
+        return "next week"
+    d = date.fromisoformat(iso)
+    return f"{d.strftime('%A')}, {d.strftime('%B')} {d.day}"
+
+
+def placeholders(persona: Persona, decision: Decision | None, agent_name: str | None) -> _Fill:
+    detail = decision.detail if decision else {}
+    amount = detail.get("amount", persona.debt.amount)
+    return _Fill(
+        amount=_money(amount),
+        date=_say_date(detail.get("date")),
+        creditor=persona.debt.creditor,
+        agent_name=agent_name or "you",
+        account_holder=persona.third_party.account_holder if persona.third_party else persona.name,
+        attorney_name=persona.attorney.name if persona.attorney else "my attorney",
+        attorney_phone=persona.attorney.phone if persona.attorney else "",
+        name=persona.name,
+    )
+
+
+def persona_card(persona: Persona) -> str:
+    """The constant system prompt for a persona (kept identical across turns for KV reuse)."""
+    p, pr = persona, _prompts()
+    if p.temperament is Temperament.wrong_party and p.third_party:
+        identity = pr["wrong_party_identity"].format(relation=p.third_party.relation, account_holder=p.third_party.account_holder)
+        debt_line = ""
+    else:
+        identity = f"You are {p.profile.age}, {p.profile.occupation}. {p.profile.household}."
+        debt_line = (
+            f"You owe {p.debt.creditor} {_money(p.debt.amount)} on a {p.debt.product}, "
+            f"{p.debt.days_past_due} days overdue."
+        )
+    return pr["card"].format(
+        name=p.name,
+        identity=identity,
+        background=p.profile.background,
+        debt_line=debt_line,
+        style=" ".join(p.voice.style_notes),
+        examples=" ".join(f'"{x}"' for x in p.voice.example_lines[:4]),
+    ).strip()
+
+
+def stage_direction(persona: Persona, decision: Decision, agent_name: str | None = None) -> str:
+    pr = _prompts()
+    st = decision.state
+    facts = [f.fact for f in persona.hidden_facts if f.id in decision.newly_revealed]
+    facts_txt = f" You may now mention: {' '.join(facts)}" if facts else ""
+    detail_txt = ""
+    d = decision.detail
+    if decision.intent in (Intent.promise_to_pay, Intent.counter_offer) and "amount" in d:
+        fill = placeholders(persona, decision, agent_name)
+        per = " a month" if d.get("monthly") else ""
+        when = f", starting {fill['date']}" if d.get("date") else ""
+        detail_txt = f" The amount is {fill['amount']}{per}{when}."
+    if decision.intent is Intent.refer_to_attorney and persona.attorney:
+        detail_txt = f" Your attorney is {persona.attorney.name} at {persona.attorney.firm}, {persona.attorney.phone}."
+    intent_text = pr["intents"][decision.intent.value]
+    return pr["direction"].format(intent_text=intent_text, mood=st.mood(), facts=facts_txt, detail=detail_txt, name=persona.name).strip()
+
+
+def build_messages(
+    persona: Persona, decision: Decision, history: list[Turn], *, history_turns: int = 8, agent_name: str | None = None
+) -> list[Message]:
+    """Persona card + recent history (agent = user, debtor = assistant) + stage direction."""
+    msgs: list[Message] = [{"role": "system", "content": persona_card(persona)}]
+    recent = history[-history_turns:]
+    if not recent or recent[0].speaker != "agent":
+        msgs.append({"role": "user", "content": _prompts()["opening_user"]})
+    for t in recent:
+        msgs.append({"role": "user" if t.speaker == "agent" else "assistant", "content": t.text})
+    if msgs[-1]["role"] != "user":
+        msgs.append({"role": "user", "content": "..."})
+    msgs.append({"role": "system", "content": stage_direction(persona, decision, agent_name)})
+    return msgs
+
+
+# --- guards -----------------------------------------------------------------------------
+
+_PREFIX = re.compile(r'^\s*(?:\(?[A-Z][\w .\'-]{0,30}\)?\s*:\s*)?["“]?')
+_WORD = re.compile(r"[A-Za-z']+")
+
+
+def clean_line(text: str, persona: Persona) -> str:
+    """Strip a leading speaker label and wrapping quotes; keep only the first line."""
+    text = text.strip().split("\n")[0].strip()
+    m = re.match(rf"^\s*(?:{re.escape(persona.name.split()[0])}[\w .]*|debtor|me)\s*:\s*", text, re.I)
+    if m:
+        text = text[m.end():]
+    text = text.strip().strip('"“”').strip()
+    g = _guards()
+    sentences = re.split(r"(?<=[.!?])\s+", text)
+    if len(sentences) > g["max_sentences"]:
+        text = " ".join(sentences[: g["max_sentences"]])
+    return text
+
+
+def _norm(s: str) -> set[str]:
+    return {w.lower() for w in _WORD.findall(s)}
+
+
+def check_line(
+    text: str,
+    persona: Persona,
+    state: DebtorState,
+    earlier_debtor_lines: list[str],
+    *,
+    analyzer=None,
+    final: bool = True,
+) -> list[str]:
+    """Names of the guards the line fails (empty list = accepted).
+
+    ``final=False`` runs only the cheap checks that are safe on a partial line while streaming.
+    """
+    g = _guards()
+    fails = []
+    low = text.lower()
+    if any(p.search(text) for p in g["_break"]):
+        fails.append("breaks_character")
+    if any(p.search(text) for p in g["_collector"]):
+        fails.append("speaks_as_collector")
+    for fact in persona.hidden_facts:
+        if fact.id not in state.revealed and any(re.search(rf"\b{re.escape(t.lower())}\b", low) for t in fact.leak_terms):
+            fails.append(f"leaks_fact:{fact.id}")
+            break
+    if not final:
+        return fails
+    if not re.search(r"\w", text):
+        return ["empty"]
+    if len(_WORD.findall(text)) > g["max_words"]:
+        fails.append("too_long")
+    if persona.language == "en":
+        letters = [c for c in text if c.isalpha()]
+        if letters and sum(c.isascii() for c in letters) / len(letters) < 0.9:
+            fails.append("wrong_language")
+    words = _norm(text)
+    for prev in earlier_debtor_lines:
+        pw = _norm(prev)
+        if words and pw and len(words & pw) / len(words | pw) >= 0.8:
+            fails.append("repeats_itself")
+            break
+    if analyzer is not None and "speaks_as_collector" not in fails:
+        try:
+            a = analyzer.analyze_turn(text, speaker="agent")
+            if a.signals.intersection(g["collector_signals"]):
+                fails.append("speaks_as_collector")
+        except Exception:  # the analyzer is advisory here; never let it stall the call
+            log.exception("analyzer failed inside the actor guard")
+    return fails
+
+
+@dataclass
+class Actor:
+    """Renders a Decision as a line, streaming, with guards, one retry and a fallback."""
+
+    persona: Persona
+    backend: Backend
+    analyzer: object | None = None
+    max_new_tokens: int = 48
+    temperature: float = 0.7
+    history_turns: int = 8
+    seed: int = 0
+    fallback_used: dict[Intent, int] = field(default_factory=dict)
+
+    def fallback_line(self, decision: Decision, earlier: list[str], agent_name: str | None) -> str:
+        lines = self.persona.fallback_lines[decision.intent]
+        start = self.fallback_used.get(decision.intent, 0)
+        fill = placeholders(self.persona, decision, agent_name)
+        # Prefer an authored line not yet spoken in this call.
+        for k in range(len(lines)):
+            text = lines[(start + k) % len(lines)].format_map(fill)
+            if text not in earlier:
+                self.fallback_used[decision.intent] = start + k + 1
+                return text
+        self.fallback_used[decision.intent] = start + 1
+        return lines[start % len(lines)].format_map(fill)
+
+    def stream(self, decision: Decision, history: list[Turn], *, agent_name: str | None = None, turn_seed: int = 0) -> Iterator[ActorEvent]:
+        earlier = [t.text for t in history if t.speaker != "agent"]
+        messages = build_messages(self.persona, decision, history, history_turns=self.history_turns, agent_name=agent_name)
+        failures: list[str] = []
+        for attempt in range(2):
+            shown = ""
+            raw = ""
+            aborted = False
+            try:
+                for piece in self.backend.stream(
+                    messages,
+                    max_new_tokens=self.max_new_tokens,
+                    temperature=self.temperature if attempt == 0 else max(self.temperature, 0.9),
+                    stop=STOP,
+                    seed=self.seed * 7919 + turn_seed * 2 + attempt,
+                ):
+                    raw += piece
+                    text = clean_line(raw, self.persona)
+                    if check_line(text, self.persona, decision.state, earlier, final=False):
+                        aborted = True
+                        break
+                    if text.startswith(shown) and len(text) > len(shown):
+                        yield ActorEvent("delta", text[len(shown):])
+                        shown = text
+            except Exception as exc:  # backend errors and timeouts must not stall the call
+                log.warning("backend failed on attempt %d: %s", attempt + 1, exc)
+                failures.append("backend_error")
+                if shown:
+                    yield ActorEvent("reset")
+                continue
+            text = clean_line(raw, self.persona)
+            fails = check_line(text, self.persona, decision.state, earlier, analyzer=self.analyzer)
+            if aborted and not fails:
+                fails = check_line(text, self.persona, decision.state, earlier, final=False) or ["guard"]
+            if not fails:
+                if shown != text:
+                    if shown:
+                        yield ActorEvent("reset")
+                    yield ActorEvent("delta", text)
+                yield ActorEvent("final", text, ActorLine(text, decision.intent, "model" if attempt == 0 else "retry", tuple(failures)))
+                return
+            failures.extend(fails)
+            if shown:
+                yield ActorEvent("reset")
+        text = self.fallback_line(decision, earlier, agent_name)
+        yield ActorEvent("delta", text)
+        yield ActorEvent("final", text, ActorLine(text, decision.intent, "fallback", tuple(failures)))
+
+    def render(self, decision: Decision, history: list[Turn], *, agent_name: str | None = None, turn_seed: int = 0) -> ActorLine:
+        line = None
+        for ev in self.stream(decision, history, agent_name=agent_name, turn_seed=turn_seed):
+            if ev.kind == "final":
+                line = ev.line
+        assert line is not None
+        return line

@@ -1,0 +1,51 @@
+"""The ``callcoach`` command line: one command group per module, imported lazily."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+app = typer.Typer(
+    name="callcoach",
+    help="Practise debt-collection calls against simulated debtors, and score them.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _register() -> None:
+    # Each group lives in its own module; a group whose module is missing is skipped so a
+    # partial install still gives a working CLI.
+    groups = [
+        ("simulator.cli.personas_cmd", "personas_app", "personas"),
+        ("simulator.cli.chat_cmd", "register", None),
+        ("simulator.cli.bench_cmd", "bench_app", "bench"),
+        ("rubrics.cli", "rubrics_app", "rubrics"),
+        ("evals.cli", "register", None),
+    ]
+    import importlib
+
+    for module, attr, name in groups:
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name == module:
+                continue
+            raise
+        obj = getattr(mod, attr)
+        if name:
+            app.add_typer(obj, name=name)
+        else:
+            obj(app)
+
+
+_register()
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

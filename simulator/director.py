@@ -1,0 +1,407 @@
+"""The director: a deterministic state machine that decides what the debtor does next.
+
+persona + state + the agent's TurnAnalysis -> new state and the debtor's next intent (and the
+call's outcome when it ends). Same inputs and seed, same result. The actor (an LM) only renders
+the chosen intent as a line of speech.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+
+from simulator.analysis.types import TurnAnalysis
+from simulator.intents import AgentSignal, Intent, Meter, Outcome, Temperament, Topic
+from simulator.personas import Persona
+
+# Which analysis signals count as which persona-level signal (sensitivities are per AgentSignal).
+SIGNAL_MAP: dict[AgentSignal, tuple[str, ...]] = {
+    AgentSignal.empathy: ("empathy", "active_listening"),
+    AgentSignal.pressure: ("pressure", "threat_repeated_calls"),
+    AgentSignal.threat: (
+        "threat_violence",
+        "threat_arrest",
+        "threat_legal",
+        "threat_credit",
+        "threat_contact_others",
+    ),
+    AgentSignal.abuse: ("abuse", "crime_accusation"),
+    AgentSignal.self_identification: ("self_identification",),
+    AgentSignal.identity_check: ("identity_check",),
+    AgentSignal.offer_help: ("offer_help", "support_referral"),
+}
+
+ENDING_INTENTS = {Intent.hang_up, Intent.goodbye}
+HARDSHIP_TOPICS = {Topic.situation, Topic.employment, Topic.health, Topic.household, Topic.expenses, Topic.reason_unpaid, Topic.wellbeing}
+
+
+@dataclass(frozen=True)
+class Promise:
+    amount: float
+    monthly: bool
+    due: str  # ISO date of the first payment
+    plan: str  # as agreed, in words
+
+
+@dataclass(frozen=True)
+class DebtorState:
+    """Everything the director knows about the call from the debtor's side."""
+
+    meters: dict[str, float]
+    agent_turns: int = 0
+    intent: Intent = Intent.answer
+    revealed: tuple[str, ...] = ()
+    outcome: Outcome | None = None
+    promise: Promise | None = None
+    identity_confirmed: bool = False
+    disclosed_to_third_party: bool = False
+    referred_to_attorney: bool = False
+    stop_requested: bool = False
+    help_offered: bool = False
+    threats: int = 0
+    abuse: int = 0
+    pressure: int = 0
+    intent_history: tuple[Intent, ...] = ()
+    ended: bool = False
+
+    @property
+    def trust(self) -> float:
+        return self.meters[Meter.trust.value]
+
+    @property
+    def anger(self) -> float:
+        return self.meters[Meter.anger.value]
+
+    @property
+    def distress(self) -> float:
+        return self.meters[Meter.distress.value]
+
+    def mood(self) -> str:
+        """A short mood description for the stage direction and the UI."""
+        parts = []
+        a, t, d = self.anger, self.trust, self.distress
+        parts.append("furious" if a >= 80 else "angry" if a >= 60 else "irritated" if a >= 40 else "calm")
+        if d >= 75:
+            parts.append("close to tears")
+        elif d >= 50:
+            parts.append("anxious")
+        parts.append("trusting" if t >= 65 else "warming up" if t >= 45 else "guarded" if t >= 25 else "suspicious")
+        return ", ".join(parts)
+
+    def to_dict(self) -> dict:
+        return {
+            "meters": {k: round(v, 1) for k, v in self.meters.items()},
+            "agent_turns": self.agent_turns,
+            "intent": self.intent.value,
+            "revealed": list(self.revealed),
+            "outcome": self.outcome.value if self.outcome else None,
+            "promise": self.promise.__dict__ if self.promise else None,
+            "identity_confirmed": self.identity_confirmed,
+            "disclosed_to_third_party": self.disclosed_to_third_party,
+            "mood": self.mood(),
+        }
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The director's output for one debtor turn."""
+
+    intent: Intent
+    state: DebtorState
+    newly_revealed: tuple[str, ...] = ()
+    reason: str = ""
+    detail: dict = field(default_factory=dict)  # e.g. amount/date for promise or counter-offer
+
+
+def initial_state(persona: Persona) -> DebtorState:
+    return DebtorState(meters={m.value: float(v) for m, v in persona.meters.items()})
+
+
+def _clamp(x: float) -> float:
+    return max(0.0, min(100.0, x))
+
+
+def _present(analysis: TurnAnalysis) -> set[AgentSignal]:
+    sigs = analysis.signals
+    present = {s for s, names in SIGNAL_MAP.items() if sigs.intersection(names)}
+    if analysis.question == "open":
+        present.add(AgentSignal.open_question)
+    if analysis.offer is not None or "payment_offer" in sigs:
+        present.add(AgentSignal.clear_offer)
+    if "debt_mention" in sigs and (analysis.context.third_party or not analysis.context.identity_verified):
+        present.add(AgentSignal.debt_disclosure)
+    return present
+
+
+def _apply_meters(persona: Persona, meters: dict[str, float], present: set[AgentSignal]) -> dict[str, float]:
+    out = dict(meters)
+    for sig in present:
+        s = persona.sensitivity(sig)
+        out["trust"] = _clamp(out["trust"] + s.trust)
+        out["anger"] = _clamp(out["anger"] + s.anger)
+        out["distress"] = _clamp(out["distress"] + s.distress)
+    return out
+
+
+def _reveal(persona: Persona, state: DebtorState, analysis: TurnAnalysis) -> tuple[str, ...]:
+    """Facts this question earns: topic matches and trust is high enough; one per turn."""
+    topics = set(analysis.question_topics)
+    if not topics:
+        return ()
+    for fact in persona.hidden_facts:
+        if fact.id in state.revealed:
+            continue
+        if topics.intersection(fact.revealed_by) and state.trust >= fact.min_trust:
+            return (fact.id,)
+    return ()
+
+
+def _first_payment_date(persona: Persona, today: date, days: int | None) -> date:
+    """The date the agent named, else the soonest the debtor said they could start."""
+    if days is None or days < 0:
+        days = persona.payment_capacity.first_payment_within_days
+    return today + timedelta(days=days)
+
+
+class Director:
+    """Decides the debtor's next intent. Pure apart from the seeded RNG it is given."""
+
+    def __init__(self, persona: Persona, *, seed: int = 0, today: date | None = None):
+        self.persona = persona
+        self.seed = seed
+        self.today = today or date.today()
+
+    def opening(self, state: DebtorState) -> Decision:
+        return Decision(Intent.answer, replace(state, intent=Intent.answer, intent_history=(Intent.answer,)), reason="picks up the phone")
+
+    # The main entry point -------------------------------------------------------------
+    def step(self, state: DebtorState, analysis: TurnAnalysis) -> Decision:
+        p = self.persona
+        rng = random.Random(self.seed * 1_000_003 + state.agent_turns)
+        present = _present(analysis)
+        meters = _apply_meters(p, state.meters, present)
+        turns = state.agent_turns + 1
+        st = replace(
+            state,
+            meters=meters,
+            agent_turns=turns,
+            threats=state.threats + (AgentSignal.threat in present),
+            abuse=state.abuse + (AgentSignal.abuse in present),
+            pressure=state.pressure + (AgentSignal.pressure in present),
+            help_offered=state.help_offered or ("support_referral" in analysis.signals),
+        )
+        new = _reveal(p, st, analysis)
+        if new:
+            st = replace(st, revealed=st.revealed + new)
+        intent, outcome, reason, detail, st = self._choose(st, analysis, present, bool(new), rng)
+        # Avoid a broken record: the same non-terminal intent three times running becomes a
+        # neighbouring one, so the debtor keeps moving like a person would.
+        if intent not in ENDING_INTENTS and st.intent_history[-2:] == (intent, intent):
+            alt = _ALTERNATIVES.get(intent)
+            if alt:
+                intent = rng.choice(alt)
+                reason += f"; varied to {intent.value} after repeating"
+        ended = intent in ENDING_INTENTS
+        st = replace(
+            st,
+            intent=intent,
+            outcome=outcome if outcome is not None else st.outcome,
+            intent_history=st.intent_history + (intent,),
+            ended=ended,
+        )
+        return Decision(intent, st, new, reason, detail)
+
+    # ---------------------------------------------------------------------------------
+    def _choose(self, st: DebtorState, a: TurnAnalysis, present: set[AgentSignal], revealed: bool, rng: random.Random):
+        p, th, sig = self.persona, self.persona.thresholds, a.signals
+        temp = p.temperament
+        hostile_turn = bool(present & {AgentSignal.threat, AgentSignal.abuse})
+
+        # 1. The agent ends the call.
+        if "close" in sig and not a.question and a.offer is None:
+            outcome = st.outcome or self._outcome_on_close(st)
+            return Intent.goodbye, outcome, "agent closed the call", {}, st
+
+        # 2. Anger boils over: complaint after threats/abuse, otherwise a hang-up.
+        if hostile_turn and st.anger >= th.complaint_anger:
+            return Intent.threaten_complaint, Outcome.complaint, "threat or abuse pushed anger past the complaint threshold", {}, replace(st, ended=True)
+        if st.anger >= th.hang_up_anger:
+            return Intent.hang_up, Outcome.hang_up, "anger reached the hang-up threshold", {}, st
+        if st.agent_turns > th.patience_turns:
+            return Intent.hang_up, st.outcome or Outcome.hang_up, "ran out of patience", {}, st
+
+        # 3. Roles that change the whole call.
+        if temp is Temperament.wrong_party:
+            return self._wrong_party(st, a, present)
+        if temp is Temperament.represented:
+            r = self._represented(st, a, present)
+            if r:
+                return r
+        if temp is Temperament.vulnerable or st.distress >= 90:
+            r = self._vulnerable(st, a, present)
+            if r:
+                return r
+
+        # 4. Character tests and identity.
+        if "break_character_attempt" in sig:
+            return Intent.deflect, None, "ignores an attempt to break character", {}, st
+        if AgentSignal.identity_check in present and not st.identity_confirmed:
+            if st.agent_turns == 1 and AgentSignal.self_identification not in present and st.trust < 40:
+                return Intent.ask_who_is_calling, None, "wants to know who is calling first", {}, st
+            return Intent.confirm_identity, None, "confirms who they are", {}, replace(st, identity_confirmed=True)
+        if st.agent_turns == 1 and AgentSignal.self_identification not in present and not a.question:
+            return Intent.ask_who_is_calling, None, "caller did not say who they are", {}, st
+
+        # 5. Disputes come before money for a disputing debtor.
+        if temp is Temperament.disputing and not self._dispute_settled(st, a):
+            if "rights_statement" in sig or "legal_consequence_statement" in sig:
+                return Intent.ask_proof, Outcome.dispute, "told of their rights: wants it in writing", {}, st
+            intent = Intent.dispute if st.intent != Intent.dispute else Intent.ask_proof
+            return intent, Outcome.dispute, "disputes the debt until proof is offered", {}, st
+
+        # 6. Money on the table.
+        if a.offer is not None:
+            return self._consider_offer(st, a)
+        if Topic.payment_ability in a.question_topics:
+            if st.trust >= th.agree_trust - 15 and st.agent_turns >= th.min_turns_before_agreement:
+                return self._counter(st, "asked what they could pay")
+            if temp is Temperament.evasive:
+                return Intent.stall, None, "asked to commit, stalls", {}, st
+            return Intent.deflect, None, "not ready to talk numbers", {}, st
+
+        # 7. Pressure and threats.
+        if hostile_turn or AgentSignal.pressure in present:
+            if st.anger >= th.hang_up_anger - 20:
+                return Intent.threaten_hang_up, None, "pushed close to hanging up", {}, st
+            if temp is Temperament.distressed and st.distress >= 60:
+                return Intent.express_despair, None, "pressure overwhelms them", {}, st
+            if temp is Temperament.evasive:
+                return Intent.stall, None, "pressure makes them stall", {}, st
+            return (Intent.vent if st.anger >= 40 else Intent.refuse), None, "reacts to pressure", {}, st
+
+        # 8. Questions and listening.
+        if revealed:
+            fact = next(f for f in p.hidden_facts if f.id == st.revealed[-1])
+            intent = Intent.explain_hardship if set(fact.revealed_by) & HARDSHIP_TOPICS else Intent.answer_question
+            return intent, None, f"the question earned the fact '{fact.id}'", {"fact": fact.id}, st
+        if a.question:
+            if AgentSignal.empathy in present and st.distress >= 40:
+                return Intent.explain_hardship, None, "empathy invites them to open up", {}, st
+            if temp is Temperament.evasive and st.trust < th.agree_trust:
+                return Intent.stall, None, "answers vaguely", {}, st
+            if temp is Temperament.hostile and st.anger >= 50:
+                return Intent.deflect, None, "won't answer while angry", {}, st
+            return Intent.answer_question, None, "answers the question", {}, st
+        if "debt_mention" in sig and temp is Temperament.hostile and st.anger >= 50:
+            return Intent.vent, None, "the balance sets them off", {}, st
+        if AgentSignal.empathy in present:
+            if st.distress >= 45:
+                return Intent.explain_hardship, None, "empathy lets them explain", {}, st
+            if st.trust >= th.agree_trust and st.agent_turns >= th.min_turns_before_agreement:
+                return self._counter(st, "feels understood and suggests a plan")
+
+        # 9. Default behaviour by temperament.
+        default = {
+            Temperament.cooperative: Intent.answer_question,
+            Temperament.hostile: Intent.vent if st.anger >= 55 else Intent.deflect,
+            Temperament.distressed: Intent.explain_hardship,
+            Temperament.evasive: Intent.stall,
+            Temperament.disputing: Intent.ask_proof,
+            Temperament.vulnerable: Intent.explain_hardship,
+            Temperament.represented: Intent.refer_to_attorney,
+        }[temp]
+        return default, None, "default for temperament", {}, st
+
+    # --- helpers --------------------------------------------------------------------
+    def _outcome_on_close(self, st: DebtorState) -> Outcome:
+        if st.promise:
+            return Outcome.promise_to_pay
+        return Outcome.ended_by_agent
+
+    def _dispute_settled(self, st: DebtorState, a: TurnAnalysis) -> bool:
+        # A disputing debtor engages with payment only once trust is high (proof offered).
+        return st.trust >= self.persona.thresholds.agree_trust
+
+    def _counter(self, st: DebtorState, reason: str):
+        cap = self.persona.payment_capacity
+        amount = cap.monthly_max if cap.monthly_max > 0 else cap.lump_sum_max
+        detail = {"amount": amount, "monthly": cap.monthly_max > 0, "plan": cap.preferred_plan}
+        return Intent.counter_offer, None, reason, detail, st
+
+    def _consider_offer(self, st: DebtorState, a: TurnAnalysis):
+        p, th = self.persona, self.persona.thresholds
+        offer = a.offer
+        assert offer is not None
+        fits = p.payment_capacity.fits(offer.amount, monthly=offer.monthly)
+        early = st.agent_turns < th.min_turns_before_agreement
+        if fits and not early and st.trust >= th.agree_trust:
+            due = _first_payment_date(p, self.today, offer.days_from_now)
+            per = " a month" if offer.monthly else ""
+            plan = f"${offer.amount:,.2f}{per}, first payment {due.isoformat()}"
+            promise = Promise(offer.amount, offer.monthly, due.isoformat(), plan)
+            detail = {"amount": offer.amount, "monthly": offer.monthly, "date": due.isoformat(), "plan": plan}
+            return Intent.promise_to_pay, Outcome.promise_to_pay, "offer fits and trust is high enough", detail, replace(st, promise=promise)
+        if p.temperament is Temperament.evasive and fits:
+            return Intent.stall, None, "offer fits but they stall without trust", {}, st
+        if not fits and st.trust >= th.agree_trust - 20:
+            return self._counter(st, "offer is beyond what they can pay")
+        if p.temperament is Temperament.hostile or st.anger >= 50:
+            return Intent.refuse, Outcome.refusal, "refuses while angry or distrustful", {}, st
+        if early or st.trust < th.agree_trust:
+            return Intent.deflect, None, "not ready to commit yet", {}, st
+        return self._counter(st, "offer is beyond what they can pay")
+
+    def _wrong_party(self, st: DebtorState, a: TurnAnalysis, present: set[AgentSignal]):
+        # The person on the line is not the debtor: never confirms the debt.
+        if "debt_mention" in a.signals:
+            st = replace(
+                st,
+                disclosed_to_third_party=True,
+                meters={**st.meters, "anger": _clamp(st.anger + 20), "trust": _clamp(st.trust - 20)},
+            )
+            if st.anger >= self.persona.thresholds.complaint_anger:
+                return Intent.threaten_complaint, Outcome.complaint, "debt disclosed to a third party", {}, st
+            return Intent.vent, None, "upset that a stranger discusses her son's affairs", {}, st
+        if AgentSignal.identity_check in present or AgentSignal.self_identification in present:
+            return Intent.take_message, Outcome.message_taken, "not the account holder: offers to take a message", {}, st
+        if a.question:
+            return Intent.ask_who_is_calling, None, "asks what this is about", {}, st
+        return Intent.take_message, Outcome.message_taken, "offers to take a message", {}, st
+
+    def _represented(self, st: DebtorState, a: TurnAnalysis, present: set[AgentSignal]):
+        collecting = bool(a.signals & {"debt_mention", "payment_offer", "pressure"}) or a.offer is not None
+        if not st.referred_to_attorney and (collecting or st.agent_turns >= 2):
+            return Intent.refer_to_attorney, Outcome.referred_to_attorney, "refers the caller to the attorney", {}, replace(st, referred_to_attorney=True)
+        if st.referred_to_attorney and collecting:
+            if st.stop_requested:
+                return Intent.hang_up, Outcome.stop_requested, "caller kept collecting after the stop request", {}, st
+            return Intent.request_stop, Outcome.stop_requested, "caller ignores the attorney", {}, replace(st, stop_requested=True)
+        return None
+
+    def _vulnerable(self, st: DebtorState, a: TurnAnalysis, present: set[AgentSignal]):
+        if "support_referral" in a.signals or (st.help_offered and AgentSignal.empathy in present):
+            st = replace(st, meters={**st.meters, "distress": _clamp(st.distress - 15)})
+            return Intent.accept_help, Outcome.referred_to_help, "the caller pointed to help", {}, st
+        if AgentSignal.pressure in present or AgentSignal.threat in present or a.offer is not None:
+            st = replace(st, meters={**st.meters, "distress": _clamp(st.distress + 10)})
+            if st.distress >= 97:
+                return Intent.hang_up, Outcome.hang_up, "overwhelmed by pressure", {}, st
+            return Intent.express_despair, None, "pressure deepens the distress", {}, st
+        if st.distress >= 70 and not st.help_offered:
+            return Intent.express_despair, None, "distress is high and nobody has offered help", {}, st
+        return None
+
+
+_ALTERNATIVES: dict[Intent, list[Intent]] = {
+    Intent.deflect: [Intent.vent, Intent.stall],
+    Intent.vent: [Intent.deflect, Intent.threaten_hang_up],
+    Intent.stall: [Intent.deflect, Intent.explain_hardship],
+    Intent.answer_question: [Intent.explain_hardship],
+    Intent.explain_hardship: [Intent.answer_question],
+    Intent.ask_proof: [Intent.dispute],
+    Intent.dispute: [Intent.ask_proof],
+    Intent.refuse: [Intent.vent],
+    Intent.counter_offer: [Intent.counter_offer],
+    Intent.confirm_identity: [Intent.answer_question],
+}

@@ -1,0 +1,192 @@
+"""A practice call: the trainee's lines in, the debtor's lines out, the transcript kept intact.
+
+Used by the terminal chat, the web app and the self-play evals. Every agent turn is analysed
+once; the same analysis moves the director and is kept for live coaching and scoring.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+
+from simulator.actor import Actor, ActorEvent, ActorLine
+from simulator.analysis.types import CallContext, TurnAnalysis
+from simulator.backends.base import Backend
+from simulator.director import DebtorState, Decision, Director, initial_state
+from simulator.intents import Intent, Outcome
+from simulator.personas import Persona
+from simulator.transcript import Transcript, Turn
+
+
+@dataclass(frozen=True)
+class DebtorReply:
+    """What one agent turn produced."""
+
+    text: str
+    intent: Intent
+    source: str  # model | retry | fallback
+    analysis: TurnAnalysis | None  # the agent turn's analysis (None for the opening line)
+    state: DebtorState
+    ended: bool
+    newly_revealed: tuple[str, ...] = ()
+    failures: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReplyEvent:
+    """Streaming event: ``delta``/``reset`` while the line is generated, then ``final``."""
+
+    kind: str
+    text: str = ""
+    reply: DebtorReply | None = None
+
+
+@dataclass
+class _Snapshot:
+    n_turns: int
+    state: DebtorState
+    context: CallContext
+    n_analyses: int
+    fallback_used: dict
+
+
+@dataclass
+class CallSession:
+    """One practice call against one persona."""
+
+    persona: Persona
+    backend: Backend
+    analyzer: object  # simulator.analysis.Analyzer (any object with analyze_turn)
+    seed: int = 0
+    agent_name: str | None = None
+    call_id: str = field(default_factory=lambda: f"call-{uuid.uuid4().hex[:8]}")
+    started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc).astimezone())
+    max_new_tokens: int = 48
+    temperature: float = 0.7
+
+    def __post_init__(self) -> None:
+        self.director = Director(self.persona, seed=self.seed, today=self.started_at.date() if self.started_at else date.today())
+        self.actor = Actor(
+            self.persona, self.backend, analyzer=self.analyzer, max_new_tokens=self.max_new_tokens,
+            temperature=self.temperature, seed=self.seed,
+        )
+        self.state: DebtorState = initial_state(self.persona)
+        self.turns: list[Turn] = []
+        self.analyses: list[TurnAnalysis] = []  # one per turn (agent and debtor)
+        self.context = CallContext(local_hour=self.started_at.hour if self.started_at else None)
+        self.replies: list[DebtorReply] = []
+        self.ended_by: str | None = None
+        self._undo: list[_Snapshot] = []
+
+    # --- lifecycle --------------------------------------------------------------------
+    @property
+    def ended(self) -> bool:
+        return self.state.ended or self.ended_by is not None
+
+    @property
+    def outcome(self) -> Outcome | None:
+        if self.state.outcome:
+            return self.state.outcome
+        return Outcome.ended_by_agent if self.ended_by else None
+
+    def open(self) -> DebtorReply:
+        """The debtor picks up the phone (an authored line: instant and always in character)."""
+        if self.turns:
+            raise RuntimeError("the call is already open")
+        decision = self.director.opening(self.state)
+        text = self.actor.fallback_line(decision, [], self.agent_name)
+        self.state = decision.state
+        reply = DebtorReply(text, decision.intent, "fallback", None, self.state, False)
+        self._append_debtor(text)
+        self.replies.append(reply)
+        return reply
+
+    def say(self, agent_text: str) -> DebtorReply:
+        """The trainee speaks; returns the debtor's reply (non-streaming)."""
+        reply = None
+        for ev in self.say_stream(agent_text):
+            if ev.kind == "final":
+                reply = ev.reply
+        assert reply is not None
+        return reply
+
+    def say_stream(self, agent_text: str) -> Iterator[ReplyEvent]:
+        """The trainee speaks; yields the debtor's reply as it is generated."""
+        agent_text = agent_text.strip()
+        if not agent_text:
+            raise ValueError("say something first")
+        if self.ended:
+            raise RuntimeError("the call has ended")
+        if not self.turns:
+            self.open()
+        self._undo.append(_Snapshot(len(self.turns), self.state, self.context, len(self.analyses), dict(self.actor.fallback_used)))
+        analysis = self.analyzer.analyze_turn(agent_text, speaker="agent", index=len(self.turns), context=self.context)
+        self.turns.append(Turn(speaker="agent", text=agent_text))
+        self.analyses.append(analysis)
+        self.context = analysis.after
+        decision: Decision = self.director.step(self.state, analysis)
+        line: ActorLine | None = None
+        for ev in self.actor.stream(decision, self.turns, agent_name=self.agent_name, turn_seed=len(self.turns)):
+            if ev.kind == "final":
+                line = ev.line
+            else:
+                yield ReplyEvent(ev.kind, ev.text)
+        assert line is not None
+        self.state = decision.state
+        self._append_debtor(line.text)
+        reply = DebtorReply(line.text, line.intent, line.source, analysis, self.state, self.state.ended, decision.newly_revealed, line.failures)
+        self.replies.append(reply)
+        yield ReplyEvent("final", line.text, reply)
+
+    def _append_debtor(self, text: str) -> None:
+        speaker = "third_party" if self.persona.third_party else "debtor"
+        a = self.analyzer.analyze_turn(text, speaker=speaker, index=len(self.turns), context=self.context)
+        self.turns.append(Turn(speaker=speaker, text=text))
+        self.analyses.append(a)
+        self.context = a.after
+
+    def end(self) -> None:
+        """The trainee ends the call."""
+        if not self.ended:
+            self.ended_by = "agent"
+
+    def undo(self) -> bool:
+        """Rewind the last agent turn and the debtor's reply; False when nothing to undo."""
+        if not self._undo:
+            return False
+        snap = self._undo.pop()
+        del self.turns[snap.n_turns :]
+        del self.analyses[snap.n_analyses :]
+        self.state, self.context = snap.state, snap.context
+        self.actor.fallback_used = snap.fallback_used
+        self.replies = self.replies[: len(self._undo) + 1]
+        self.ended_by = None
+        return True
+
+    # --- output -----------------------------------------------------------------------
+    def transcript(self) -> Transcript:
+        """The call so far, in the contract format, with outcome and final state in metadata."""
+        st = self.state
+        return Transcript(
+            id=self.call_id,
+            language=self.persona.language,
+            persona=self.persona.id,
+            turns=list(self.turns),
+            metadata={
+                "started_at": self.started_at.isoformat(timespec="seconds"),
+                "backend": self.backend.spec,
+                "seed": self.seed,
+                "agent_name": self.agent_name,
+                "outcome": self.outcome.value if self.outcome else None,
+                "promise": st.promise.__dict__ if st.promise else None,
+                "final_state": st.to_dict(),
+                "debt_amount": self.persona.debt.amount,
+                "first_contact": True,
+                "fallback_turns": sum(1 for r in self.replies if r.source == "fallback" and r.analysis is not None),
+            },
+        )
+
+
+__all__ = ["CallSession", "DebtorReply", "ReplyEvent", "ActorEvent"]

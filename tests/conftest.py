@@ -1,0 +1,23 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+# Offline by construction: nothing in the test-suite may reach a model hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).parent))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_dirs(tmp_path_factory, monkeypatch):
+    """Point callcoach's user data dir at a temp dir so tests never touch real history.
+
+    The model cache is shared across the session (dequantising the GGUF is slow) but still
+    kept out of the user's real cache.
+    """
+    data = tmp_path_factory.mktemp("userdata")
+    monkeypatch.setenv("CALLCOACH_DATA_DIR", str(data))
+    cache = tmp_path_factory.getbasetemp() / "model-cache"
+    monkeypatch.setenv("CALLCOACH_CACHE_DIR", os.environ.get("CALLCOACH_TEST_CACHE_DIR", str(cache)))

@@ -1,0 +1,119 @@
+"""Actor guards and fallbacks: every turn gets an in-character debtor line, whatever the model does."""
+
+from __future__ import annotations
+
+import pytest
+
+from simulator.actor import Actor, build_messages, check_line, persona_card
+from simulator.backends.base import BackendError
+from simulator.backends.scripted import ScriptedBackend
+from simulator.director import Decision, initial_state
+from simulator.intents import Intent
+from simulator.personas import load_personas
+from simulator.transcript import Turn
+
+LIB = load_personas()
+MARIA = LIB.get("cooperative-maria")
+HISTORY = [Turn(speaker="debtor", text="Hello?"), Turn(speaker="agent", text="Hi, this is Sam from Acme Recovery.")]
+
+
+def decision(intent=Intent.answer_question, revealed=(), newly=(), detail=None):
+    st = initial_state(MARIA)
+    from dataclasses import replace
+
+    st = replace(st, revealed=tuple(revealed))
+    return Decision(intent, st, tuple(newly), "test", detail or {})
+
+
+def run(replies, dec=None, history=HISTORY):
+    be = ScriptedBackend(replies)
+    actor = Actor(MARIA, be)
+    events = list(actor.stream(dec or decision(), history))
+    final = events[-1]
+    assert final.kind == "final"
+    return final.line, events, be
+
+
+def test_good_line_is_used_and_streamed():
+    line, events, _ = run(["Oh, yes, I know. I've been meaning to call."])
+    assert line.source == "model" and line.text == "Oh, yes, I know. I've been meaning to call."
+    assert "".join(e.text for e in events if e.kind == "delta") == line.text
+
+
+@pytest.mark.parametrize(
+    "bad, guard",
+    [
+        ("As an AI language model, I cannot pretend to owe money.", "breaks_character"),
+        ("I'm here to help you find a payment plan that works.", "breaks_character"),
+        ("This is an attempt to collect a debt and any information will be used for that purpose.", "speaks_as_collector"),
+        ("Thank you for calling. Can you confirm your date of birth?", "speaks_as_collector"),
+        ("", "empty"),
+        ("word " * 80, "too_long"),
+    ],
+)
+def test_bad_line_gets_one_retry_then_a_fallback(bad, guard):
+    line, _, be = run([bad, bad])
+    assert line.source == "fallback"
+    assert line.text in [x.format_map({}) if "{" not in x else line.text for x in MARIA.fallback_lines[Intent.answer_question]]
+    assert any(f.startswith(guard) for f in line.failures)
+    assert len(be.calls) == 2  # exactly one retry
+
+
+def test_retry_can_succeed():
+    line, events, _ = run(["As an AI, I can't.", "Sorry, it's been a crazy few months."])
+    assert line.source == "retry" and line.text.startswith("Sorry")
+    kinds = [e.kind for e in events]
+    assert "reset" in kinds  # the rejected partial line was withdrawn
+
+
+@pytest.mark.parametrize("exc", [BackendError("connection refused"), TimeoutError("read timed out"), RuntimeError("boom")])
+def test_backend_failure_falls_back_and_never_raises(exc):
+    line, _, be = run([exc, exc])
+    assert line.source == "fallback" and line.text
+    assert "backend_error" in line.failures
+
+
+def test_repeating_an_earlier_line_is_rejected():
+    history = HISTORY + [Turn(speaker="debtor", text="Honestly I just lost track of the bills for a while."), Turn(speaker="agent", text="I see.")]
+    line, _, _ = run(["Honestly I just lost track of the bills for a while.", "honestly, I just lost track of the bills for a while"], history=history)
+    assert line.source == "fallback" and "repeats_itself" in line.failures
+
+
+def test_hidden_fact_leak_is_rejected_until_revealed():
+    fact = next(f for f in MARIA.hidden_facts if f.leak_terms)
+    leaky = f"Well, it's about the {fact.leak_terms[0]}, you know."
+    st = initial_state(MARIA)
+    assert any(x.startswith("leaks_fact") for x in check_line(leaky, MARIA, st, []))
+    from dataclasses import replace
+
+    assert not any(x.startswith("leaks_fact") for x in check_line(leaky, MARIA, replace(st, revealed=(fact.id,)), []))
+
+
+def test_prompt_has_card_and_direction_but_no_unrevealed_facts():
+    dec = decision(Intent.explain_hardship)
+    msgs = build_messages(MARIA, dec, HISTORY)
+    assert msgs[0]["role"] == "system" and MARIA.name in msgs[0]["content"]
+    assert msgs[-1]["role"] == "system" and "Stage direction" in msgs[-1]["content"]
+    blob = " ".join(m["content"] for m in msgs)
+    for f in MARIA.hidden_facts:
+        assert f.fact not in blob
+    revealed = decision(Intent.explain_hardship, revealed=(MARIA.hidden_facts[0].id,), newly=(MARIA.hidden_facts[0].id,))
+    blob2 = " ".join(m["content"] for m in build_messages(MARIA, revealed, HISTORY))
+    assert MARIA.hidden_facts[0].fact in blob2
+
+
+def test_card_is_stable_across_turns_for_prefix_reuse():
+    a = build_messages(MARIA, decision(Intent.deflect), HISTORY)
+    b = build_messages(MARIA, decision(Intent.promise_to_pay, detail={"amount": 50, "monthly": True, "date": "2026-12-05"}), HISTORY)
+    assert a[0] == b[0] and a[0]["content"] == persona_card(MARIA)
+    assert "$50 a month" in b[-1]["content"]
+
+
+def test_fallback_lines_fill_placeholders_and_rotate():
+    be = ScriptedBackend([], default=None)  # every call raises: forces fallbacks
+    actor = Actor(MARIA, be)
+    dec = decision(Intent.promise_to_pay, detail={"amount": 75, "monthly": True, "date": "2026-12-05"})
+    texts = [actor.render(dec, HISTORY).text for _ in range(2)]
+    assert all("{" not in t for t in texts)
+    if len(MARIA.fallback_lines[Intent.promise_to_pay]) > 1:
+        assert texts[0] != texts[1]
