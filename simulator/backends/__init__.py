@@ -28,8 +28,18 @@ def _openai(rest: str, **kw) -> Backend:
 
 
 def _scripted(rest: str, **kw) -> Backend:
+    """``scripted`` answers with fallbacks only; ``scripted:<file>`` replays a JSON list of lines."""
     from simulator.backends.scripted import ScriptedBackend
 
+    if rest:
+        import json
+        from pathlib import Path
+
+        try:
+            replies = json.loads(Path(rest).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise BackendError(f"scripted backend: cannot read replies from {rest}: {exc}") from None
+        kw.setdefault("replies", [str(r) for r in replies])
     return ScriptedBackend(**kw)
 
 
