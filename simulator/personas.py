@@ -6,6 +6,7 @@ loader reports is one line naming the file, the field and what was expected.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
@@ -19,6 +20,13 @@ SCHEMA_VERSION = 1
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "personas"
 
 Score = Annotated[float, Field(ge=0, le=100)]
+
+# Names the actor fills in authored lines (simulator.actor.placeholders); anything else in
+# braces is a typo that would reach a trainee.
+PLACEHOLDERS = frozenset(
+    {"amount", "date", "creditor", "agent_name", "account_holder", "attorney_name", "attorney_phone", "name"}
+)
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
 class _Strict(BaseModel):
@@ -126,6 +134,14 @@ class Persona(_Strict):
         missing = [i.value for i in Intent if not v.get(i)]
         if missing:
             raise ValueError(f"needs at least one line for every intent; missing: {', '.join(missing)}")
+        for intent, lines in v.items():
+            for line in lines:
+                unknown = [n for n in _PLACEHOLDER.findall(line) if n not in PLACEHOLDERS]
+                if unknown:
+                    raise ValueError(
+                        f"{intent.value}: unknown placeholder {{{unknown[0]}}} "
+                        f"(allowed: {', '.join(sorted(PLACEHOLDERS))})"
+                    )
         return v
 
     @model_validator(mode="after")
