@@ -1,0 +1,187 @@
+"""Evaluate one rubric indicator over an analysed call: a value in [0, 1] with evidence.
+
+Semantics (also in rubrics/README.md):
+
+* eligible turns: agent turns that match ``when`` (all agent turns without it); ``first_only``
+  keeps the first; ``only_if_call_has`` / ``skip_if_call_has`` make the indicator not applicable
+  (``None``) for calls where it makes no sense.
+* scope ``call``, effect ``+``: hits / target_hits, capped at 1 — once in the call is enough.
+* scope ``call``, effect ``-``: 1 - hits × penalty_per_hit, floored at 0.
+* scope ``turn``: the share of eligible turns that hit (``+``) or do not hit (``-``).
+* metrics: each eligible turn scaled linearly between ``good`` and ``bad`` and averaged
+  (scope ``turn``), or measured on all the agent said (scope ``call``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rubrics import metrics
+from rubrics.matching import CallView, short
+from rubrics.results import Evidence
+from rubrics.schema import MetricIndicator, PatternIndicator, SemanticIndicator
+
+MAX_EVIDENCE_PER_INDICATOR = 6
+
+
+class ExemplarMatcher:
+    """Matches agent sentences against a rubric's own exemplar phrases with the analysis embedder.
+
+    Uses the same :class:`~simulator.analysis.Embedder` instance (and so its cache of distinct
+    sentences) as the analyzer, and the analyzer's sentence splitter, so a sentence the
+    analysis already embedded is never embedded again.
+    """
+
+    def __init__(self, embedder, split: Callable[[str], list[str]] | None = None):
+        self.embedder = embedder
+        self.split = split or metrics.sentences
+        self._exemplars: dict[tuple[str, ...], np.ndarray] = {}
+
+    def _exemplar_matrix(self, exemplars: Sequence[str]) -> np.ndarray:
+        key = tuple(exemplars)
+        mat = self._exemplars.get(key)
+        if mat is None:
+            mat = self._exemplars[key] = np.asarray(self.embedder.encode(list(exemplars)))
+        return mat
+
+    def best(self, text: str, exemplars: Sequence[str]) -> tuple[float, str]:
+        """Highest cosine similarity of any sentence in ``text`` to any exemplar, and that sentence."""
+        parts = self.split(text) or ([text] if text.strip() else [])
+        if not parts:
+            return 0.0, ""
+        sims = np.asarray(self.embedder.encode(parts)) @ self._exemplar_matrix(exemplars).T
+        per_sentence = sims.max(axis=1)
+        i = int(per_sentence.argmax())
+        return float(per_sentence[i]), parts[i]
+
+    def prepare(self, rubric) -> None:
+        """Embed every exemplar of a rubric up front (keeps the first scored call fast)."""
+        for c in rubric.criteria:
+            for ind in c.indicators:
+                if isinstance(ind, SemanticIndicator) and ind.exemplars:
+                    self._exemplar_matrix(ind.exemplars)
+
+
+@dataclass
+class IndicatorResult:
+    indicator: str
+    value: float | None  # None: not applicable to this call
+    evidence: list[Evidence] = field(default_factory=list)
+    weak_turn: int | None = None  # where to point feedback
+    weak_quote: str = ""
+    trigger: str = ""
+
+
+def evaluate(ind, view: CallView, matcher: ExemplarMatcher | None, language: str) -> IndicatorResult:
+    res = IndicatorResult(ind.id, None)
+    if isinstance(ind, SemanticIndicator) and ind.exemplars and matcher is None:
+        return res  # pure aggregation without an embedder: exemplar indicators are not judged
+    if ind.only_if_call_has and view.call_features.isdisjoint(ind.only_if_call_has):
+        return res
+    if ind.skip_if_call_has and not view.call_features.isdisjoint(ind.skip_if_call_has):
+        return res
+    eligible = [p for p in view.agent_positions if ind.when is None or view.matches(ind.when, p)]
+    if ind.first_only:
+        eligible = eligible[:1]
+    if not eligible:
+        return res
+    if isinstance(ind, MetricIndicator):
+        return _metric(ind, view, eligible, language, res)
+    hits: list[tuple[int, str]] = []
+    misses: list[int] = []
+    for pos in eligible:
+        quote = _hit(ind, view, pos, matcher)
+        if quote is not None:
+            hits.append((pos, quote))
+        else:
+            misses.append(pos)
+    n = len(eligible)
+    positive = ind.effect == "+"
+    if ind.scope == "call":
+        res.value = (
+            min(1.0, len(hits) / ind.target_hits) if positive
+            else max(0.0, 1.0 - len(hits) * ind.penalty_per_hit)
+        )
+    else:
+        res.value = len(hits) / n if positive else 1.0 - len(hits) / n
+    index = lambda p: view.analyses[p].index  # noqa: E731 - local shorthand
+    res.evidence = [Evidence(turn=index(p), quote=q, indicator=ind.id, effect=ind.effect) for p, q in hits]
+    trigger_names = ind.when.responds_to if ind.when else []
+    if positive and res.value < 1:
+        if ind.scope == "call":
+            anchor = eligible[-1] if ind.anchor == "last" else eligible[0]
+            missed = [anchor] if not hits else []
+        else:
+            missed = misses
+        res.evidence += [
+            Evidence(turn=index(p), quote=short(view.analyses[p].text), indicator=ind.id, effect="-")
+            for p in missed
+        ]
+        weak = missed[0] if missed else eligible[0]
+        res.weak_turn, res.weak_quote = index(weak), short(view.analyses[weak].text, 80)
+        res.trigger = view.trigger_quote(weak, trigger_names)
+    elif not positive and hits:
+        res.weak_turn, res.weak_quote = index(hits[0][0]), hits[0][1]
+        res.trigger = view.trigger_quote(hits[0][0], trigger_names)
+    res.evidence = res.evidence[:MAX_EVIDENCE_PER_INDICATOR]
+    return res
+
+
+def _hit(ind, view: CallView, pos: int, matcher: ExemplarMatcher | None) -> str | None:
+    """The quote that makes turn ``pos`` a hit for ``ind``, or None."""
+    if isinstance(ind, PatternIndicator):
+        if view.matches(ind.match, pos):
+            return view.quote(pos, [*ind.match.signals, *ind.match.all_signals])
+        return None
+    assert isinstance(ind, SemanticIndicator)
+    if ind.exemplars:
+        sim, sentence = matcher.best(view.analyses[pos].text, ind.exemplars)
+        return short(sentence) if sim >= ind.threshold else None
+    names = [ind.signal] if ind.signal else ind.signals
+    if view.features[pos].isdisjoint(names):
+        return None
+    return view.quote(pos, names)
+
+
+def _measure(ind: MetricIndicator, text: str, language: str) -> tuple[float | None, str]:
+    """(raw measurement, the span to quote) for one piece of agent speech."""
+    if ind.metric == "readability":
+        if language != "en":  # Flesch reading ease is defined for English only
+            return None, ""
+        return metrics.readability(text), text
+    if ind.metric == "sentence_length":
+        value = metrics.sentence_length(text, language)
+        parts = metrics.sentences(text)
+        return value, max(parts, key=len) if parts else text
+    found = metrics.jargon_found(text, tuple(ind.jargon))
+    return float(len(found)), ", ".join(dict.fromkeys(found)) if found else text
+
+
+def _metric(ind: MetricIndicator, view: CallView, eligible: list[int], language: str, res: IndicatorResult):
+    if ind.scope == "call":
+        joined = " ".join(view.analyses[p].text for p in eligible)
+        raw, quote = _measure(ind, joined, language)
+        if raw is None:
+            return res
+        res.value = metrics.scale(raw, ind.good, ind.bad)
+        worst = eligible[0]
+        scored = [(res.value, worst, quote)]
+    else:
+        scored = []
+        for pos in eligible:
+            raw, quote = _measure(ind, view.analyses[pos].text, language)
+            if raw is not None:
+                scored.append((metrics.scale(raw, ind.good, ind.bad), pos, quote))
+        if not scored:
+            return res
+        res.value = sum(v for v, _, _ in scored) / len(scored)
+    for value, pos, quote in sorted(scored, key=lambda x: x[0])[:MAX_EVIDENCE_PER_INDICATOR]:
+        if value < 0.5:
+            res.evidence.append(Evidence(turn=view.analyses[pos].index, quote=short(quote), indicator=ind.id, effect="-"))
+    worst_value, worst_pos, worst_quote = min(scored, key=lambda x: x[0])
+    if worst_value < 1:
+        res.weak_turn, res.weak_quote = view.analyses[worst_pos].index, short(worst_quote, 80)
+    return res

@@ -1,0 +1,293 @@
+"""Score a transcript against a rubric: criterion scores with evidence, violations, feedback.
+
+The scorer aggregates the turn analysis (``simulator.analysis``); it detects nothing itself.
+``score_transcript`` scores one call; ``score_many`` analyses a batch first so each distinct
+sentence is embedded once; :class:`LiveScorer` analyses a call turn by turn for live coaching.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rubrics.indicators import ExemplarMatcher, IndicatorResult, evaluate
+from rubrics.loader import load_rubric
+from rubrics.matching import CallView
+from rubrics.results import CriterionScore, Evidence, Score, Violation
+from rubrics.rulebook import SEVERITY_ORDER, find_violations
+from rubrics.schema import Criterion, Rubric
+from simulator.analysis.types import CallContext, TurnAnalysis
+from simulator.transcript import Transcript
+
+FEEDBACK_INDICATORS = 3  # the weakest indicators that get a suggestion
+FEEDBACK_VIOLATIONS = 3  # distinct rules broken that get a suggestion
+
+__all__ = [
+    "Score", "CriterionScore", "Evidence", "Violation", "Scorer", "LiveScorer", "TurnReport",
+    "score_transcript", "score_many", "score_analyses",
+]
+
+
+class Scorer:
+    """A rubric bound to an analyzer (and its embedder): scores calls, one or many.
+
+    Build it once and reuse it; the analyzer and the rubric's exemplar embeddings are loaded
+    once. ``analyzer`` defaults to the analysis package's default for the rubric's language.
+    """
+
+    def __init__(self, rubric: Rubric | str | Path, analyzer=None):
+        self.rubric = load_rubric(rubric)
+        self.analyzer = analyzer if analyzer is not None else _default_analyzer(self.rubric.language)
+        self._matcher: ExemplarMatcher | None = None
+
+    @property
+    def matcher(self) -> ExemplarMatcher:
+        if self._matcher is None:
+            self._matcher = ExemplarMatcher(_embedder_of(self.analyzer), _splitter_of(self.analyzer))
+            self._matcher.prepare(self.rubric)
+        return self._matcher
+
+    def score(self, transcript: Transcript) -> Score:
+        return self.score_analysed(transcript, self.analyzer.analyze_transcript(transcript))
+
+    def score_many(self, transcripts: Sequence[Transcript]) -> list[Score]:
+        """Analyse the batch together (each distinct sentence embedded once), then score."""
+        analyses = self.analyzer.analyze_many(list(transcripts))
+        return [self.score_analysed(t, a) for t, a in zip(transcripts, analyses, strict=True)]
+
+    def score_analysed(self, transcript: Transcript, analyses: Sequence[TurnAnalysis]) -> Score:
+        return score_analyses(transcript, analyses, self.rubric, self.matcher)
+
+    def warm_up(self) -> None:
+        """Load models and embed the exemplars now, so the first live turn is fast."""
+        warm = getattr(self.analyzer, "warm_up", None)
+        if callable(warm):
+            warm()
+        self.analyzer.analyze_turn("Hello, how are you today?", speaker="agent", index=0, context=CallContext())
+        _ = self.matcher
+
+
+def score_transcript(transcript: Transcript, rubric: Rubric | str | Path = "default-en", *, analyzer=None) -> Score:
+    """Score one transcript against a rubric (a loaded Rubric, a shipped id or a path)."""
+    return _scorer_for(rubric, analyzer).score(transcript)
+
+
+def score_many(transcripts: Sequence[Transcript], rubric: Rubric | str | Path = "default-en", *, analyzer=None) -> list[Score]:
+    """Score a batch; the analysis embeds each distinct sentence once for the whole batch."""
+    return _scorer_for(rubric, analyzer).score_many(transcripts)
+
+
+_SCORERS: dict[tuple[int, int], Scorer] = {}
+
+
+def _scorer_for(rubric, analyzer) -> Scorer:
+    # Reusing a Scorer keeps the exemplar embeddings; keyed by object identity, so a rubric
+    # edited and reloaded (a new object) gets a new Scorer.
+    loaded = load_rubric(rubric)
+    key = (id(loaded), id(analyzer))
+    scorer = _SCORERS.get(key)
+    if scorer is None or scorer.rubric is not loaded:
+        scorer = _SCORERS[key] = Scorer(loaded, analyzer)
+    return scorer
+
+
+def score_analyses(
+    transcript: Transcript,
+    analyses: Sequence[TurnAnalysis],
+    rubric: Rubric,
+    matcher: ExemplarMatcher | None = None,
+) -> Score:
+    """The pure aggregation: analysed turns + rubric (+ exemplar matcher) -> Score."""
+    view = CallView.build(analyses)
+    violations = find_violations(view, rubric.rulebook_rules, transcript) if rubric._rulebook else []
+    criteria: dict[str, CriterionScore] = {}
+    weak: list[tuple[float, IndicatorResult, Criterion]] = []
+    total_weight = sum(c.weight for c in rubric.criteria)
+    overall = 0.0
+    for crit in rubric.criteria:
+        results = [evaluate(ind, view, matcher, rubric.language) for ind in crit.indicators]
+        score, evidence = _criterion_score(crit, results, violations, bool(view.agent_positions))
+        criteria[crit.id] = CriterionScore(score=round(score, 1), evidence=evidence)
+        overall += crit.weight * score
+        applicable = sum(ind.weight for ind, r in zip(crit.indicators, results, strict=True) if r.value is not None)
+        for ind, r in zip(crit.indicators, results, strict=True):
+            if r.value is not None and r.value < 1 and r.weak_turn is not None:
+                loss = (crit.weight / total_weight) * (ind.weight / applicable) * (1 - r.value)
+                weak.append((loss, r, crit))
+    overall = overall / total_weight
+    blocked = any(v.severity == "blocker" for v in violations)
+    passed = bool(view.agent_positions) and not blocked and overall >= rubric.pass_mark
+    return Score(
+        id=transcript.id,
+        rubric=rubric.id,
+        overall=round(overall, 1),
+        passed=passed,
+        criteria=criteria,
+        violations=violations,
+        feedback=_feedback(rubric, violations, weak, bool(view.agent_positions)),
+    )
+
+
+def _criterion_score(
+    crit: Criterion, results: list[IndicatorResult], violations: list[Violation], has_agent: bool
+) -> tuple[float, list[Evidence]]:
+    if not has_agent:
+        return 0.0, []
+    evidence = [e for r in results for e in r.evidence]
+    weights = [(ind.weight, r.value) for ind, r in zip(crit.indicators, results, strict=True) if r.value is not None]
+    base = 100.0 * sum(w * v for w, v in weights) / sum(w for w, _ in weights) if weights else 100.0
+    if crit.from_rulebook is None:
+        return base, sorted(evidence, key=lambda e: e.turn)
+    penalties = {"blocker": 100.0, "major": crit.from_rulebook.major, "minor": crit.from_rulebook.minor}
+    score = base - sum(penalties[v.severity] for v in violations)
+    evidence += [Evidence(turn=v.turn, quote=v.quote, indicator=v.rule, effect="-") for v in violations]
+    return max(0.0, min(100.0, score)), sorted(evidence, key=lambda e: e.turn)
+
+
+def _feedback(rubric: Rubric, violations: list[Violation], weak, has_agent: bool) -> list[str]:
+    if not has_agent:
+        return ["No agent turns to score: check the speaker labels of this transcript."]
+    out: list[str] = []
+    rules = {r.id: r for r in rubric.rulebook_rules.rules} if rubric._rulebook else {}
+    seen: set[str] = set()
+    for v in sorted(violations, key=lambda v: (SEVERITY_ORDER[v.severity], v.turn)):
+        if v.rule in seen or v.rule not in rules:
+            continue
+        seen.add(v.rule)
+        out.append(_render(rules[v.rule].advice, v.turn, v.quote, ""))
+        if len(seen) >= FEEDBACK_VIOLATIONS:
+            break
+    indicators = {ind.id: ind for c in rubric.criteria for ind in c.indicators}
+    weak.sort(key=lambda x: -x[0])
+    for _, r, _crit in weak[:FEEDBACK_INDICATORS]:
+        out.append(_render(indicators[r.indicator].advice, r.weak_turn, r.weak_quote, r.trigger))
+    return out
+
+
+class _SafeDict(dict):
+    def __missing__(self, key):
+        return "{" + key + "}"
+
+
+def _render(advice: str, turn: int, quote: str, trigger: str) -> str:
+    text = advice.format_map(_SafeDict(turn=turn, quote=quote, trigger=trigger or "what they said"))
+    return text if "{turn}" in advice else f"Turn {turn}: {text}"
+
+
+# --- live coaching ---------------------------------------------------------------------------
+
+
+@dataclass
+class TurnReport:
+    """What one turn did, for a live coaching panel: analysis, rule breaches, +/- indicators."""
+
+    analysis: TurnAnalysis
+    violations: list[Violation] = field(default_factory=list)
+    evidence: list[Evidence] = field(default_factory=list)
+    tips: list[str] = field(default_factory=list)
+
+
+class LiveScorer:
+    """Analyse a call as it happens: ``add_turn`` per turn (fast), ``score()`` at the end.
+
+    Per-turn cost after warm-up is one analysis (one embedding call for the new sentences)
+    plus rule and indicator checks on that turn.
+    """
+
+    def __init__(self, rubric: Rubric | str | Path = "default-en", analyzer=None, *, call_id: str = "live",
+                 metadata: dict | None = None):
+        self.scorer = Scorer(rubric, analyzer)
+        self.transcript = Transcript(id=call_id, language=self.scorer.rubric.language, metadata=metadata or {})
+        self.analyses: list[TurnAnalysis] = []
+        self.context = CallContext()
+        self._start_context = None
+
+    def warm_up(self) -> None:
+        self.scorer.warm_up()
+
+    def add_turn(self, text: str, speaker: str = "agent") -> TurnReport:
+        """Analyse the next turn in context; report violations and indicators it triggered."""
+        from simulator.transcript import Turn
+
+        index = len(self.analyses)
+        if index == 0:
+            self.context = _initial_context(self.scorer.analyzer, self.transcript)
+        analysis = self.scorer.analyzer.analyze_turn(text, speaker=speaker, index=index, context=self.context)
+        self.context = analysis.after
+        self.analyses.append(analysis)
+        self.transcript.turns.append(Turn(speaker=speaker, text=text))
+        report = TurnReport(analysis=analysis)
+        if speaker != "agent":
+            return report
+        rubric = self.scorer.rubric
+        view = CallView.build(self.analyses)
+        if rubric._rulebook:
+            report.violations = [
+                v for v in find_violations(view, rubric.rulebook_rules, self.transcript) if v.turn == index
+            ]
+        rules = {r.id: r for r in rubric.rulebook_rules.rules} if rubric._rulebook else {}
+        report.tips = [_render(rules[v.rule].advice, v.turn, v.quote, "") for v in report.violations]
+        pos = len(self.analyses) - 1
+        for crit in rubric.criteria:
+            for ind in crit.indicators:
+                if ind.scope != "turn" or (ind.when is not None and not view.matches(ind.when, pos)):
+                    continue
+                r = evaluate(ind, _single(view, pos), self.scorer.matcher, rubric.language)
+                report.evidence += r.evidence
+                if r.value is not None and r.value < 1 and r.weak_turn == index:
+                    report.tips.append(_render(ind.advice, index, r.weak_quote, r.trigger))
+        return report
+
+    def score(self) -> Score:
+        return self.scorer.score_analysed(self.transcript, self.analyses)
+
+
+def _single(view: CallView, pos: int) -> CallView:
+    """A view of the call in which only turn ``pos`` is the agent's (per-turn indicators)."""
+    return CallView(
+        analyses=view.analyses, features=view.features, agent_positions=[pos],
+        agent_ordinal=view.agent_ordinal, last_other=view.last_other,
+        said_before=view.said_before, call_features=view.call_features,
+    )
+
+
+def _initial_context(analyzer, transcript: Transcript) -> CallContext:
+    make = getattr(analyzer, "initial_context", None)
+    return make(transcript) if callable(make) else CallContext()
+
+
+# --- the analysis package, imported lazily (it loads the embedder) ---------------------------
+
+
+def _default_analyzer(language: str):
+    from simulator import analysis
+
+    if language == "en":
+        return analysis.default_analyzer()
+    cached = _ANALYZERS.get(language)
+    if cached is None:
+        base = analysis.default_analyzer()
+        cached = _ANALYZERS[language] = analysis.Analyzer(embedder=_embedder_of(base), language=language)
+    return cached
+
+
+_ANALYZERS: dict[str, object] = {}
+
+
+def _embedder_of(analyzer):
+    for name in ("embedder", "_embedder"):
+        emb = getattr(analyzer, name, None)
+        if emb is not None:
+            return emb
+    from simulator.analysis import Embedder
+
+    return Embedder()
+
+
+def _splitter_of(analyzer):
+    for name in ("split_sentences", "sentences"):
+        fn = getattr(analyzer, name, None)
+        if callable(fn):
+            return fn
+    return None
