@@ -1,1 +1,19 @@
-"""Rubrics (YAML), the compliance rulebook and the scorer."""
+"""Rubrics (YAML), the compliance rulebook and the scorer.
+
+Public API::
+
+    from rubrics import score_transcript, load_rubric, Score
+    score = score_transcript(transcript, "default-en")          # or a path, or a loaded Rubric
+    scores = score_many(transcripts, "default-en")              # each distinct sentence embedded once
+    live = LiveScorer("default-en"); live.add_turn("Hello ...")  # per-turn analysis for live coaching
+"""
+
+from rubrics.loader import RubricError, load_rubric, load_rulebook
+from rubrics.results import CriterionScore, Evidence, Score, Violation
+from rubrics.schema import Rubric, Rulebook
+from rubrics.scorer import LiveScorer, Scorer, TurnReport, score_many, score_transcript
+
+__all__ = [
+    "CriterionScore", "Evidence", "LiveScorer", "Rubric", "RubricError", "Rulebook", "Score",
+    "Scorer", "TurnReport", "Violation", "load_rubric", "load_rulebook", "score_many", "score_transcript",
+]

@@ -42,9 +42,12 @@ class Scorer:
         self._matcher: ExemplarMatcher | None = None
 
     @property
-    def matcher(self) -> ExemplarMatcher:
+    def matcher(self) -> ExemplarMatcher | None:
         if self._matcher is None:
-            self._matcher = ExemplarMatcher(_embedder_of(self.analyzer), _splitter_of(self.analyzer))
+            embedder = _embedder_of(self.analyzer)
+            if embedder is None:  # an analyzer without embeddings: exemplar indicators not judged
+                return None
+            self._matcher = ExemplarMatcher(embedder, _splitter_of(self.analyzer))
             self._matcher.prepare(self.rubric)
         return self._matcher
 
@@ -276,13 +279,12 @@ _ANALYZERS: dict[str, object] = {}
 
 
 def _embedder_of(analyzer):
+    """The analyzer's own Embedder (shared cache), or None when it has none."""
     for name in ("embedder", "_embedder"):
         emb = getattr(analyzer, name, None)
         if emb is not None:
             return emb
-    from simulator.analysis import Embedder
-
-    return Embedder()
+    return None
 
 
 def _splitter_of(analyzer):
