@@ -1,0 +1,193 @@
+"""Live coaching for a practice call: flags after each agent turn, and a suggested next line.
+
+Both read what the call already knows: the agent turn's ``TurnAnalysis`` (the same analysis the
+scorer and the director use; nothing is detected twice), the analyses before it, and the
+debtor's state. Messages and hint lines are data, in ``simulator/prompts/coaching.yaml``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import yaml
+
+from simulator.analysis.types import CallContext, TurnAnalysis
+from simulator.director import DebtorState
+from simulator.intents import Topic
+from simulator.personas import Persona
+
+LEVELS = ("stop", "warn", "good")  # display order: problems first
+_DEBT_SIGNALS = ("debt_mention", "payment_offer", "pressure")
+_SUPPORT_SIGNALS = ("support_referral", "offer_help")
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One coaching note about the turn just spoken."""
+
+    level: str  # stop | warn | good
+    code: str  # the signal or situation that raised it
+    message: str
+    quote: str = ""  # the words that triggered it, when there are some
+
+    def to_dict(self) -> dict:
+        return {"level": self.level, "code": self.code, "message": self.message, "quote": self.quote}
+
+
+@dataclass(frozen=True)
+class Hint:
+    """A suggested next line for the agent, and which rule chose it."""
+
+    rule: str
+    text: str
+
+
+@lru_cache(maxsize=1)
+def coaching_data() -> dict:
+    """The flag messages and hint templates (package data, loaded once)."""
+    text = resources.files("simulator.prompts").joinpath("coaching.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+def _flag(table: str, code: str, quote: str = "") -> Flag:
+    entry = coaching_data()[table][code]
+    return Flag(entry["level"], code, entry["message"], quote)
+
+
+def _agent_turns(history: Sequence[TurnAnalysis]) -> list[TurnAnalysis]:
+    return [a for a in history if a.speaker == "agent"]
+
+
+def _addressed(history: Sequence[TurnAnalysis], analysis: TurnAnalysis | None, signals: Sequence[str]) -> bool:
+    turns = _agent_turns(history) + ([analysis] if analysis else [])
+    return any(a.signals.intersection(signals) for a in turns)
+
+
+def coach_turn(analysis: TurnAnalysis, history: Sequence[TurnAnalysis] = ()) -> list[Flag]:
+    """Flags for one agent turn, worst first. ``history`` holds the analyses before it."""
+    ctx = analysis.context  # what was known before this turn
+    sigs = analysis.signals
+    flags: list[Flag] = []
+
+    def quote(signal: str) -> str:
+        hit = analysis.first(signal)
+        return hit.quote if hit else ""
+
+    # State-dependent problems first: they are the ones a trainee must not repeat.
+    if "debt_mention" in sigs or "mini_miranda" in sigs:
+        q = quote("debt_mention") or quote("mini_miranda")
+        if ctx.third_party:
+            flags.append(_flag("situations", "debt_to_third_party", q))
+        elif not ctx.identity_verified and "debt_mention" in sigs:
+            flags.append(_flag("situations", "debt_before_verification", q))
+        elif not ctx.identity_verified:
+            flags.append(_flag("situations", "miranda_before_verification", q))
+        elif (
+            "debt_mention" in sigs
+            and "mini_miranda" not in sigs
+            and ctx.first_contact
+            and not ctx.debt_disclosed
+            and not ctx.mini_miranda_given
+            and not analysis.after.mini_miranda_given
+        ):
+            flags.append(_flag("situations", "miranda_missing", q))
+    if ctx.stop_requested and sigs.intersection(_DEBT_SIGNALS):
+        flags.append(_flag("situations", "ignored_stop_request"))
+    if ctx.attorney_mentioned and sigs.intersection(_DEBT_SIGNALS):
+        flags.append(_flag("situations", "ignored_attorney"))
+    if ctx.distress_disclosed and not _addressed(history, analysis, (*_SUPPORT_SIGNALS, "empathy")):
+        flags.append(_flag("situations", "ignored_distress"))
+    if ctx.dispute_raised and "payment_offer" in sigs and not _addressed(history, analysis, ("rights_statement",)):
+        flags.append(_flag("situations", "ignored_dispute"))
+    previous = _agent_turns(history)
+    if not previous and "self_identification" not in sigs:
+        flags.append(_flag("situations", "no_self_identification"))
+
+    table = coaching_data()["signals"]
+    for hit in analysis.hits:
+        if hit.signal in table and not any(f.code == hit.signal for f in flags):
+            flags.append(_flag("signals", hit.signal, hit.quote))
+    if analysis.question == "open":
+        flags.append(_flag("situations", "open_question"))
+    elif len(previous) == 2 and not any(a.question == "open" for a in previous):
+        flags.append(_flag("situations", "closed_questions_only"))
+
+    # Never praise a turn that broke a rule: the good notes would drown the one that matters.
+    if any(f.level == "stop" for f in flags):
+        flags = [f for f in flags if f.level != "good"]
+    return sorted(flags, key=lambda f: LEVELS.index(f.level))
+
+
+def _first_name(full: str) -> str:
+    return full.split()[0] if full.strip() else full
+
+
+def _money(amount: float) -> str:
+    return f"${amount:,.0f}" if amount == int(amount) else f"${amount:,.2f}"
+
+
+def suggest_line(
+    persona: Persona,
+    state: DebtorState,
+    context: CallContext,
+    analyses: Sequence[TurnAnalysis] = (),
+    agent_name: str | None = None,
+) -> Hint:
+    """A suggested next line for the agent, fitted to where the call stands.
+
+    Rules are checked in order of what matters most (compliance, then the debtor's wellbeing,
+    then the conversation); the first one that applies gives the line.
+    """
+    data = coaching_data()
+    holder = persona.third_party.account_holder if persona.third_party else persona.name
+    agent_turns = _agent_turns(analyses)
+    debtor_offers = [a.offer for a in analyses if a.speaker != "agent" and a.offer is not None]
+    amount = debtor_offers[-1].amount if debtor_offers else max(25.0, round(persona.debt.amount / 12 / 25) * 25)
+    fill = {
+        "agent": agent_name or "Sam",
+        "agency": data.get("agency", "our office"),
+        "debtor": holder,
+        "first_name": _first_name(holder),
+        "creditor": persona.debt.creditor,
+        "amount": _money(amount),
+        "plan": state.promise.plan if state.promise else "",
+    }
+    asked_topics = {t for a in agent_turns for t in a.question_topics}
+
+    def rule() -> str:
+        if not agent_turns or not context.self_identified:
+            return "introduce"
+        if context.third_party:
+            return "third_party"
+        if context.stop_requested:
+            return "stop_requested"
+        if context.attorney_mentioned:
+            return "attorney"
+        if context.distress_disclosed and not _addressed(analyses, None, _SUPPORT_SIGNALS):
+            return "distress"
+        if not context.identity_verified:
+            return "verify"
+        if context.first_contact and not context.mini_miranda_given:
+            return "mini_miranda"
+        if context.dispute_raised and not _addressed(analyses, None, ("rights_statement",)):
+            return "dispute"
+        if state.promise:
+            return "recap" if not _addressed(analyses, None, ("recap",)) else "close"
+        if state.anger >= 60:
+            return "calm_anger"
+        if not any(a.question == "open" for a in agent_turns) or not state.revealed:
+            return "explore"
+        if Topic.payment_ability not in asked_topics and not debtor_offers:
+            return "ask_capacity"
+        if not _addressed(analyses, None, ("payment_offer",)):
+            return "propose_plan"
+        return "close"
+
+    key = rule()
+    return Hint(key, data["hints"][key].format(**fill))
+
+
+__all__ = ["Flag", "Hint", "coach_turn", "suggest_line", "coaching_data", "LEVELS"]

@@ -1,0 +1,112 @@
+"""The Evaluator tab: upload transcripts (JSONL, CSV, TXT), batch-score them with a progress
+bar, see the results, and download them as CSV, JSON Lines and an HTML report."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import gradio as gr
+
+from simulator.ui.resources import AppResources
+
+BASE_HEADERS = ["Transcript", "Overall", "Result", "Violations"]
+
+
+def score_files(res: AppResources, paths: list[str], out_dir: Path, progress=None) -> list[dict]:
+    """Batch-score uploaded files with ``evals.batch`` (one record per transcript, in order).
+
+    Records carry the Score contract, or ``{"id", "error"}`` for a transcript that could not
+    be read or scored. The app's shared analyzer is reused, so nothing loads twice.
+    """
+    from evals.batch import score_inputs
+
+    def on_progress(done: int, total: int) -> None:
+        if progress is not None:
+            progress((done, max(total, 1)), desc=f"Scored {done} of {total}", unit="transcripts")
+
+    result = score_inputs(
+        paths, res.rubric, out=out_dir / "scores.jsonl", on_progress=on_progress,
+        scorer_factory=res.scorer,
+    )
+    return result.records
+
+
+def _criteria_names(results: list[dict]) -> list[str]:
+    names: list[str] = []
+    for r in results:
+        for k in r.get("criteria") or {}:
+            if k not in names:
+                names.append(k)
+    return names
+
+
+def results_table(results: list[dict]) -> tuple[list[str], list[list]]:
+    crits = _criteria_names(results)
+    headers = BASE_HEADERS[:3] + [c.replace("_", " ").capitalize() for c in crits] + ["Violations", "Error"]
+    rows = []
+    for r in results:
+        if r.get("error"):
+            rows.append([r.get("id"), None, "Error", *([None] * len(crits)), None, r["error"]])
+            continue
+        rows.append([
+            r["id"], round(r["overall"], 1), "Pass" if r["passed"] else "Fail",
+            *[round(r["criteria"][c]["score"], 1) if c in r["criteria"] else None for c in crits],
+            len(r.get("violations") or []), "",
+        ])
+    return headers, rows
+
+
+def write_outputs(records: list[dict], out_dir: Path, rubric: str = "default-en") -> tuple[Path, Path, Path]:
+    """The summary CSV, the JSON Lines (already written by the batch) and the HTML report."""
+    from evals.batch import summary_csv, write_atomic
+    from evals.report import render_report
+    from rubrics import load_rubric
+
+    csv_path, jsonl_path, html_path = out_dir / "scores.csv", out_dir / "scores.jsonl", out_dir / "report.html"
+    write_atomic(csv_path, summary_csv(records))
+    if not jsonl_path.exists():
+        write_atomic(jsonl_path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    write_atomic(html_path, render_report(records, rubric=load_rubric(rubric)))
+    return csv_path, jsonl_path, html_path
+
+
+def build_evaluator_tab(res: AppResources) -> None:
+    gr.Markdown(
+        "Upload practice or real call transcripts: **JSONL** (one call a line), **CSV** (`id,turn,speaker,text`) "
+        "or **TXT** (`Agent: ...` / `Debtor: ...` lines). Every transcript is scored with the same rubric as practice calls."
+    )
+    with gr.Row(equal_height=False):
+        files = gr.File(label="Transcript files", file_count="multiple", file_types=[".jsonl", ".json", ".csv", ".txt"],
+                        elem_id="cc-eval-files", scale=3)
+        with gr.Column(scale=1, min_width=220):
+            run = gr.Button("Score transcripts", variant="primary", elem_id="cc-eval-run")
+            summary = gr.Markdown("", elem_id="cc-eval-summary")
+    table = gr.Dataframe(headers=BASE_HEADERS, value=[], interactive=False, wrap=True, label="Results",
+                         elem_id="cc-eval-table", max_height=420)
+    with gr.Row():
+        csv_file = gr.File(label="Results (CSV)", interactive=False)
+        jsonl_file = gr.File(label="Scores (JSONL)", interactive=False)
+        html_file = gr.File(label="Report (HTML)", interactive=False)
+
+    def on_run(paths, progress=gr.Progress()):
+        if not paths:
+            raise gr.Error("Upload at least one transcript file first.")
+        paths = [p if isinstance(p, str) else getattr(p, "name", str(p)) for p in paths]
+        progress(0, desc="Reading files")
+        out = res.exports_dir / f"batch-{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 10_000:04d}"
+        out.mkdir(parents=True, exist_ok=True)
+        results = score_files(res, paths, out, progress)
+        if not results:
+            raise gr.Error("No transcripts found in those files.")
+        csv_path, jsonl_path, html_path = write_outputs(results, out, res.rubric)
+        headers, rows = results_table(results)
+        scored = [r for r in results if not r.get("error")]
+        errors = len(results) - len(scored)
+        passed = sum(1 for r in scored if r.get("passed"))
+        text = f"**{len(scored)}** scored, **{passed}** passed" + (f", **{errors}** could not be read" if errors else "")
+        return text, gr.Dataframe(value=rows, headers=headers), str(csv_path), str(jsonl_path), str(html_path)
+
+    run.click(on_run, files, [summary, table, csv_file, jsonl_file, html_file], api_name="score_batch",
+              concurrency_id="scoring", concurrency_limit=1)

@@ -1,0 +1,157 @@
+"""HTML fragments for the web app: persona cards, the debtor panel, coaching flags, history.
+
+Everything a persona file or a trainee typed is escaped here, before it reaches the page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+
+from simulator.analysis.types import CallContext
+from simulator.coaching import Flag, Hint
+from simulator.director import DebtorState
+from simulator.personas import Persona
+
+DIFFICULTY_ORDER = {"easy": 0, "medium": 1, "hard": 2}
+
+# The persona picker: a gr.HTML whose value is the chosen persona id and whose ``cards`` prop
+# lists the personas. Clicking a card sets the value and fires ``change``.
+PICKER_TEMPLATE = """<div class="cc-cards" role="listbox" aria-label="Debtor personas">${cards.map(c => `
+<button type="button" role="option" class="cc-card ${c.id === value ? 'cc-selected' : ''}" data-id="${c.id}" aria-selected="${c.id === value}">
+  <div class="cc-card-top"><span class="cc-avatar cc-t-${c.temperament}">${c.initials}</span>
+  <span class="cc-card-name">${c.name}</span><span class="cc-diff cc-d-${c.difficulty}">${c.difficulty}</span></div>
+  <div class="cc-card-sit">${c.situation}</div>
+  <div class="cc-card-meta"><span class="cc-tag">${c.temperament_label}</span><span class="cc-card-debt">${c.debt}</span></div>
+</button>`).join('')}</div>"""
+
+PICKER_JS = """element.addEventListener('click', (e) => {
+  const card = e.target.closest('[data-id]');
+  if (!card) return;
+  props.value = card.dataset.id;
+  trigger('change');
+});"""
+
+
+def _money(amount: float, currency: str = "USD") -> str:
+    sign = "$" if currency == "USD" else f"{currency} "
+    return f"{sign}{amount:,.2f}"
+
+
+def persona_cards(personas: Sequence[Persona]) -> list[dict]:
+    """Card data for the picker (escaped), easiest first."""
+    ordered = sorted(personas, key=lambda p: (DIFFICULTY_ORDER.get(p.difficulty, 9), p.name))
+    cards = []
+    for p in ordered:
+        initials = "".join(w[0] for w in p.name.split()[:2]).upper()
+        cards.append({
+            "id": escape(p.id),
+            "name": escape(p.name),
+            "initials": escape(initials),
+            "situation": escape(p.situation),
+            "temperament": escape(p.temperament.value),
+            "temperament_label": escape(p.temperament.value.replace("_", " ").capitalize()),
+            "difficulty": escape(p.difficulty),
+            "debt": escape(f"{_money(p.debt.amount, p.debt.currency)} \u00b7 {p.debt.days_past_due} days late"),
+        })
+    return cards
+
+
+def debtor_name(persona: Persona) -> str:
+    """Who is on the phone, as the chat labels them."""
+    return persona.name
+
+
+def _meter(label: str, value: float, kind: str) -> str:
+    v = max(0.0, min(100.0, value))
+    return (
+        f'<div class="cc-meter"><div class="cc-meter-head"><span>{label}</span><span>{v:.0f}</span></div>'
+        f'<div class="cc-meter-bar"><div class="cc-m-{kind}" style="width:{v:.0f}%"></div></div></div>'
+    )
+
+
+def _check(done: bool, label: str) -> str:
+    return f'<li class="{"cc-done" if done else "cc-todo"}">{escape(label)}</li>'
+
+
+def debtor_panel(persona: Persona, state: DebtorState, context: CallContext, *, ended: bool = False, outcome: str | None = None) -> str:
+    """Mood meters, the facts learned so far and the call checklist."""
+    facts = [f for f in persona.hidden_facts if f.id in state.revealed]
+    holder = persona.third_party.account_holder if persona.third_party else persona.name
+    html = [
+        '<div class="cc-panel">',
+        f'<div class="cc-panel-name">{escape(persona.name)}</div>',
+        f'<div class="cc-panel-sub">{escape(persona.debt.creditor)} \u00b7 {escape(persona.debt.product)} \u00b7 '
+        f'{escape(_money(persona.debt.amount, persona.debt.currency))}</div>',
+    ]
+    if persona.third_party:
+        html.append(f'<div class="cc-panel-sub">Account holder: {escape(holder)}</div>')
+    html.append(f'<div class="cc-mood">Mood: <b>{escape(state.mood())}</b></div>')
+    html.append(_meter("Trust", state.trust, "trust") + _meter("Anger", state.anger, "anger") + _meter("Distress", state.distress, "distress"))
+    html.append('<div class="cc-sec">Facts learned</div>')
+    if facts:
+        html.append('<ul class="cc-facts">' + "".join(f"<li>{escape(f.fact)}</li>" for f in facts) + "</ul>")
+    else:
+        hidden = len(persona.hidden_facts)
+        html.append(f'<div class="cc-muted">None yet. {hidden} thing{"s" if hidden != 1 else ""} to find out: ask open questions.</div>')
+    html.append('<div class="cc-sec">Call checklist</div><ul class="cc-checklist">')
+    html.append(_check(context.self_identified, "Said who you are"))
+    html.append(_check(context.identity_verified or context.third_party, "Checked who you're speaking to"))
+    if not context.third_party:
+        html.append(_check(context.mini_miranda_given, "Gave the debt-collector disclosure"))
+        html.append(_check(state.promise is not None, "Agreed a plan they can keep"))
+    html.append("</ul>")
+    if ended:
+        html.append(f'<div class="cc-ended">Call ended{": " + escape(outcome) if outcome else ""}</div>')
+    html.append("</div>")
+    return "".join(html)
+
+
+_ICONS = {"stop": "\u26d4", "warn": "\u26a0\ufe0f", "good": "\u2705"}
+
+
+def coaching_html(turns: Sequence[tuple[int, Sequence[Flag]]]) -> str:
+    """Flags for the latest agent turn, then any problems from earlier turns."""
+    if not turns:
+        return '<div class="cc-coach cc-muted">Coaching notes appear here after each thing you say.</div>'
+    latest_turn, latest = turns[-1]
+    html = [f'<div class="cc-coach"><div class="cc-sec">Your last line (turn {latest_turn})</div>']
+    if latest:
+        html.append('<ul class="cc-flags">')
+        for f in latest:
+            html.append(f'<li class="cc-flag cc-f-{f.level}"><span class="cc-ficon">{_ICONS.get(f.level, "")}</span><span>{escape(f.message)}</span></li>')
+        html.append("</ul>")
+    else:
+        html.append('<div class="cc-muted">Nothing to flag. Keep going.</div>')
+    earlier = [(i, f) for i, flags in turns[:-1] for f in flags if f.level != "good"]
+    if earlier:
+        html.append('<div class="cc-sec">Earlier</div><ul class="cc-flags cc-earlier">')
+        for i, f in earlier[-4:]:
+            html.append(f'<li class="cc-flag cc-f-{f.level}"><span class="cc-turnref">Turn {i}</span><span>{escape(f.message)}</span></li>')
+        html.append("</ul>")
+    html.append("</div>")
+    return "".join(html)
+
+
+def hint_html(hint: Hint | None) -> str:
+    if hint is None:
+        return ""
+    return f'<div class="cc-hint"><div class="cc-sec">Suggested next line</div><div class="cc-hint-text">&ldquo;{escape(hint.text)}&rdquo;</div></div>'
+
+
+def history_table_rows(records) -> list[list]:
+    """Rows for the history table: when, trainee, persona, turns, outcome, score, result."""
+    from rubrics.scorecard import outcome_label
+
+    rows = []
+    for r in records:
+        result = "" if r.passed is None else ("Pass" if r.passed else "Fail")
+        rows.append([
+            (r.started_at or "")[:16].replace("T", " "), r.trainee, r.persona or "", r.n_turns,
+            outcome_label(r.outcome) if r.ended_at else "In progress / interrupted",
+            "" if r.overall is None else round(r.overall), result, r.id,
+        ])
+    return rows
+
+
+HISTORY_HEADERS = ["When", "Trainee", "Persona", "Turns", "Outcome", "Score", "Result", "Call id"]
