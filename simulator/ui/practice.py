@@ -270,7 +270,8 @@ def build_practice_tab(resources: AppResources, seed: int | None = None) -> dict
             yield update
         if call.session.ended:
             call.finish()
-        yield _view(call, exam_mode) | {msg: gr.Textbox(value="", interactive=not call.finished)}
+        # No value for the message box here: the trainee may already be typing the next line.
+        yield _view(call, exam_mode)
 
     def on_undo(call, exam_mode):
         if call is None:

@@ -1,0 +1,136 @@
+"""End to end in a real headless browser: Debian's chromium driven by Playwright (no download).
+
+The app runs on 127.0.0.1 on a free port with the scripted debtor. The test opens the page,
+picks a persona, plays a call, ends it, and checks the scorecard and the saved transcript.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from app_support import OPENING_LINES, free_port, make_app
+
+import app as app_module
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def ensure_chromium() -> str:
+    """Debian's chromium; installed with apt when missing (CI runs as root)."""
+    if Path(CHROMIUM).exists():
+        return CHROMIUM
+    if shutil.which("apt-get") is None:
+        pytest.skip("no /usr/bin/chromium and no apt-get to install it")
+    env = {"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+    cmd = ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]
+    if subprocess.run(cmd, env=env, capture_output=True).returncode != 0:
+        subprocess.run(["apt-get", "update"], env=env, capture_output=True, check=True)
+        subprocess.run(cmd, env=env, capture_output=True, check=True)
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    exe = ensure_chromium()
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+DEBTOR_LINES = [
+    "Yes, this is Maria. Who's calling?",
+    "Oh. Okay. I know I'm behind on that card.",
+    "Honestly it's been a rough few months with my hours.",
+    "I think I could manage that, yes.",
+]
+
+
+@pytest.fixture
+def served(tmp_path):
+    demo = make_app(tmp_path / "data", replies=DEBTOR_LINES, delay_s=0.05)
+    port = free_port()
+    app_module.launch(demo, host="127.0.0.1", port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield demo, f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
+
+
+def test_a_full_practice_call_in_the_browser(browser, served):
+    demo, url = served
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    page.wait_for_selector(".cc-card", timeout=30_000)
+    assert page.locator(".cc-card").count() >= 8
+
+    page.fill("#cc-name textarea, #cc-name input", "Sam Rivera")
+    page.click(".cc-card[data-id='cooperative-maria']")
+    page.wait_for_selector(".cc-card.cc-selected[data-id='cooperative-maria']")
+    page.click("#cc-start")
+    page.wait_for_selector("#cc-chat .message", timeout=30_000)
+    assert "Maria" in page.inner_text("#cc-panel")
+
+    box = "#cc-msg textarea"
+    for i, line in enumerate(OPENING_LINES):
+        page.fill(box, line)
+        page.press(box, "Enter")
+        # the agent line and the debtor's reply both show up in the chat
+        page.wait_for_function(
+            "n => document.querySelectorAll('#cc-chat .message-row').length >= n", arg=2 * (i + 1) + 1, timeout=30_000
+        )
+        page.wait_for_function(
+            "t => { const m = document.querySelectorAll('#cc-chat .message-row'); return m[m.length - 1].innerText.includes(t); }",
+            arg=DEBTOR_LINES[i], timeout=30_000,
+        )
+        if i == 0:
+            page.wait_for_selector("#cc-coaching .cc-flag", timeout=30_000)
+    assert f"turn {2 * len(OPENING_LINES) - 1}" in page.inner_text("#cc-coaching").lower()
+
+    page.click("#cc-hint-btn")
+    page.wait_for_selector("#cc-hint .cc-hint-text", timeout=30_000)
+
+    page.click("#cc-end")
+    page.wait_for_selector("#cc-scorecard .cc-scorecard", timeout=120_000)
+    card = page.inner_text("#cc-scorecard")
+    assert "Outcome" in card and ("Passed" in card or "Not passed" in card)
+    assert page.locator("#cc-scorecard svg").count() >= 1
+    assert page.locator("#cc-transcript-file a, #cc-transcript-file .file-preview").count() >= 1
+
+    # the saved transcript has every line the trainee typed, in order
+    [rec] = demo.callcoach.history.list_calls("Sam Rivera")
+    saved = demo.callcoach.history.transcript(rec.id)
+    agent_lines = [t.text for t in saved.turns if t.speaker == "agent"]
+    assert agent_lines == OPENING_LINES
+    assert rec.overall is not None and rec.ended_at
+    assert not errors, errors
+    page.close()
+
+
+def test_exam_mode_hides_coaching(browser, served):
+    _, url = served
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(url)
+    page.wait_for_selector(".cc-card", timeout=30_000)
+    page.fill("#cc-name textarea, #cc-name input", "Exam Taker")
+    page.check("#cc-exam input")
+    page.click(".cc-card[data-id='hostile-mark']")
+    page.click("#cc-start")
+    page.wait_for_selector("#cc-chat .message", timeout=30_000)
+    page.fill("#cc-msg textarea", OPENING_LINES[0])
+    page.press("#cc-msg textarea", "Enter")
+    page.wait_for_function("() => document.querySelectorAll('#cc-chat .message-row').length >= 3", timeout=30_000)
+    page.wait_for_timeout(500)
+    assert not page.locator("#cc-coaching .cc-flag").is_visible()
+    assert not page.locator("#cc-hint-btn").is_visible()
+    page.close()
