@@ -1,0 +1,241 @@
+"""Money amounts, instalment cadence and payment dates in a line of speech.
+
+``extract_amounts("I can pay $50 a month")`` -> [50.0]; ``find_date("on the 15th", today)``
+-> ("the 15th", days until the 15th). English and a little Chinese (元/块, 今天/明天/N号).
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+_UNITS = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
+    "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
+}
+_TENS = {
+    "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+    "eighty": 80, "ninety": 90,
+}
+_SCALES = {"hundred": 100, "thousand": 1000, "grand": 1000}
+_NUMBER_WORD = "|".join(sorted([*_UNITS, *_TENS, *_SCALES, "a", "and"], key=len, reverse=True))
+_WORDS_RE = rf"(?:(?:{_NUMBER_WORD})(?:[\s-]+(?:{_NUMBER_WORD}))*)"
+
+_NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+(?:\.\d{1,2})?"
+def _suffix(name: str) -> str:
+    return rf"(?:\s*(?P<{name}>k|grand|thousand|hundred)\b)?"
+_CUR_WORD = r"(?:dollars?|bucks|usd|pounds?|euros?|yuan|rmb|元|块钱?)"
+
+# "$1,200.50", "$50k", "USD 300", "300 dollars", "fifty dollars", "500元"
+_MONEY = re.compile(
+    rf"(?:[$£€¥]\s?(?P<a>{_NUM}){_suffix('ka')})"
+    rf"|(?:\b(?:usd|rmb)\s?(?P<b>{_NUM}){_suffix('kb')})"
+    rf"|(?:(?<![\d.,])(?P<c>{_NUM}){_suffix('kc')}\s*{_CUR_WORD}(?![a-z]))"
+    rf"|(?:\b(?P<w>{_WORDS_RE})\s+{_CUR_WORD}\b)",
+    re.IGNORECASE,
+)
+# a bare number that is clearly a payment: "pay 50 a month", "I can do 200 on Friday"
+_BARE = re.compile(
+    rf"(?:\b(?:pay|do|offer|manage|afford|settle for|send|put down|make it)\s+(?:about\s+|maybe\s+|like\s+)?(?P<x>{_NUM})\b(?!\s*(?:%|percent|days?|weeks?|months?|years?|th|st|nd|rd|am|pm|o'clock)))"
+    rf"|(?:(?<![\d.,$])(?P<y>{_NUM})\s+(?:a|per|each|every)\s+(?:month|week)\b)",
+    re.IGNORECASE,
+)
+
+RECURRING = re.compile(
+    r"\b(?:a|per|each|every)\s+(?:month|week|fortnight|two weeks|pay ?day)\b|\bmonthly\b|\bweekly\b"
+    r"|\bbi-?weekly\b|\bfortnightly\b|\binstal+ments?\b|\b/\s?mo(?:nth)?\b|每月|每个月|每周|分期",
+    re.IGNORECASE,
+)
+
+
+def words_to_number(text: str) -> float | None:
+    """'two hundred and fifty' -> 250; None when the words are not a number."""
+    total = current = 0
+    seen = False
+    for tok in re.split(r"[\s-]+", text.lower().strip()):
+        if tok in ("and", ""):
+            continue
+        if tok == "a":
+            current = max(current, 1)
+            continue
+        if tok in _UNITS:
+            current += _UNITS[tok]
+        elif tok in _TENS:
+            current += _TENS[tok]
+        elif tok == "hundred":
+            current = max(current, 1) * 100
+        elif tok in ("thousand", "grand"):
+            total += max(current, 1) * 1000
+            current = 0
+        else:
+            return None
+        seen = True
+    return float(total + current) if seen else None
+
+
+def _scaled(num: str, k: str | None) -> float:
+    value = float(num.replace(",", ""))
+    if k:
+        value *= {"k": 1000, "grand": 1000, "thousand": 1000, "hundred": 100}[k.lower()]
+    return value
+
+
+@dataclass(frozen=True)
+class AmountMatch:
+    value: float
+    start: int
+    end: int
+    text: str
+
+
+def find_amounts(text: str) -> list[AmountMatch]:
+    """Money amounts in ``text`` in order of appearance (currency-marked, or clearly a payment)."""
+    found: list[AmountMatch] = []
+    taken: list[tuple[int, int]] = []
+    for m in _MONEY.finditer(text):
+        if m.group("w"):
+            value = words_to_number(m.group("w"))
+            if value is None or value == 0:
+                continue
+        else:
+            num = m.group("a") or m.group("b") or m.group("c")
+            value = _scaled(num, m.group("ka") or m.group("kb") or m.group("kc"))
+        found.append(AmountMatch(value, m.start(), m.end(), m.group(0)))
+        taken.append((m.start(), m.end()))
+    for m in _BARE.finditer(text):
+        g = "x" if m.group("x") else "y"
+        s, e = m.span(g)
+        if any(s < te and e > ts for ts, te in taken):
+            continue
+        found.append(AmountMatch(float(m.group(g).replace(",", "")), s, e, m.group(g)))
+    found.sort(key=lambda a: a.start)
+    return found
+
+
+def extract_amounts(text: str) -> list[float]:
+    """Just the values of :func:`find_amounts`."""
+    return [a.value for a in find_amounts(text)]
+
+
+def is_recurring(text: str) -> bool:
+    """True when the line talks about a monthly/weekly instalment rather than a one-off payment."""
+    return RECURRING.search(text) is not None
+
+
+# ---------------------------------------------------------------- dates
+
+_WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+_MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
+_MONTHS.update({m.lower(): i for i, m in enumerate(calendar.month_abbr) if m})
+_MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_COUNT = r"(?P<n>\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|a couple of|couple of)"
+_ORD = r"(?P<d>[0-3]?\d)(?:st|nd|rd|th)"
+_ORD_WORDS = {
+    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
+    "eighth": 8, "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "fifteenth": 15,
+    "twentieth": 20, "thirtieth": 30,
+}
+_ORD_WORD_RE = "|".join(_ORD_WORDS)
+
+_DATE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    ("today", re.compile(r"\b(?:today|tonight|right now|this (?:morning|afternoon|evening))\b", re.I)),
+    ("tomorrow", re.compile(r"\btomorrow\b", re.I)),
+    ("in_n", re.compile(rf"\b(?:in|within)\s+{_COUNT}\s+(?P<u>days?|weeks?|months?)\b", re.I)),
+    ("next_weekday", re.compile(rf"\bnext\s+(?P<wd>{'|'.join(_WEEKDAYS)})\b", re.I)),
+    ("weekday", re.compile(rf"\b(?:this\s+|on\s+|by\s+)?(?P<wd>{'|'.join(_WEEKDAYS)})\b", re.I)),
+    ("month_day", re.compile(rf"\b(?P<m>{_MONTH_RE})\.?\s+(?P<d>[0-3]?\d)(?:st|nd|rd|th)?\b", re.I)),
+    ("day_of_month", re.compile(rf"\b(?:the\s+)?{_ORD}(?:\s+of\s+(?P<m>{_MONTH_RE}))?\b", re.I)),
+    ("day_word", re.compile(rf"\bthe\s+(?P<dw>{_ORD_WORD_RE})(?:\s+of\s+(?:the\s+month|(?P<m>{_MONTH_RE})))?\b", re.I)),
+    ("next_week", re.compile(r"\bnext\s+week\b", re.I)),
+    ("end_of_month", re.compile(r"\b(?:the\s+)?end\s+of\s+(?:the|this)\s+month\b|月底", re.I)),
+    ("next_month", re.compile(r"\bnext\s+month\b|下个?月", re.I)),
+    ("payday", re.compile(r"\b(?:my\s+)?(?:next\s+)?pay ?day\b", re.I)),
+    ("zh_today", re.compile(r"今天|今晚")),
+    ("zh_tomorrow", re.compile(r"明天")),
+    ("zh_day_after", re.compile(r"后天")),
+    ("zh_next_week", re.compile(r"下(?:个)?(?:周|星期|礼拜)")),
+    ("zh_day_of_month", re.compile(r"(?P<d>[0-3]?\d)\s*[号日]")),
+]
+
+_COUNT_WORDS = {
+    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "a couple of": 2, "couple of": 2,
+}
+
+
+def _days_to_day_of_month(today: date, day: int, month: int | None) -> int | None:
+    if not 1 <= day <= 31:
+        return None
+    year, mon = today.year, month or today.month
+    for _ in range(13):
+        last = calendar.monthrange(year, mon)[1]
+        if day <= last:
+            target = date(year, mon, day)
+            if target >= today:
+                return (target - today).days
+        if month is not None:  # a named month that is past: next year
+            year += 1
+            continue
+        mon += 1
+        if mon > 12:
+            mon, year = 1, year + 1
+    return None
+
+
+def _resolve(kind: str, m: re.Match[str], today: date) -> int | None:
+    if kind in ("today", "zh_today"):
+        return 0
+    if kind in ("tomorrow", "zh_tomorrow"):
+        return 1
+    if kind == "zh_day_after":
+        return 2
+    if kind in ("next_week", "zh_next_week"):
+        return 7
+    if kind == "in_n":
+        n_text = m.group("n").lower()
+        n = int(n_text) if n_text.isdigit() else _COUNT_WORDS.get(n_text, 1)
+        unit = m.group("u").lower()
+        return n * (7 if unit.startswith("week") else 30 if unit.startswith("month") else 1)
+    if kind in ("weekday", "next_weekday"):
+        delta = (_WEEKDAYS.index(m.group("wd").lower()) - today.weekday()) % 7
+        return delta or (7 if kind == "next_weekday" else 0)
+    if kind == "month_day":
+        return _days_to_day_of_month(today, int(m.group("d")), _MONTHS[m.group("m").lower().rstrip(".")])
+    if kind in ("day_of_month", "zh_day_of_month"):
+        month = m.groupdict().get("m")
+        return _days_to_day_of_month(today, int(m.group("d")), _MONTHS[month.lower()] if month else None)
+    if kind == "day_word":
+        month = m.group("m")
+        return _days_to_day_of_month(today, _ORD_WORDS[m.group("dw").lower()], _MONTHS[month.lower()] if month else None)
+    if kind == "end_of_month":
+        return calendar.monthrange(today.year, today.month)[1] - today.day
+    if kind == "next_month":
+        nxt = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
+        return (nxt - today).days
+    return None  # payday: said, but not resolvable without the debtor's pay schedule
+
+
+def find_date(text: str, today: date | None = None) -> tuple[str, int | None] | None:
+    """The first payment date in ``text``: (as said, days from ``today`` or None)."""
+    today = today or date.today()
+    best: tuple[int, str, int | None] | None = None
+    for kind, rx in _DATE_PATTERNS:
+        for m in rx.finditer(text):
+            if kind == "day_of_month" and _looks_like_not_a_date(text, m):
+                continue
+            said = m.group(0).strip()
+            said = re.sub(r"^(?:on|by|this)\s+", "", said, flags=re.I) if kind == "weekday" else said
+            days = _resolve(kind, m, today)
+            if best is None or m.start() < best[0]:
+                best = (m.start(), said, days)
+            break
+    return None if best is None else (best[1], best[2])
+
+
+def _looks_like_not_a_date(text: str, m: re.Match[str]) -> bool:
+    # "the 3rd payment", "my 2nd call": an ordinal that counts things, not a day of the month
+    after = text[m.end():m.end() + 20].lower()
+    return bool(re.match(r"\s+(?:payment|instal|call|time|notice|letter|month|week|year|floor)", after))

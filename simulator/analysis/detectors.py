@@ -1,0 +1,202 @@
+"""Signal detectors: one per signal, built from its catalogue entry.
+
+* ``pattern``  — regexes per language, with clause-scoped negation ("we will not sue") and
+  sentence-level ``unless`` vetoes; precise, so compliance signals rely on them.
+* ``semantic`` — the sentence's best cosine to the signal's exemplars must reach its threshold
+  and beat its best cosine to the negative exemplars.
+* ``both``     — pattern OR semantic (the pattern's hit is preferred as evidence).
+
+A detector sees a :class:`TurnText` (the turn's sentences, their embeddings' similarity to every
+exemplar in the :class:`ExemplarBank`) and returns at most one :class:`Hit`: the evidence quote
+is the sentence that triggered it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from simulator.analysis.amounts import find_amounts
+from simulator.analysis.catalogue import Catalogue, SignalSpec
+from simulator.analysis.types import Hit
+
+FLAGS = re.IGNORECASE | re.UNICODE
+
+# Words that may stand between a negation cue and what it negates: "cannot *be* arrested",
+# "not *going to* sue", "I'm not *a* lawyer". Anything else ("if you don't *pay* we'll sue")
+# means the negation belongs to another verb.
+_SCOPE_WORDS = frozenset(
+    """be been being is are am was were going gonna to ever even have has had get got will would
+    shall should can could may might must you your yourself anyone anybody anything someone us them
+    him her it i we they a an the any this that one really actually threaten threatening threatened
+    trying try able allowed mean meant intend intending plan planning want wanting think believe
+    do does did with by for of about here there so such going ll re ve s d calling call""".split()
+)
+_ZH_SCOPE_CHARS = frozenset("是会要能可以敢想打算去用再有在为把")
+_CLAUSE_BREAK = re.compile(r"[,;:—–()]|\bbut\b|\bhowever\b|\bthough\b|[，；：。、]|但是|不过|可是", FLAGS)
+
+
+@dataclass
+class TurnText:
+    """What detectors look at: one turn split into sentences (plus similarities, if embedded)."""
+
+    sentences: list[str]
+    language: str
+    sims: np.ndarray | None = None  # (n_sentences, n_bank) cosine similarities, or None
+    amounts_by_sentence: list[bool] | None = None
+
+    def has_amount(self, i: int) -> bool:
+        if self.amounts_by_sentence is None:
+            self.amounts_by_sentence = [bool(find_amounts(s)) for s in self.sentences]
+        return self.amounts_by_sentence[i]
+
+
+class Detector(Protocol):
+    name: str
+
+    def detect(self, turn: TurnText) -> Hit | None: ...
+
+
+class ExemplarBank:
+    """Every exemplar phrase of the catalogue, embedded once, as one matrix."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.matrix: np.ndarray | None = None
+
+    def add(self, phrases: list[str]) -> slice:
+        start = len(self.texts)
+        self.texts.extend(phrases)
+        return slice(start, len(self.texts))
+
+    def embed(self, encode: Callable[[list[str]], np.ndarray]) -> None:
+        if self.texts:
+            self.matrix = np.ascontiguousarray(encode(self.texts), dtype=np.float32)
+
+
+def _compile(patterns: list[str]) -> list[re.Pattern[str]]:
+    return [re.compile(p, FLAGS) for p in patterns]
+
+
+class PatternDetector:
+    def __init__(self, name: str, spec: SignalSpec, language: str, negation_cue: str, window: int) -> None:
+        self.name = name
+        self.language = language
+        self.patterns = _compile(spec.patterns.get(language, []))
+        self.with_amount = _compile(spec.with_amount.get(language, []))
+        self.unless = _compile(spec.unless.get(language, []))
+        self.negatable = spec.negatable
+        self.negation = re.compile(negation_cue, FLAGS)
+        self.window = window
+
+    def __bool__(self) -> bool:
+        return bool(self.patterns or self.with_amount)
+
+    def _negated(self, sentence: str, start: int) -> bool:
+        prefix = sentence[:start]
+        breaks = list(_CLAUSE_BREAK.finditer(prefix))
+        if breaks:
+            prefix = prefix[breaks[-1].end():]
+        cues = list(self.negation.finditer(prefix))
+        if not cues:
+            return False
+        between = prefix[cues[-1].end():]
+        if self.language == "zh":
+            chars = [c for c in between if not c.isspace()]
+            return len(chars) <= self.window and all(c in _ZH_SCOPE_CHARS for c in chars)
+        words = re.findall(r"[a-z]+", between.lower())
+        return len(words) <= self.window + 2 and all(w in _SCOPE_WORDS for w in words)
+
+    def vetoed(self, sentence: str) -> bool:
+        """True when an ``unless`` regex rules this sentence out (for the semantic side too)."""
+        return any(rx.search(sentence) for rx in self.unless)
+
+    def _match(self, sentence: str, patterns: list[re.Pattern[str]]) -> bool:
+        for rx in patterns:
+            for m in rx.finditer(sentence):
+                if self.negatable and self._negated(sentence, m.start()):
+                    continue
+                return True
+        return False
+
+    def match_sentence(self, turn: TurnText, i: int) -> bool:
+        s = turn.sentences[i]
+        hit = self._match(s, self.patterns) or (
+            bool(self.with_amount) and turn.has_amount(i) and self._match(s, self.with_amount)
+        )
+        return hit and not any(rx.search(s) for rx in self.unless)
+
+    def detect(self, turn: TurnText) -> Hit | None:
+        for i, s in enumerate(turn.sentences):
+            if self.match_sentence(turn, i):
+                return Hit(self.name, s.strip(), 1.0)
+        return None
+
+
+class SemanticDetector:
+    MIN_WORDS = 2  # "Okay." or "Sure." carry too little to embed meaningfully
+
+    def __init__(self, name: str, spec: SignalSpec, bank: ExemplarBank) -> None:
+        self.name = name
+        self.threshold = spec.threshold
+        self.pos = bank.add(list(spec.exemplars))
+        self.neg = bank.add(list(spec.negative_exemplars))
+
+    def scores(self, turn: TurnText) -> list[tuple[float, float]]:
+        """(best positive cosine, best negative cosine) per sentence."""
+        if turn.sims is None:
+            return []
+        pos = turn.sims[:, self.pos].max(axis=1)
+        neg = turn.sims[:, self.neg].max(axis=1) if self.neg.stop > self.neg.start else np.full(len(pos), -1.0)
+        return list(zip(pos.tolist(), neg.tolist(), strict=True))
+
+    def detect(self, turn: TurnText, vetoed: Callable[[str], bool] | None = None) -> Hit | None:
+        best: Hit | None = None
+        for s, (p, n) in zip(turn.sentences, self.scores(turn), strict=True):
+            if p >= self.threshold and p > n and len(s.split()) >= self.MIN_WORDS:
+                if vetoed is not None and vetoed(s):
+                    continue
+                if best is None or p > best.score:
+                    best = Hit(self.name, s.strip(), round(float(p), 4))
+        return best
+
+
+class EitherDetector:
+    """Pattern OR semantic; the pattern's evidence wins when both fire."""
+
+    def __init__(self, name: str, pattern: PatternDetector, semantic: SemanticDetector | None) -> None:
+        self.name = name
+        self.pattern = pattern
+        self.semantic = semantic
+
+    def detect(self, turn: TurnText) -> Hit | None:
+        hit = self.pattern.detect(turn) if self.pattern else None
+        if hit is None and self.semantic is not None:
+            hit = self.semantic.detect(turn, self.pattern.vetoed)
+        return hit
+
+
+def build_detectors(
+    catalogue: Catalogue, language: str, bank: ExemplarBank, *, semantic: bool
+) -> dict[str, Detector]:
+    """One detector per catalogue signal that can run in ``language``.
+
+    ``semantic`` is False where the embedder does not speak the language: semantic detectors are
+    then skipped and ``both`` signals fall back to their patterns.
+    """
+    cue = catalogue.negation_cues[language]
+    out: dict[str, Detector] = {}
+    for name, spec in catalogue.signals.items():
+        pat = PatternDetector(name, spec, language, cue, catalogue.negation_window)
+        sem = SemanticDetector(name, spec, bank) if semantic and spec.kind in ("semantic", "both") else None
+        if spec.kind == "pattern" and pat:
+            out[name] = pat
+        elif spec.kind == "semantic" and sem is not None:
+            out[name] = sem
+        elif spec.kind == "both" and (pat or sem is not None):
+            out[name] = EitherDetector(name, pat, sem)
+    return out

