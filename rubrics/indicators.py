@@ -39,6 +39,13 @@ class ExemplarMatcher:
         self.embedder = embedder
         self.split = split or metrics.sentences
         self._exemplars: dict[tuple[str, ...], np.ndarray] = {}
+        self._best: dict[tuple[str, tuple[str, ...]], tuple[float, str]] = {}
+
+    def prefetch(self, texts: Sequence[str]) -> None:
+        """Embed the sentences of many turns in one batch (cache hits cost nothing)."""
+        sentences = list(dict.fromkeys(s for t in texts for s in self.split(t)))
+        if sentences:
+            self.embedder.encode(sentences)
 
     def _exemplar_matrix(self, exemplars: Sequence[str]) -> np.ndarray:
         key = tuple(exemplars)
@@ -49,13 +56,21 @@ class ExemplarMatcher:
 
     def best(self, text: str, exemplars: Sequence[str]) -> tuple[float, str]:
         """Highest cosine similarity of any sentence in ``text`` to any exemplar, and that sentence."""
+        key = (text, tuple(exemplars))
+        found = self._best.get(key)
+        if found is not None:
+            return found
         parts = self.split(text) or ([text] if text.strip() else [])
         if not parts:
             return 0.0, ""
         sims = np.asarray(self.embedder.encode(parts)) @ self._exemplar_matrix(exemplars).T
         per_sentence = sims.max(axis=1)
         i = int(per_sentence.argmax())
-        return float(per_sentence[i]), parts[i]
+        found = (float(per_sentence[i]), parts[i])
+        if len(self._best) > 100_000:
+            self._best.clear()
+        self._best[key] = found
+        return found
 
     def prepare(self, rubric) -> None:
         """Embed every exemplar of a rubric up front (keeps the first scored call fast)."""

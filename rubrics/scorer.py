@@ -40,6 +40,9 @@ class Scorer:
         self.rubric = load_rubric(rubric)
         self.analyzer = analyzer if analyzer is not None else _default_analyzer(self.rubric.language)
         self._matcher: ExemplarMatcher | None = None
+        self._uses_exemplars = any(
+            getattr(ind, "exemplars", None) for c in self.rubric.criteria for ind in c.indicators
+        )
 
     @property
     def matcher(self) -> ExemplarMatcher | None:
@@ -57,6 +60,8 @@ class Scorer:
     def score_many(self, transcripts: Sequence[Transcript]) -> list[Score]:
         """Analyse the batch together (each distinct sentence embedded once), then score."""
         analyses = self.analyzer.analyze_many(list(transcripts))
+        if self.matcher is not None and self._uses_exemplars:
+            self.matcher.prefetch([t.text for tr in transcripts for t in tr.turns if t.speaker == "agent"])
         return [self.score_analysed(t, a) for t, a in zip(transcripts, analyses, strict=True)]
 
     def score_analysed(self, transcript: Transcript, analyses: Sequence[TurnAnalysis]) -> Score:
@@ -264,18 +269,10 @@ def _initial_context(analyzer, transcript: Transcript) -> CallContext:
 
 
 def _default_analyzer(language: str):
+    """The analysis package's process-wide analyzer for ``language`` (one shared embedder)."""
     from simulator import analysis
 
-    if language == "en":
-        return analysis.default_analyzer()
-    cached = _ANALYZERS.get(language)
-    if cached is None:
-        base = analysis.default_analyzer()
-        cached = _ANALYZERS[language] = analysis.Analyzer(embedder=_embedder_of(base), language=language)
-    return cached
-
-
-_ANALYZERS: dict[str, object] = {}
+    return analysis.default_analyzer(language)
 
 
 def _embedder_of(analyzer):

@@ -181,7 +181,7 @@ def _with_agent_line(t: Transcript, line: str, where: int, append: bool) -> Tran
         turns[i]["text"] = f"{turns[i]['text']} {line}"
     else:
         turns.insert(where % (len(turns) + 1), {"speaker": "agent", "text": line})
-    return t.model_copy(update={"turns": turns})
+    return Transcript.model_validate({**t.model_dump(), "turns": turns})
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
