@@ -202,8 +202,9 @@ class Analyzer:
         ctx = self.initial_context(transcript)
         today = _call_date(transcript)
         out: list[TurnAnalysis] = []
-        for i, t in enumerate(transcript.turns):
-            a = self.analyze_turn(t.text, speaker=t.speaker, index=i, context=ctx, today=today)
+        for i, turn in enumerate(transcript.turns):
+            speaker, text = _speaker_text(turn)
+            a = self.analyze_turn(text, speaker=speaker, index=i, context=ctx, today=today)
             out.append(a)
             ctx = a.after
         return out
@@ -213,7 +214,9 @@ class Analyzer:
         self._ensure_ready()
         if self.semantic:
             distinct = list(
-                dict.fromkeys(s for t in transcripts for turn in t.turns for s in self.split_sentences(turn.text))
+                dict.fromkeys(
+                    s for t in transcripts for turn in t.turns for s in self.split_sentences(_speaker_text(turn)[1])
+                )
             )
             for start in range(0, len(distinct), batch_size):
                 self.embedder.encode(distinct[start : start + batch_size])
@@ -293,6 +296,13 @@ def _distance_to_cadence(sentence: str, pos: int) -> int:
 
     starts = [m.start() for m in RECURRING.finditer(sentence)]
     return min((abs(s - pos) for s in starts), default=10**6)
+
+
+def _speaker_text(turn: object) -> tuple[str, str]:
+    # a Transcript built with model_copy(update=...) may hold plain dicts instead of Turns
+    if isinstance(turn, dict):
+        return str(turn.get("speaker", "debtor")), str(turn.get("text") or "")
+    return turn.speaker, turn.text or ""
 
 
 def _call_date(transcript: Transcript) -> date | None:

@@ -34,7 +34,8 @@ _SCOPE_WORDS = frozenset(
     shall should can could may might must you your yourself anyone anybody anything someone us them
     him her it i we they a an the any this that one really actually threaten threatening threatened
     trying try able allowed mean meant intend intending plan planning want wanting think believe
-    do does did with by for of about here there so such going ll re ve s d calling call""".split()
+    do does did with by for of about here there so such going ll re ve s d calling call go end up
+    said say saying asked ask asking told tell telling""".split()
 )
 _ZH_SCOPE_CHARS = frozenset("是会要能可以敢想打算去用再有在为把")
 _CLAUSE_BREAK = re.compile(r"[,;:—–()]|\bbut\b|\bhowever\b|\bthough\b|[，；：。、]|但是|不过|可是", FLAGS)
@@ -112,8 +113,21 @@ class PatternDetector:
         return len(words) <= self.window + 2 and all(w in _SCOPE_WORDS for w in words)
 
     def vetoed(self, sentence: str) -> bool:
-        """True when an ``unless`` regex rules this sentence out (for the semantic side too)."""
-        return any(rx.search(sentence) for rx in self.unless)
+        """True when the sentence is ruled out for the semantic side too: an ``unless`` regex
+        matches, or the signal's own pattern is there but only in negated form ("I'm not going
+        to ruin your credit" must not reach the threat by similarity)."""
+        if any(rx.search(sentence) for rx in self.unless):
+            return True
+        if not self.negatable:
+            return False
+        seen = negated = False
+        for rx in self.patterns:
+            for m in rx.finditer(sentence):
+                seen = True
+                if not self._negated(sentence, m.start()):
+                    return False
+                negated = True
+        return seen and negated
 
     def _match(self, sentence: str, patterns: list[re.Pattern[str]]) -> bool:
         for rx in patterns:
