@@ -34,32 +34,35 @@ INDICATOR_FLOOR = {"precision": 0.85, "recall": 0.8}
 INDICATOR_EACH_FLOOR = {"precision": 0.66, "recall": 0.5}
 
 
-@lru_cache(maxsize=1)
-def scorer() -> Scorer:
-    return Scorer("default-en", analysis.default_analyzer())
+@lru_cache(maxsize=2)
+def scorer(language: str = "en") -> Scorer:
+    return Scorer(f"default-{language}", analysis.default_analyzer(language))
 
 
-def _case(cid: str, setup: str, utterance: str, then=(), metadata=None) -> tuple[Transcript, int]:
-    turns = [{"speaker": s, "text": t} for s, t in LABELLED["setups"][setup]]
+def _case(cid: str, setup: str, utterance: str, then=(), metadata=None, language="en") -> tuple[Transcript, int]:
+    setups = LABELLED["setups"] if language == "en" else LABELLED[f"setups_{language}"]
+    turns = [{"speaker": s, "text": t} for s, t in setups[setup]]
     index = len(turns)
     turns.append({"speaker": "agent", "text": utterance})
     turns += [{"speaker": s, "text": t} for s, t in then]
-    return Transcript(id=cid, turns=turns, metadata=metadata or {}), index
+    return Transcript(id=cid, language=language, turns=turns, metadata=metadata or {}), index
 
 
-def _rule_cases():
+def _rule_cases(language: str = "en"):
     """(rule id, expected, transcript, utterance turn) for every labelled rule case."""
     out = []
-    for rid, spec in LABELLED["rules"].items():
+    section = LABELLED["rules"] if language == "en" else LABELLED[f"rules_{language}"]
+    for rid, spec in section.items():
         then = spec.get("then", ())
         meta = {"debt_amount": spec["debt_amount"]} if "debt_amount" in spec else {}
         for expected in (True, False):
             key = "positive" if expected else "negative"
             for n, text in enumerate(spec.get(key, [])):
-                t, i = _case(f"{rid}-{key}-{n}", spec["setup"], text, then, meta)
+                t, i = _case(f"{rid}-{key}-{n}", spec["setup"], text, then, meta, language)
                 out.append((rid, expected, t, i))
             for n, started in enumerate(spec.get(f"{key}_started_at", [])):
-                t, i = _case(f"{rid}-{key}-t{n}", spec["setup"], spec["utterance"], then, {"started_at": started})
+                t, i = _case(f"{rid}-{key}-t{n}", spec["setup"], spec["utterance"], then,
+                             {"started_at": started}, language)
                 out.append((rid, expected, t, i))
     return out
 
@@ -99,16 +102,17 @@ def _report(kind: str, prf, rows) -> str:
     return f"{kind}\n" + "\n".join(table + misses)
 
 
-def test_rules_precision_and_recall():
-    cases = _rule_cases()
-    scores = scorer().score_many([t for _, _, t, _ in cases])
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_rules_precision_and_recall(language):
+    cases = _rule_cases(language)
+    scores = scorer(language).score_many([t for _, _, t, _ in cases])
     rows = []
     for (rid, expected, t, i), s in zip(cases, scores, strict=True):
         got = any(v.rule == rid for v in s.violations)
         rows.append((rid, expected, got, t.turns[i].text))
     prf = _prf([(n, e, g) for n, e, g, _ in rows])
-    msg = _report("rules", prf, rows)
-    assert set(LABELLED["rules"]) <= set(prf), msg
+    msg = _report(f"rules ({language})", prf, rows)
+    assert set(LABELLED["rules" if language == "en" else f"rules_{language}"]) <= set(prf), msg
     for name, v in prf.items():
         floor = RULE_FLOOR if name == "__all__" else RULE_EACH_FLOOR
         assert v["precision"] >= floor["precision"] and v["recall"] >= floor["recall"], f"{name}\n{msg}"
@@ -135,6 +139,7 @@ def test_every_rule_in_the_rulebook_is_labelled():
     rules = {r.id for r in scorer().rubric.rulebook_rules.rules}
     # mini-Miranda on later contacts shares its detector with first contact (tested there)
     assert rules - set(LABELLED["rules"]) <= {"fdcpa-1692e-11-later"}
+    assert {r.id for r in scorer("zh").rubric.rulebook_rules.rules} == set(LABELLED["rules_zh"])
 
 
 def test_sample_transcripts_score_as_expected():
