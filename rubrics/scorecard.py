@@ -52,36 +52,40 @@ def outcome_label(outcome: str | None, promise: dict | None = None) -> str:
     return text
 
 
-def radar_svg(values: dict[str, float], size: int = 260) -> str:
+def radar_svg(values: dict[str, float], width: int = 400, height: int = 290) -> str:
     """A radar (spider) chart of 0-100 scores as inline SVG; fewer than 3 axes draw as bars."""
     names = list(values)
     if len(names) < 3:
         return bars_svg(values)
-    cx = cy = size / 2
-    r = size / 2 - 48
+    cx, cy = width / 2, height / 2
+    r = min(width, height) / 2 - 45  # room for the axis labels
     n = len(names)
 
     def point(i: int, frac: float) -> tuple[float, float]:
         ang = -math.pi / 2 + 2 * math.pi * i / n
         return cx + r * frac * math.cos(ang), cy + r * frac * math.sin(ang)
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" width="{size}" height="{size}" role="img" aria-label="Scores by criterion">']
+    def clamp(v: float) -> float:
+        return max(0.0, min(100.0, v)) / 100
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" aria-label="Scores by criterion">']
     for ring in (0.25, 0.5, 0.75, 1.0):
         pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in (point(i, ring) for i in range(n)))
         parts.append(f'<polygon points="{pts}" fill="none" stroke="#d6dde6" stroke-width="1"/>')
     for i, name in enumerate(names):
         x, y = point(i, 1.0)
         parts.append(f'<line x1="{cx}" y1="{cy}" x2="{x:.1f}" y2="{y:.1f}" stroke="#d6dde6"/>')
-        lx, ly = point(i, 1.2)
+        lx, ly = point(i, 1.13)
         anchor = "middle" if abs(lx - cx) < 8 else ("start" if lx > cx else "end")
+        dy = -4 if ly < cy - 8 else (12 if ly > cy + 8 else 4)
         parts.append(
-            f'<text x="{lx:.1f}" y="{ly + 4:.1f}" text-anchor="{anchor}" font-size="12" fill="#334155">'
-            f"{escape(_label(name))} {values[name]:.0f}</text>"
+            f'<text x="{lx:.1f}" y="{ly + dy:.1f}" text-anchor="{anchor}" font-size="12" fill="#334155">'
+            f'{escape(_label(name))} <tspan font-weight="700" fill="{_band(values[name])}">{values[name]:.0f}</tspan></text>'
         )
-    pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in (point(i, max(0.0, min(100.0, values[k])) / 100) for i, k in enumerate(names)))
-    parts.append(f'<polygon points="{pts}" fill="rgba(15,118,110,0.25)" stroke="#0f766e" stroke-width="2"/>')
+    pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in (point(i, clamp(values[k])) for i, k in enumerate(names)))
+    parts.append(f'<polygon points="{pts}" fill="rgba(15,118,110,0.22)" stroke="#0f766e" stroke-width="2"/>')
     for i, k in enumerate(names):
-        x, y = point(i, max(0.0, min(100.0, values[k])) / 100)
+        x, y = point(i, clamp(values[k]))
         parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="#0f766e"/>')
     parts.append("</svg>")
     return "".join(parts)
@@ -116,7 +120,7 @@ def trend_svg(points: list[dict], width: int = 640, height: int = 220, pass_mark
         x = left + (w * i / (n - 1) if n > 1 else w / 2)
         return x, top + h * (1 - max(0.0, min(100.0, v)) / 100)
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="Scores over time">']
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" style="max-width:{width}px" role="img" aria-label="Scores over time">']
     for v in (0, 25, 50, 75, 100):
         _, y = xy(0, v)
         parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="#e2e8f0"/>')
@@ -132,21 +136,24 @@ def trend_svg(points: list[dict], width: int = 640, height: int = 220, pass_mark
         color = _GOOD if p.get("passed") else _BAD
         title = escape(f"{(p.get('started_at') or '')[:16].replace('T', ' ')} {p.get('persona') or ''}: {p['overall']:.0f}")
         parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="5" fill="{color}" stroke="white" stroke-width="1.5"><title>{title}</title></circle>')
-    step = max(1, n // 8)
+    step = max(1, n // 10)
+    last_day = None
     for i in range(0, n, step):
         x, _ = xy(i, 0)
         day = (points[i].get("started_at") or "")[5:10]
-        parts.append(f'<text x="{x:.1f}" y="{height - 12}" font-size="11" text-anchor="middle" fill="#64748b">{escape(day)}</text>')
+        label = f"#{i + 1}" + (f" \u00b7 {day}" if day and day != last_day else "")
+        last_day = day
+        parts.append(f'<text x="{x:.1f}" y="{height - 12}" font-size="11" text-anchor="middle" fill="#64748b">{escape(label)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
 
-_TURN_REF = re.compile(r"\b[Tt]urn (\d+)\b")
+_TURN_REF = re.compile(r"\b[Tt]urn (\d+)\b:?\s*")
 
 
 def _link_turns(text: str) -> str:
     """Escape feedback text and make 'Turn N' references stand out."""
-    return _TURN_REF.sub(lambda m: f'<span class="cc-turnref">Turn {m.group(1)}</span>', escape(text))
+    return _TURN_REF.sub(lambda m: f'<span class="cc-turnref">Turn {m.group(1)}</span> ', escape(text))
 
 
 def render_scorecard(score: Any, *, outcome: str | None = None, promise: dict | None = None, turns: list | None = None) -> str:

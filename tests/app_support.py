@@ -16,17 +16,11 @@ OPENING_LINES = [
 @lru_cache(maxsize=1)
 def shared_analyzer():
     """The real default analyzer, loaded once for the whole test session."""
-    import os
+    from simulator.analysis import default_analyzer
 
-    try:
-        if os.environ.get("CC_STUB"):
-            raise ImportError
-        from simulator.analysis import default_analyzer
-    except ImportError:  # TEMPORARY until the analysis package lands; removed before the end
-        from stub_analyzer import StubAnalyzer
-
-        return StubAnalyzer()
-    return default_analyzer()
+    analyzer = default_analyzer()
+    analyzer.analyze_turn("Hello, how are you today?")  # load the embedder now, not mid-test
+    return analyzer
 
 
 def make_app(data_dir, replies=None, *, default="Okay, go on.", delay_s=0.0, seed=0, personas_dirs=None):

@@ -30,7 +30,16 @@ def score_files(res: AppResources, paths: list[str], out_dir: Path, progress=Non
         paths, res.rubric, out=out_dir / "scores.jsonl", on_progress=on_progress,
         scorer_factory=res.scorer,
     )
-    return result.records
+    # Uploads live under per-upload temp folders; name files as the evaluator knows them.
+    prefixes = sorted({str(Path(p).parent) + "/" for p in paths}, key=len, reverse=True)
+
+    def tidy(value):
+        if isinstance(value, str):
+            for prefix in prefixes:
+                value = value.replace(prefix, "")
+        return value
+
+    return [{**r, "id": tidy(r.get("id")), **({"error": tidy(r["error"])} if "error" in r else {})} for r in result.records]
 
 
 def _criteria_names(results: list[dict]) -> list[str]:
@@ -51,23 +60,23 @@ def results_table(results: list[dict]) -> tuple[list[str], list[list]]:
             rows.append([r.get("id"), None, "Error", *([None] * len(crits)), None, r["error"]])
             continue
         rows.append([
-            r["id"], round(r["overall"], 1), "Pass" if r["passed"] else "Fail",
-            *[round(r["criteria"][c]["score"], 1) if c in r["criteria"] else None for c in crits],
+            r["id"], round(r["overall"]), "Pass" if r["passed"] else "Fail",
+            *[round(r["criteria"][c]["score"]) if c in r["criteria"] else None for c in crits],
             len(r.get("violations") or []), "",
         ])
     return headers, rows
 
 
 def write_outputs(records: list[dict], out_dir: Path, rubric: str = "default-en") -> tuple[Path, Path, Path]:
-    """The summary CSV, the JSON Lines (already written by the batch) and the HTML report."""
+    """The summary CSV, the JSON Lines (one Score or error a line) and the HTML report."""
     from evals.batch import summary_csv, write_atomic
     from evals.report import render_report
     from rubrics import load_rubric
 
     csv_path, jsonl_path, html_path = out_dir / "scores.csv", out_dir / "scores.jsonl", out_dir / "report.html"
     write_atomic(csv_path, summary_csv(records))
-    if not jsonl_path.exists():
-        write_atomic(jsonl_path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    # rewritten: the records' file names were tidied after the batch wrote its checkpoint
+    write_atomic(jsonl_path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
     write_atomic(html_path, render_report(records, rubric=load_rubric(rubric)))
     return csv_path, jsonl_path, html_path
 

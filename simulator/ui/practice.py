@@ -126,7 +126,7 @@ class PracticeCall:
         from rubrics.scorecard import outcome_label
 
         outcome = outcome_label(s.outcome.value, s.state.promise.__dict__ if s.state.promise else None) if s.outcome else None
-        return views.debtor_panel(s.persona, s.state, s.context, ended=s.ended, outcome=outcome)
+        return views.debtor_panel(s.persona, s.state, s.context, ended=s.ended, outcome=outcome, turns=len(s.turns))
 
     def coaching_html(self) -> str:
         return views.coaching_html(self.flags)
@@ -241,7 +241,7 @@ def build_practice_tab(resources: AppResources, seed: int | None = None) -> dict
             chat: gr.Chatbot(value=call.messages(), label=f"Call with {views.debtor_name(call.persona)}"),
             panel: call.panel_html(),
             coaching: gr.HTML(call.coaching_html(), visible=not exam_mode),
-            hint: gr.HTML(views.hint_html(call.hint), visible=not exam_mode),
+            hint: gr.HTML(views.hint_html(call.hint), visible=not exam_mode and not done),
             hint_btn: gr.Button(visible=not exam_mode, interactive=not done),
             msg: gr.Textbox(interactive=not done),
             send_btn: gr.Button(interactive=not done),
@@ -263,6 +263,8 @@ def build_practice_tab(resources: AppResources, seed: int | None = None) -> dict
     def on_send(text, call, exam_mode):
         if call is None:
             raise gr.Error("Start a call first.")
+        if not (text or "").strip():
+            return  # an Enter on an empty box (e.g. pressed twice) is not an error
         for messages, flags_changed in stream_turn(call, text):
             update = {chat: messages, msg: ""}
             if flags_changed:
@@ -308,8 +310,10 @@ def build_practice_tab(resources: AppResources, seed: int | None = None) -> dict
 
     start_evt = dict(fn=on_start, inputs=[name, picker, exam, draft_state], outputs=[*view_outputs, draft_state])
     start_btn.click(**start_evt, api_name="start_call")
+    # always_last: a line sent while the debtor's reply is still being finished runs right after
+    # it instead of being dropped.
     send_evt = dict(fn=on_send, inputs=[msg, call_state, exam], outputs=view_outputs, concurrency_id="debtor",
-                    show_progress="hidden")
+                    show_progress="hidden", trigger_mode="always_last")
     send_btn.click(**send_evt, api_name="say")
     msg.submit(**send_evt, api_visibility="private")
     undo_btn.click(on_undo, [call_state, exam], view_outputs, api_name="undo", show_progress="hidden")

@@ -36,13 +36,23 @@ def history_view(res: AppResources, trainee: str | None) -> tuple[str, str, list
     records = res.history.list_calls(trainee)
     series = res.history.score_series(trainee)
     who = None if trainee is None else f"Progress for {trainee}"
-    chart = trend_svg(series, pass_mark=70)
+    chart = trend_svg(series, pass_mark=_pass_mark(res))
     choices = [
         (f"{(r.started_at or '')[:16].replace('T', ' ')} \u00b7 {r.trainee} \u00b7 {r.persona}"
          + (f" \u00b7 {r.overall:.0f}" if r.overall is not None else ""), r.id)
         for r in records
     ]
-    return summary_html(series, who), chart, views.history_table_rows(records), choices
+    names = {pid: p.name for pid, p in res.personas().personas.items()}
+    return summary_html(series, who), chart, views.history_table_rows(records, names), choices
+
+
+def _pass_mark(res: AppResources) -> float | None:
+    try:
+        from rubrics import load_rubric
+
+        return load_rubric(res.rubric).pass_mark
+    except Exception:  # the chart is still useful without the line
+        return None
 
 
 def call_detail(res: AppResources, call_id: str | None) -> tuple[str, str | None]:
@@ -72,9 +82,14 @@ def _history_block(res: AppResources, *, team: bool):
                          label="All calls" if team else "Your calls", max_height=360)
     with gr.Row():
         pick = gr.Dropdown(label="Open a call", choices=[], value=None, scale=4)
-        report = gr.File(label="Report (HTML)", interactive=False, scale=2)
+        report = gr.File(label="Report (HTML)", interactive=False, scale=2, visible=False, height=90)
     detail = gr.HTML("")
-    pick.change(lambda cid: call_detail(res, cid), pick, [detail, report], api_visibility="private")
+
+    def on_pick(cid):
+        html, path = call_detail(res, cid)
+        return html, gr.File(value=path, visible=path is not None)
+
+    pick.change(on_pick, pick, [detail, report], api_visibility="private")
     return summary, chart, table, pick, detail, report
 
 

@@ -49,7 +49,7 @@ footer{display:none !important}
 .cc-diff{font-size:11px;font-weight:700;text-transform:uppercase;letter-spacing:.05em;border-radius:999px;padding:2px 8px}
 .cc-d-easy{background:#dcfce7;color:#166534}.cc-d-medium{background:#fef3c7;color:#92400e}.cc-d-hard{background:#fee2e2;color:#991b1b}
 .cc-card-sit{font-size:13px;color:#334155;line-height:1.4;min-height:36px}
-.cc-card-meta{display:flex;justify-content:space-between;align-items:center;font-size:12px;color:#64748b}
+.cc-card-meta{margin-top:auto;display:flex;justify-content:space-between;align-items:center;font-size:12px;color:#64748b}
 .cc-tag{background:#f1f5f9;border-radius:6px;padding:2px 8px;color:#334155}
 .cc-panel,.cc-coach,.cc-hint{background:white;border:1px solid #dbe2ea;border-radius:12px;padding:12px 14px;margin-bottom:10px}
 .cc-panel-name{font-weight:700;font-size:16px}
@@ -72,6 +72,9 @@ footer{display:none !important}
 .cc-flag{display:flex;gap:8px;align-items:flex-start;font-size:13px;padding:6px 8px;border-radius:8px;margin:4px 0}
 .cc-f-stop{background:#fef2f2;color:#7f1d1d}.cc-f-warn{background:#fffbeb;color:#78350f}.cc-f-good{background:#f0fdf4;color:#14532d}
 .cc-earlier .cc-flag{opacity:.8}
+.cc-ficon{flex:none;width:18px;height:18px;border-radius:50%;display:inline-flex;align-items:center;justify-content:center;font-size:11px;font-weight:800;color:white;margin-top:1px}
+.cc-f-stop .cc-ficon{background:#dc2626}.cc-f-warn .cc-ficon{background:#d97706}.cc-f-good .cc-ficon{background:#16a34a}
+#cc-chat button[aria-label="Clear"],#cc-chat button[title="Clear"]{display:none !important}
 .cc-hint{background:#f0fdfa;border-color:#99d5cc}.cc-hint-text{font-size:14px;color:#134e4a}
 .cc-empty{color:#64748b;padding:18px;text-align:center;background:white;border:1px dashed #cbd5e1;border-radius:12px}
 .cc-valid{color:#0f766e;font-weight:600}

@@ -113,7 +113,8 @@ def build_trainer_tab(res: AppResources, practice: dict, tabs: gr.Tabs) -> None:
                 reload_btn = gr.Button("Reload files", scale=1, min_width=120)
             with gr.Row(equal_height=False):
                 with gr.Column(scale=3):
-                    code = gr.Code(label="Persona YAML", language="yaml", lines=24, max_lines=40, interactive=True, elem_id="cc-yaml")
+                    code = gr.Code(label="Persona YAML", language="yaml", lines=22, max_lines=30, interactive=True,
+                                   wrap_lines=True, elem_id="cc-yaml")
                 with gr.Column(scale=2):
                     checks = gr.HTML(validation_html("")[0], elem_id="cc-validation")
                     test_btn = gr.Button("Test call with this draft", variant="secondary", elem_id="cc-test-call")

@@ -74,12 +74,15 @@ def _check(done: bool, label: str) -> str:
     return f'<li class="{"cc-done" if done else "cc-todo"}">{escape(label)}</li>'
 
 
-def debtor_panel(persona: Persona, state: DebtorState, context: CallContext, *, ended: bool = False, outcome: str | None = None) -> str:
+def debtor_panel(
+    persona: Persona, state: DebtorState, context: CallContext, *, ended: bool = False, outcome: str | None = None, turns: int = 0
+) -> str:
     """Mood meters, the facts learned so far and the call checklist."""
     facts = [f for f in persona.hidden_facts if f.id in state.revealed]
     holder = persona.third_party.account_holder if persona.third_party else persona.name
     html = [
-        '<div class="cc-panel">',
+        # data-turns lets tests (and scripts) wait until a turn is fully processed
+        f'<div class="cc-panel" data-turns="{turns}">',
         f'<div class="cc-panel-name">{escape(persona.name)}</div>',
         f'<div class="cc-panel-sub">{escape(persona.debt.creditor)} \u00b7 {escape(persona.debt.product)} \u00b7 '
         f'{escape(_money(persona.debt.amount, persona.debt.currency))}</div>',
@@ -107,7 +110,8 @@ def debtor_panel(persona: Persona, state: DebtorState, context: CallContext, *, 
     return "".join(html)
 
 
-_ICONS = {"stop": "\u26d4", "warn": "\u26a0\ufe0f", "good": "\u2705"}
+# Plain text symbols in coloured badges: emoji fonts are often missing on training PCs.
+_ICONS = {"stop": "\u2716", "warn": "!", "good": "\u2714"}
 
 
 def coaching_html(turns: Sequence[tuple[int, Sequence[Flag]]]) -> str:
@@ -139,19 +143,20 @@ def hint_html(hint: Hint | None) -> str:
     return f'<div class="cc-hint"><div class="cc-sec">Suggested next line</div><div class="cc-hint-text">&ldquo;{escape(hint.text)}&rdquo;</div></div>'
 
 
-def history_table_rows(records) -> list[list]:
+def history_table_rows(records, persona_names: dict[str, str] | None = None) -> list[list]:
     """Rows for the history table: when, trainee, persona, turns, outcome, score, result."""
+    names = persona_names or {}
     from rubrics.scorecard import outcome_label
 
     rows = []
     for r in records:
         result = "" if r.passed is None else ("Pass" if r.passed else "Fail")
         rows.append([
-            (r.started_at or "")[:16].replace("T", " "), r.trainee, r.persona or "", r.n_turns,
+            (r.started_at or "")[:16].replace("T", " "), r.trainee, names.get(r.persona or "", r.persona or ""), r.n_turns,
             outcome_label(r.outcome) if r.ended_at else "In progress / interrupted",
-            "" if r.overall is None else round(r.overall), result, r.id,
+            "" if r.overall is None else round(r.overall), result,
         ])
     return rows
 
 
-HISTORY_HEADERS = ["When", "Trainee", "Persona", "Turns", "Outcome", "Score", "Result", "Call id"]
+HISTORY_HEADERS = ["When", "Trainee", "Persona", "Turns", "Outcome", "Score", "Result"]
