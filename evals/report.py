@@ -33,10 +33,11 @@ def histogram(values: Sequence[float], *, width: int = 320, height: int = 120, b
         counts[min(bins - 1, max(0, int(v // (100 / bins))))] += 1
     top = max(counts) or 1
     plot_h = height - 18
+    head = 12  # room for the count above the tallest bar
     bw = width / bins
     bars = []
     for i, c in enumerate(counts):
-        h = plot_h * c / top
+        h = (plot_h - head) * c / top
         lo = int(i * 100 / bins)
         bars.append(Bar(i * bw + 1, plot_h - h, bw - 2, h, f"{lo}-{lo + 100 // bins}", c))
     return {"width": width, "height": height, "bars": bars, "axis_y": plot_h + 13}

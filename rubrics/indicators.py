@@ -127,7 +127,11 @@ def evaluate(ind, view: CallView, matcher: ExemplarMatcher | None, language: str
     trigger_names = ind.when.responds_to if ind.when else []
     if positive and res.value < 1:
         if ind.scope == "call":
-            anchor = eligible[-1] if ind.anchor == "last" else eligible[0]
+            anchor = (
+                eligible[-1] if ind.anchor == "last"
+                else _reply_anchor(view, eligible) if ind.anchor == "reply"
+                else eligible[0]
+            )
             missed = [anchor] if not hits else []
         else:
             missed = misses
@@ -137,12 +141,33 @@ def evaluate(ind, view: CallView, matcher: ExemplarMatcher | None, language: str
         ]
         weak = missed[0] if missed else eligible[0]
         res.weak_turn, res.weak_quote = index(weak), short(view.analyses[weak].text, 80)
-        res.trigger = view.trigger_quote(weak, trigger_names)
+        res.trigger = view.trigger_quote(weak, trigger_names or _signals_of(view, view.last_other[weak]))
     elif not positive and hits:
         res.weak_turn, res.weak_quote = index(hits[0][0]), hits[0][1]
         res.trigger = view.trigger_quote(hits[0][0], trigger_names)
     res.evidence = res.evidence[:MAX_EVIDENCE_PER_INDICATOR]
     return res
+
+
+def _signals_of(view: CallView, pos: int | None) -> list[str]:
+    return [h.signal for h in view.analyses[pos].hits] if pos is not None else []
+
+
+# Debtor signals that carry the story of the call: what the agent most needs to respond to.
+TELLING = frozenset({"debtor_hardship", "debtor_distress_severe", "debtor_dispute", "debtor_complaint",
+                     "debtor_refusal", "debtor_stop_request", "debtor_attorney"})
+
+
+def _reply_anchor(view: CallView, eligible: list[int]) -> int:
+    """The agent turn that answers the debtor's most telling turn (story signals, then length)."""
+
+    def weight(p: int) -> tuple[int, int]:
+        other = view.last_other[p]
+        if other is None:
+            return (-1, 0)
+        return (len(TELLING & view.features[other]), len(view.analyses[other].text))
+
+    return max(eligible, key=weight)
 
 
 def _hit(ind, view: CallView, pos: int, matcher: ExemplarMatcher | None) -> str | None:

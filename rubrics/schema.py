@@ -81,8 +81,10 @@ class _IndicatorBase(_Strict):
     )
     target_hits: int = Field(default=1, ge=1, description="call scope, +: hits needed for full marks")
     penalty_per_hit: float = Field(default=0.5, gt=0, le=1, description="call scope, -: lost per hit")
-    anchor: Literal["first", "last", "trigger"] = Field(
-        default="first", description="Where a missing behaviour is reported: first/last eligible turn"
+    anchor: Literal["first", "last", "trigger", "reply"] = Field(
+        default="first",
+        description="Where a missing behaviour is reported: the first/last eligible turn, or (reply) "
+        "the agent's reply to the debtor's most telling turn",
     )
     advice: str = Field(
         min_length=5,

@@ -209,7 +209,6 @@ class LiveScorer:
         self.transcript = Transcript(id=call_id, language=self.scorer.rubric.language, metadata=metadata or {})
         self.analyses: list[TurnAnalysis] = []
         self.context = CallContext()
-        self._start_context = None
 
     def warm_up(self) -> None:
         self.scorer.warm_up()

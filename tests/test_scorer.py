@@ -240,3 +240,30 @@ def test_rubrics_list():
     result = CliRunner().invoke(app, ["rubrics", "list"])
     assert result.exit_code == 0
     assert "default-en" in result.stdout and "default-zh" in result.stdout
+
+
+# --- live coaching (real analysis) ------------------------------------------------------------
+
+
+def test_live_scorer_reports_per_turn_and_matches_batch_scoring():
+    analysis = pytest.importorskip("simulator.analysis")
+    from rubrics import LiveScorer, score_transcript
+
+    an = analysis.default_analyzer()
+    live = LiveScorer("default-en", an, call_id="live-1", metadata={"started_at": "2026-11-28T10:00:00-05:00"})
+    live.warm_up()
+    turns = [
+        ("agent", "Good morning, this is Sam from Acme Recovery. Am I speaking with John Smith?"),
+        ("debtor", "Yes, this is John."),
+        ("agent", "This is an attempt to collect a debt and any information obtained will be used for that purpose."),
+        ("debtor", "I lost my job last month."),
+        ("agent", "Pay today or you'll be arrested."),
+    ]
+    reports = [live.add_turn(text, speaker) for speaker, text in turns]
+    assert reports[0].violations == [] and reports[1].tips == []
+    last = reports[-1]
+    assert [v.rule for v in last.violations] == ["fdcpa-1692e-4"] and last.violations[0].turn == 4
+    assert last.tips[0].startswith("Turn 4: never threaten arrest")
+    assert any(e.indicator == "acknowledges_hardship" and e.effect == "-" for e in last.evidence)
+    batch = score_transcript(live.transcript, "default-en", analyzer=an)
+    assert live.score().model_dump() == batch.model_dump()
