@@ -81,7 +81,7 @@ class _IndicatorBase(_Strict):
     )
     target_hits: int = Field(default=1, ge=1, description="call scope, +: hits needed for full marks")
     penalty_per_hit: float = Field(default=0.5, gt=0, le=1, description="call scope, -: lost per hit")
-    anchor: Literal["first", "last", "trigger", "reply"] = Field(
+    anchor: Literal["first", "last", "reply"] = Field(
         default="first",
         description="Where a missing behaviour is reported: the first/last eligible turn, or (reply) "
         "the agent's reply to the debtor's most telling turn",
