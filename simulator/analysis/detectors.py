@@ -35,7 +35,8 @@ _SCOPE_WORDS = frozenset(
     him her it i we they a an the any this that one really actually threaten threatening threatened
     trying try able allowed mean meant intend intending plan planning want wanting think believe
     do does did with by for of about here there so such going ll re ve s d calling call go end up
-    said say saying asked ask asking told tell telling""".split()
+    said say saying asked ask asking told tell telling put send sent throw thrown in into take taken
+    lock locked land way""".split()
 )
 _ZH_SCOPE_CHARS = frozenset("是会要能可以敢想打算去用再有在为把")
 _CLAUSE_BREAK = re.compile(r"[,;:—–()]|\bbut\b|\bhowever\b|\bthough\b|[，；：。、]|但是|不过|可是", FLAGS)
