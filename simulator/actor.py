@@ -129,7 +129,13 @@ def stage_direction(persona: Persona, decision: Decision, agent_name: str | None
     if decision.intent is Intent.refer_to_attorney and persona.attorney:
         detail_txt = f" Your attorney is {persona.attorney.name} at {persona.attorney.firm}, {persona.attorney.phone}."
     intent_text = pr["intents"][decision.intent.value]
-    return pr["direction"].format(intent_text=intent_text, mood=st.mood(), facts=facts_txt, detail=detail_txt, name=persona.name).strip()
+    # An authored line for the intent anchors a small model on what to say and how this
+    # persona sounds; rotating by turn keeps the anchor from becoming a script.
+    lines = persona.fallback_lines[decision.intent]
+    example = lines[st.agent_turns % len(lines)].format_map(placeholders(persona, decision, agent_name))
+    return pr["direction"].format(
+        intent_text=intent_text, mood=st.mood(), facts=facts_txt, detail=detail_txt, name=persona.name, example=example
+    ).strip()
 
 
 def build_messages(
@@ -166,6 +172,15 @@ def clean_line(text: str, persona: Persona) -> str:
     if len(sentences) > g["max_sentences"]:
         text = " ".join(sentences[: g["max_sentences"]])
     return text
+
+
+def finish_line(text: str) -> str:
+    """Drop a trailing fragment cut off by the token limit, when a whole sentence precedes it."""
+    text = text.strip()
+    if not text or text[-1] in ".!?…\"'”":
+        return text
+    ends = [m.end() for m in re.finditer(r"[.!?…](?=\s)", text)]
+    return text[: ends[-1]].strip() if ends else text
 
 
 def _norm(s: str) -> set[str]:
@@ -278,7 +293,7 @@ class Actor:
                 if shown:
                     yield ActorEvent("reset")
                 continue
-            text = clean_line(raw, self.persona)
+            text = finish_line(clean_line(raw, self.persona))
             fails = check_line(text, self.persona, decision.state, earlier, analyzer=self.analyzer)
             if aborted and not fails:
                 fails = check_line(text, self.persona, decision.state, earlier, final=False) or ["guard"]

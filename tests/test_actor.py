@@ -117,3 +117,15 @@ def test_fallback_lines_fill_placeholders_and_rotate():
     assert all("{" not in t for t in texts)
     if len(MARIA.fallback_lines[Intent.promise_to_pay]) > 1:
         assert texts[0] != texts[1]
+
+
+def test_a_line_cut_by_the_token_limit_ends_on_a_whole_sentence():
+    line, events, _ = run(["I hear you. I just can't do that right now because my"])
+    assert line.text == "I hear you."
+    assert "reset" in [e.kind for e in events]  # the streamed fragment is withdrawn
+
+
+def test_direction_anchors_on_an_authored_line_for_the_intent():
+    msgs = build_messages(MARIA, decision(Intent.stall), HISTORY)
+    lines = MARIA.fallback_lines[Intent.stall]
+    assert any(x.split("{")[0][:20] in msgs[-1]["content"] for x in lines)
