@@ -115,7 +115,9 @@ def build_evaluator_tab(res: AppResources) -> None:
         errors = len(results) - len(scored)
         passed = sum(1 for r in scored if r.get("passed"))
         text = f"**{len(scored)}** scored, **{passed}** passed" + (f", **{errors}** could not be read" if errors else "")
-        return text, gr.Dataframe(value=rows, headers=headers), str(csv_path), str(jsonl_path), str(html_path)
+        widths = ["170px"] + ["96px"] * (len(headers) - 2) + ["320px"]
+        table_update = gr.Dataframe(value=rows, headers=headers, column_widths=widths)
+        return text, table_update, str(csv_path), str(jsonl_path), str(html_path)
 
     run.click(on_run, files, [summary, table, csv_file, jsonl_file, html_file], api_name="score_batch",
               concurrency_id="scoring", concurrency_limit=1)

@@ -208,8 +208,9 @@ def build_practice_tab(resources: AppResources, seed: int | None = None) -> dict
     with gr.Column(visible=False, elem_id="cc-call") as call_col:
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=420):
-                chat = gr.Chatbot(label="Call", height=460, elem_id="cc-chat", buttons=[], feedback_options=None,
-                                  placeholder="The phone is ringing...", layout="bubble")
+                on_line = gr.HTML("", elem_id="cc-on-line")
+                chat = gr.Chatbot(label="Call", show_label=False, height=460, elem_id="cc-chat", buttons=[],
+                                  feedback_options=None, placeholder="The phone is ringing...", layout="bubble")
                 with gr.Row(equal_height=True):
                     msg = gr.Textbox(show_label=False, placeholder="Type what you say to the debtor, then press Enter",
                                      max_lines=3, scale=5, elem_id="cc-msg", autofocus=True)
@@ -238,7 +239,8 @@ def build_practice_tab(resources: AppResources, seed: int | None = None) -> dict
             call_state: call,
             setup_col: gr.Column(visible=False),
             call_col: gr.Column(visible=True),
-            chat: gr.Chatbot(value=call.messages(), label=f"Call with {views.debtor_name(call.persona)}"),
+            chat: call.messages(),
+            on_line: views.on_line_html(call.persona, done),
             panel: call.panel_html(),
             coaching: gr.HTML(call.coaching_html(), visible=not exam_mode),
             hint: gr.HTML(views.hint_html(call.hint), visible=not exam_mode and not done),
@@ -253,7 +255,7 @@ def build_practice_tab(resources: AppResources, seed: int | None = None) -> dict
             report_file: str(call.report_path) if call.report_path else None,
         }
 
-    view_outputs = [call_state, setup_col, call_col, chat, panel, coaching, hint, hint_btn, msg, send_btn, undo_btn,
+    view_outputs = [call_state, setup_col, call_col, on_line, chat, panel, coaching, hint, hint_btn, msg, send_btn, undo_btn,
                     end_btn, result_col, scorecard, transcript_file, report_file]
 
     def on_start(trainee, persona_id, exam_mode, draft):
@@ -319,7 +321,7 @@ def build_practice_tab(resources: AppResources, seed: int | None = None) -> dict
     undo_btn.click(on_undo, [call_state, exam], view_outputs, api_name="undo", show_progress="hidden")
     hint_btn.click(on_hint, [call_state, exam], view_outputs, api_name="hint", show_progress="hidden")
     end_btn.click(on_end, [call_state, exam], view_outputs, api_name="end_call", concurrency_id="scoring",
-                  show_progress="minimal", show_progress_on=[end_btn])
+                  show_progress="minimal", show_progress_on=[end_btn], scroll_to_output=True)
     new_btn.click(on_new, None, [call_state, setup_col, call_col, result_col, hint, chat], api_visibility="private")
     exam.change(on_exam, [call_state, exam], view_outputs, api_visibility="private", show_progress="hidden")
     picker.change(on_pick, picker, picked, api_visibility="private")

@@ -82,6 +82,11 @@ footer{display:none !important}
 .cc-problems li{background:#fef2f2;border-left:4px solid #b91c1c;padding:6px 10px;margin:4px 0;border-radius:4px;font-size:13px}
 .cc-problems code{background:#fee2e2;padding:0 4px;border-radius:3px}
 #cc-chat .message-row .message{font-size:15px}
+.cc-online{display:flex;align-items:center;gap:10px;flex-wrap:wrap;padding:2px 2px 4px}
+.cc-online .cc-muted{flex-basis:100%;font-size:12px}
+.cc-live{font-size:11px;font-weight:700;text-transform:uppercase;letter-spacing:.05em;color:#047857;background:#d1fae5;border-radius:999px;padding:2px 9px}
+.cc-live::before{content:"";display:inline-block;width:7px;height:7px;border-radius:50%;background:#10b981;margin-right:6px;vertical-align:1px}
+.cc-live.cc-off{color:#475569;background:#e2e8f0}.cc-live.cc-off::before{background:#94a3b8}
 .cc-tiles{display:flex;gap:10px;flex-wrap:wrap;margin:4px 0 8px}
 .cc-tile{background:white;border:1px solid #dbe2ea;border-radius:10px;padding:8px 14px;min-width:96px}
 .cc-tile-v{font-size:22px;font-weight:700;color:#0f172a}.cc-tile-k{font-size:12px;color:#64748b}

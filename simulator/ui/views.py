@@ -62,6 +62,16 @@ def debtor_name(persona: Persona) -> str:
     return persona.name
 
 
+def on_line_html(persona: Persona, ended: bool = False) -> str:
+    """The strip above the chat: who you are talking to, and whether the call is live."""
+    state = '<span class="cc-live cc-off">Call ended</span>' if ended else '<span class="cc-live">On the line</span>'
+    return (
+        f'<div class="cc-online">{state}<b>{escape(persona.name)}</b>'
+        f'<span class="cc-diff cc-d-{escape(persona.difficulty)}">{escape(persona.difficulty)}</span>'
+        f'<span class="cc-muted">{escape(persona.situation)}</span></div>'
+    )
+
+
 def _meter(label: str, value: float, kind: str) -> str:
     v = max(0.0, min(100.0, value))
     return (
