@@ -444,3 +444,15 @@ def test_catalogue_errors_are_readable(tmp_path):
         load_catalogue(bad)
     with pytest.raises(CatalogueError, match="cannot read"):
         load_catalogue(tmp_path / "missing.yaml")
+
+
+def test_cached_pattern_pass_matches_each_detector(an):
+    """detect_turn (sentence-level pattern cache) gives exactly what each detector's detect gives."""
+    from simulator.analysis.detectors import detect_turn
+
+    lines = [(spec["speaker"], t) for spec in LABELLED["signals"].values() for t in spec["positive"][:3] + spec["negative"][:3]]
+    for speaker, text in lines:
+        turn = an._turn_text(text)
+        dets = an._by_side[speaker]
+        one_by_one = tuple(h for d in dets.values() if (h := d.detect(turn)) is not None)
+        assert detect_turn(dets, turn, an._patterns[speaker]) == one_by_one, text

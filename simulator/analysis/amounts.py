@@ -145,6 +145,8 @@ _DATE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("tomorrow", re.compile(r"\btomorrow\b", re.I)),
     ("in_n", re.compile(rf"\b(?:in|within)\s+{_COUNT}\s+(?P<u>days?|weeks?|months?)\b", re.I)),
     ("next_weekday", re.compile(rf"\bnext\s+(?P<wd>{'|'.join(_WEEKDAYS)})\b", re.I)),
+    # "Friday the 15th": the day of the month decides
+    ("weekday_dom", re.compile(rf"\b(?:{'|'.join(_WEEKDAYS)}),?\s+(?:the\s+)?(?P<d>[0-3]?\d)(?:st|nd|rd|th)\b", re.I)),
     ("weekday", re.compile(rf"\b(?:this\s+|on\s+|by\s+)?(?P<wd>{'|'.join(_WEEKDAYS)})\b", re.I)),
     ("month_day", re.compile(rf"\b(?P<m>{_MONTH_RE})\.?\s+(?P<d>[0-3]?\d)(?:st|nd|rd|th)?\b", re.I)),
     ("day_of_month", re.compile(rf"\b(?:the\s+)?{_ORD}(?:\s+of\s+(?P<m>{_MONTH_RE}))?\b", re.I)),
@@ -204,6 +206,8 @@ def _resolve(kind: str, m: re.Match[str], today: date) -> int | None:
         return delta or (7 if kind == "next_weekday" else 0)
     if kind == "month_day":
         return _days_to_day_of_month(today, int(m.group("d")), _MONTHS[m.group("m").lower().rstrip(".")])
+    if kind == "weekday_dom":
+        return _days_to_day_of_month(today, int(m.group("d")), None)
     if kind in ("day_of_month", "zh_day_of_month"):
         month = m.groupdict().get("m")
         return _days_to_day_of_month(today, int(m.group("d")), _MONTHS[month.lower()] if month else None)
@@ -224,13 +228,14 @@ def find_date(text: str, today: date | None = None) -> tuple[str, int | None] | 
     best: tuple[int, str, int | None] | None = None
     for kind, rx in _DATE_PATTERNS:
         for m in rx.finditer(text):
-            if kind == "day_of_month" and _looks_like_not_a_date(text, m):
+            if kind in ("day_of_month", "day_word") and _looks_like_not_a_date(text, m):
                 continue
             said = m.group(0).strip()
             said = re.sub(r"^(?:on|by|this)\s+", "", said, flags=re.I) if kind == "weekday" else said
             days = _resolve(kind, m, today)
-            if best is None or m.start() < best[0]:
-                best = (m.start(), said, days)
+            start = m.start("wd") if kind == "weekday" else m.start()  # "on Friday the 15th": the 15th
+            if best is None or start < best[0]:
+                best = (start, said, days)
             break
     return None if best is None else (best[1], best[2])
 

@@ -16,7 +16,15 @@ from pathlib import Path
 
 from simulator.analysis.amounts import find_amounts, find_date, is_recurring
 from simulator.analysis.catalogue import Catalogue, default_catalogue, load_catalogue
-from simulator.analysis.detectors import FLAGS, Detector, ExemplarBank, TurnText, build_detectors
+from simulator.analysis.detectors import (
+    FLAGS,
+    Detector,
+    ExemplarBank,
+    SentencePatterns,
+    TurnText,
+    build_detectors,
+    detect_turn,
+)
 from simulator.analysis.embedder import Embedder
 from simulator.analysis.types import CallContext, Hit, PaymentOffer, QuestionType, TurnAnalysis
 from simulator.intents import Topic
@@ -99,6 +107,7 @@ class Analyzer:
             side: {n: d for n, d in self._detectors.items() if n in self.catalogue.for_speaker(side)}
             for side in ("agent", "debtor")
         }
+        self._patterns = {side: SentencePatterns(dets, language) for side, dets in self._by_side.items()}
         self._topics: list[tuple[Topic, slice, float, list[re.Pattern[str]]]] = []
         for topic, spec in self.catalogue.topics.items():
             sl = self._bank.add(list(spec.exemplars)) if self.semantic else slice(0, 0)
@@ -178,7 +187,7 @@ class Analyzer:
         speaker = speaker if speaker in ("agent", "debtor", "third_party") else "debtor"
         turn = self._turn_text(text or "")
         side = "agent" if speaker == "agent" else "debtor"
-        hits = tuple(h for d in self._by_side[side].values() if (h := d.detect(turn)) is not None)
+        hits = detect_turn(self._by_side[side], turn, self._patterns[side])
         names = {h.signal for h in hits}
         question, topic_list = self._questions(turn) if side == "agent" else self._questions(turn, topics=False)
         amounts = tuple(a.value for a in find_amounts(text or ""))

@@ -94,6 +94,9 @@ class PatternDetector:
         self.negatable = spec.negatable
         self.negation = re.compile(negation_cue, FLAGS)
         self.window = window
+        # one search rules most sentences out before the per-pattern (negation-aware) pass
+        every = spec.patterns.get(language, []) + spec.with_amount.get(language, [])
+        self.prefilter = re.compile("|".join(f"(?:{p})" for p in every), FLAGS) if every else None
 
     def __bool__(self) -> bool:
         return bool(self.patterns or self.with_amount)
@@ -140,6 +143,8 @@ class PatternDetector:
 
     def match_sentence(self, turn: TurnText, i: int) -> bool:
         s = turn.sentences[i]
+        if self.prefilter is None or self.prefilter.search(s) is None:
+            return False
         hit = self._match(s, self.patterns) or (
             bool(self.with_amount) and turn.has_amount(i) and self._match(s, self.with_amount)
         )
@@ -193,6 +198,55 @@ class EitherDetector:
         if hit is None and self.semantic is not None:
             hit = self.semantic.detect(turn, self.pattern.vetoed)
         return hit
+
+
+def _parts(d: Detector) -> tuple[PatternDetector | None, SemanticDetector | None]:
+    if isinstance(d, PatternDetector):
+        return d, None
+    if isinstance(d, SemanticDetector):
+        return None, d
+    if isinstance(d, EitherDetector):
+        return (d.pattern if d.pattern else None), d.semantic
+    return None, None
+
+
+class SentencePatterns:
+    """Which pattern detectors fire on a sentence, cached: it depends on the sentence alone, and
+    scripted lines (greetings, the mini-Miranda) recur across turns and calls."""
+
+    def __init__(self, detectors: dict[str, Detector], language: str, max_size: int = 100_000) -> None:
+        self.patterns = {n: p for n, d in detectors.items() if (p := _parts(d)[0]) is not None}
+        self.language = language
+        self.max_size = max_size
+        self._cache: dict[str, frozenset[str]] = {}
+
+    def matches(self, sentence: str) -> frozenset[str]:
+        found = self._cache.get(sentence)
+        if found is None:
+            one = TurnText([sentence], self.language)
+            found = frozenset(n for n, p in self.patterns.items() if p.match_sentence(one, 0))
+            if len(self._cache) >= self.max_size:
+                self._cache.clear()
+            self._cache[sentence] = found
+        return found
+
+
+def detect_turn(detectors: dict[str, Detector], turn: TurnText, patterns: SentencePatterns) -> tuple[Hit, ...]:
+    """Every detector on one turn; the same hits as calling each ``detect``, with cached patterns."""
+    matched = [patterns.matches(s) for s in turn.sentences]
+    hits: list[Hit] = []
+    for name, d in detectors.items():
+        pat, sem = _parts(d)
+        hit = None
+        if pat is not None:
+            i = next((i for i, m in enumerate(matched) if name in m), None)
+            if i is not None:
+                hit = Hit(name, turn.sentences[i].strip(), 1.0)
+        if hit is None and sem is not None:
+            hit = sem.detect(turn, pat.vetoed if pat is not None else None)
+        if hit is not None:
+            hits.append(hit)
+    return tuple(hits)
 
 
 def build_detectors(
