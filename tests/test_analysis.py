@@ -456,3 +456,17 @@ def test_cached_pattern_pass_matches_each_detector(an):
         dets = an._by_side[speaker]
         one_by_one = tuple(h for d in dets.values() if (h := d.detect(turn)) is not None)
         assert detect_turn(dets, turn, an._patterns[speaker]) == one_by_one, text
+
+
+def test_default_analyzer_is_shared_across_threads_and_loads_once(an):
+    from concurrent.futures import ThreadPoolExecutor
+
+    loads = Embedder.load_count
+    lines = [f"I'm sorry to hear that. Could you do ${n} a month?" for n in range(40, 60)]
+    with ThreadPoolExecutor(4) as pool:
+        analyzers = list(pool.map(lambda _: default_analyzer(), range(8)))
+        results = list(pool.map(lambda t: default_analyzer().analyze_turn(t), lines))
+    assert all(a is an for a in analyzers)
+    assert [r.offer.amount for r in results] == [float(n) for n in range(40, 60)]
+    assert all(r.has("empathy") and r.has("payment_offer") for r in results)
+    assert default_analyzer("zh").embedder is an.embedder and Embedder.load_count == loads

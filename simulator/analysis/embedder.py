@@ -59,6 +59,7 @@ class Embedder:
         self._model = None
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+        self._load_lock = threading.Lock()
         self.encode_calls = 0
         self.sentences_requested = 0
         self.sentences_encoded = 0
@@ -75,6 +76,12 @@ class Embedder:
         }
 
     def _load(self):
+        if self._model is not None:
+            return self._model
+        with self._load_lock:  # two threads asking at once load the model once
+            return self._load_once()
+
+    def _load_once(self):
         if self._model is None:
             try:
                 from sentence_transformers import SentenceTransformer
