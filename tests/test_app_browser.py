@@ -140,3 +140,20 @@ def test_exam_mode_hides_coaching(browser, served):
     assert not page.locator("#cc-coaching .cc-flag").is_visible()
     assert not page.locator("#cc-hint-btn").is_visible()
     page.close()
+
+
+def test_trainer_test_call_opens_the_draft_on_the_practice_tab(browser, served):
+    _, url = served
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(url)
+    page.wait_for_selector(".cc-card", timeout=90_000)
+    page.click("#cc-tab-trainer-button")
+    page.click("#cc-start-from input")
+    page.keyboard.type("wrong-party-linda")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#cc-validation .cc-valid", timeout=90_000)
+    page.click("#cc-test-call")
+    page.wait_for_selector("#cc-chat .message-row", timeout=90_000)
+    assert "Linda Brennan" in page.inner_text("#cc-on-line")
+    assert page.locator("#cc-tab-practice-button[aria-selected='true']").count() == 1
+    page.close()
