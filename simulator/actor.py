@@ -42,6 +42,18 @@ def _guards() -> dict:
     return data
 
 
+@lru_cache(maxsize=1)
+def _instruction_shingles() -> frozenset[tuple[str, ...]]:
+    """Five-word runs of the prompt's own instructions: a line containing one echoes the prompt."""
+    pr = _prompts()
+    text = re.sub(r"\{[^}]*\}", " | ", pr["card"] + " | " + pr["direction"])
+    out = set()
+    for chunk in text.split("|"):
+        words = _WORD.findall(chunk.lower())
+        out.update(tuple(words[i : i + 5]) for i in range(len(words) - 4))
+    return frozenset(out)
+
+
 @dataclass(frozen=True)
 class ActorLine:
     """The accepted debtor line and how it was produced."""
@@ -211,6 +223,9 @@ def check_line(
         if fact.id not in state.revealed and any(re.search(rf"\b{re.escape(t.lower())}\b", low) for t in fact.leak_terms):
             fails.append(f"leaks_fact:{fact.id}")
             break
+    words = _WORD.findall(low)
+    if any(tuple(words[i : i + 5]) in _instruction_shingles() for i in range(len(words) - 4)):
+        fails.append("echoes_prompt")
     if not final:
         return fails
     if not re.search(r"\w", text):

@@ -129,3 +129,23 @@ def test_direction_anchors_on_an_authored_line_for_the_intent():
     msgs = build_messages(MARIA, decision(Intent.stall), HISTORY)
     lines = MARIA.fallback_lines[Intent.stall]
     assert any(x.split("{")[0][:20] in msgs[-1]["content"] for x in lines)
+
+
+@pytest.mark.parametrize(
+    "echo",
+    [
+        "Here's an example of how you can respond to the situation:",
+        "No thanks. Reply as Mark with one or two short sentences.",
+        "You are on a phone call with a debt collector.",
+    ],
+)
+def test_a_line_that_echoes_the_prompt_is_rejected(echo):
+    line, _, _ = run([echo, echo])
+    assert line.source == "fallback"
+    assert {"echoes_prompt", "breaks_character"} & set(line.failures)
+
+
+def test_ordinary_lines_are_not_mistaken_for_prompt_echoes():
+    st = initial_state(MARIA)
+    for ok in ["Who is calling, and what is this about?", "No, not today.", "I can do fifty a month, maybe."]:
+        assert check_line(ok, MARIA, st, []) == []
