@@ -285,7 +285,7 @@ class Actor:
         for attempt in range(2):
             shown = ""
             raw = ""
-            aborted = False
+            aborted: list[str] = []
             try:
                 for piece in self.backend.stream(
                     messages,
@@ -296,8 +296,9 @@ class Actor:
                 ):
                     raw += piece
                     text = clean_line(raw, self.persona)
-                    if check_line(text, self.persona, decision.state, earlier, final=False):
-                        aborted = True
+                    early = check_line(text, self.persona, decision.state, earlier, final=False)
+                    if early:
+                        aborted = early
                         break
                     if text.startswith(shown) and len(text) > len(shown):
                         yield ActorEvent("delta", text[len(shown):])
@@ -309,9 +310,7 @@ class Actor:
                     yield ActorEvent("reset")
                 continue
             text = finish_line(clean_line(raw, self.persona))
-            fails = check_line(text, self.persona, decision.state, earlier, analyzer=self.analyzer)
-            if aborted and not fails:
-                fails = check_line(text, self.persona, decision.state, earlier, final=False) or ["guard"]
+            fails = aborted or check_line(text, self.persona, decision.state, earlier, analyzer=self.analyzer)
             if not fails:
                 if shown != text:
                     if shown:
