@@ -82,6 +82,12 @@ def _parse_time(value: object) -> datetime | None:
         return None
 
 
+def _default_model_id() -> str:
+    from simulator.analysis.embedder import default_model_path
+
+    return default_model_path()
+
+
 class Analyzer:
     """Analyses turns against the signal catalogue (patterns + embedding exemplars).
 
@@ -143,7 +149,9 @@ class Analyzer:
         with self._lock:
             if not self._ready:
                 if self.semantic:
-                    self._bank.embed(self.embedder.encode)
+                    emb = self.embedder
+                    model_id = str(getattr(emb, "path_or_name", None) or _default_model_id())
+                    self._bank.embed(emb.encode, model_id=model_id)
                 self._ready = True
 
     def warm_up(self) -> None:

@@ -13,6 +13,7 @@ is the sentence that triggered it.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -75,9 +76,38 @@ class ExemplarBank:
         self.texts.extend(phrases)
         return slice(start, len(self.texts))
 
-    def embed(self, encode: Callable[[list[str]], np.ndarray]) -> None:
-        if self.texts:
-            self.matrix = np.ascontiguousarray(encode(self.texts), dtype=np.float32)
+    def embed(self, encode: Callable[[list[str]], np.ndarray], model_id: str | None = None) -> None:
+        """Embed every exemplar; with ``model_id``, reuse a copy cached on disk by a previous run.
+
+        Embedding ~2,000 exemplars takes 5-20 s on two cores; the cache makes later starts instant.
+        The key covers the model and every exemplar, so editing the catalogue invalidates it.
+        """
+        if not self.texts:
+            return
+        path = None
+        if model_id is not None:
+            import hashlib
+
+            from simulator.backends.model_files import cache_root
+
+            key = hashlib.sha256("\n".join([model_id, *self.texts]).encode("utf-8")).hexdigest()[:20]
+            path = cache_root() / "exemplars" / f"{key}.npy"
+            try:
+                m = np.load(path)
+                if m.shape[0] == len(self.texts):
+                    self.matrix = m
+                    return
+            except (OSError, ValueError):
+                pass
+        self.matrix = np.ascontiguousarray(encode(self.texts), dtype=np.float32)
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
+                np.save(tmp, self.matrix)
+                os.replace(tmp, path)
+            except OSError:
+                pass  # a read-only cache only costs speed
 
 
 def _compile(patterns: list[str]) -> list[re.Pattern[str]]:
