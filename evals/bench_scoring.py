@@ -184,6 +184,7 @@ def run(n: int, turns: int, chunk: int, live_turns: int, rubric: str) -> dict:
         "transcripts": scored,
         "turns_per_transcript": turns,
         "sentences_distinct": len(distinct),
+        "sentences_total": sum(len(analyzer.split_sentences(t.text)) for c in calls for t in c.turns),
         "sentences_embedded_by_run": encoded,
         "each_distinct_sentence_embedded_once": encoded == len(distinct) and set(embedded) == set(distinct),
         "score_seconds": round(score_s, 2),

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rubrics.indicators import ExemplarMatcher, IndicatorResult, evaluate
-from rubrics.loader import load_rubric
+from rubrics.loader import DEFAULT_RUBRICS, load_rubric
 from rubrics.matching import CallView
 from rubrics.results import CriterionScore, Evidence, Score, Violation
 from rubrics.rulebook import SEVERITY_ORDER, find_violations
@@ -76,8 +76,14 @@ class Scorer:
         _ = self.matcher
 
 
-def score_transcript(transcript: Transcript, rubric: Rubric | str | Path = "default-en", *, analyzer=None) -> Score:
-    """Score one transcript against a rubric (a loaded Rubric, a shipped id or a path)."""
+def score_transcript(transcript: Transcript, rubric: Rubric | str | Path | None = None, *, analyzer=None) -> Score:
+    """Score one transcript against a rubric (a loaded Rubric, a shipped id or a path).
+
+    Without a rubric, the shipped default for the transcript's language (``default-en``,
+    ``default-zh``) is used.
+    """
+    if rubric is None:
+        rubric = DEFAULT_RUBRICS.get(transcript.language, "default-en")
     return _scorer_for(rubric, analyzer).score(transcript)
 
 
