@@ -141,3 +141,24 @@ def test_chat_cli_user_errors_are_one_line(args, message):
     assert result.exit_code == 2
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.slow
+def test_a_short_call_with_the_real_default_model(analyzer):
+    """The bundled SmolLM2 GGUF plays a debtor: every turn gets a clean line, nothing crashes."""
+    from simulator.actor import check_line
+    from simulator.backends import make_backend
+
+    p = LIB.get("distressed-dana")
+    backend = make_backend("transformers:default")
+    s = CallSession(p, backend, analyzer, seed=0, agent_name="Sam", max_new_tokens=32)
+    s.open()
+    for line in [
+        f"Hi, this is Sam from Acme Recovery. Am I speaking with {p.name}?",
+        "I'm sorry to hear things have been hard. How are you managing at the moment?",
+    ]:
+        r = s.say(line)
+        assert r.text.strip()
+        if r.source != "fallback":  # what the model said passed every guard
+            assert check_line(r.text, p, s.state, []) == [] or r.source == "retry"
+    assert len(s.transcript().turns) == 5
