@@ -190,9 +190,7 @@ def _references(model: Rubric | Rulebook) -> list[tuple[str, list[str]]]:
                 out.append((f"criteria[{c.id}].indicators[{ind.id}]", ind.referenced()))
     else:
         for r in model.rules:
-            d = r.detect
-            names = d.match.referenced() if hasattr(d, "match") else d.referenced() if hasattr(d, "referenced") else []
-            out.append((f"rules[{r.id}].detect", names))
+            out.append((f"rules[{r.id}].detect", r.referenced()))
     return out
 
 

@@ -267,6 +267,13 @@ class Rule(_Strict):
     detect: Detect
     advice: str = Field(min_length=5, description="Feedback for a violation; may use {turn} {quote}")
 
+    def referenced(self) -> list[str]:
+        """The signals the rule's detection names (none for the hour and amount checks)."""
+        d = self.detect
+        if isinstance(d, TurnDetect):
+            return d.match.referenced()
+        return d.referenced() if isinstance(d, MissingDetect) else []
+
 
 class Rulebook(_Strict):
     schema_version: Literal[1] = SCHEMA_VERSION

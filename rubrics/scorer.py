@@ -15,7 +15,7 @@ from rubrics.indicators import ExemplarMatcher, IndicatorResult, evaluate
 from rubrics.loader import DEFAULT_RUBRICS, load_rubric
 from rubrics.matching import CallView
 from rubrics.results import CriterionScore, Evidence, Score, Violation
-from rubrics.rulebook import SEVERITY_ORDER, find_violations
+from rubrics.rulebook import SEVERITY_ORDER, fill_advice, find_violations, turn_violations
 from rubrics.schema import Criterion, Rubric
 from simulator.analysis.types import CallContext, TurnAnalysis
 from simulator.transcript import Transcript
@@ -179,13 +179,8 @@ def _feedback(rubric: Rubric, violations: list[Violation], weak, has_agent: bool
     return out
 
 
-class _SafeDict(dict):
-    def __missing__(self, key):
-        return "{" + key + "}"
-
-
 def _render(advice: str, turn: int, quote: str, trigger: str) -> str:
-    text = advice.format_map(_SafeDict(turn=turn, quote=quote, trigger=trigger or "what they said"))
+    text = fill_advice(advice, turn=turn, quote=quote, trigger=trigger or "what they said")
     return text if "{turn}" in advice else f"Turn {turn}: {text}"
 
 
@@ -235,10 +230,7 @@ class LiveScorer:
             return report
         rubric = self.scorer.rubric
         view = CallView.build(self.analyses)
-        if rubric._rulebook:
-            report.violations = [
-                v for v in find_violations(view, rubric.rulebook_rules, self.transcript) if v.turn == index
-            ]
+        report.violations = turn_violations(rubric, self.analyses, self.transcript)
         rules = {r.id: r for r in rubric.rulebook_rules.rules} if rubric._rulebook else {}
         report.tips = [_render(rules[v.rule].advice, v.turn, v.quote, "") for v in report.violations]
         pos = len(self.analyses) - 1

@@ -1,8 +1,12 @@
 """Live coaching for a practice call: flags after each agent turn, and a suggested next line.
 
-Both read what the call already knows: the agent turn's ``TurnAnalysis`` (the same analysis the
-scorer and the director use; nothing is detected twice), the analyses before it, and the
-debtor's state. Messages and hint lines are data, in ``simulator/prompts/coaching.yaml``.
+Compliance has one source of truth, the rulebook (``rubrics/rules-*.yaml``): the practice page
+passes the violations the rulebook finds in the turn (``rubrics.turn_violations``), and each
+becomes a flag worded by its rule. The rest of the coaching is good practice that no rule
+covers (empathy, open questions, a recap; distress or a dispute left unanswered), read from
+what the call already knows: the agent turn's ``TurnAnalysis`` (the same analysis the scorer
+and the director use; nothing is detected twice), the analyses before it, and the debtor's
+state. Messages and hint lines are data, in ``simulator/prompts/coaching.yaml``.
 """
 
 from __future__ import annotations
@@ -14,13 +18,16 @@ from importlib import resources
 
 import yaml
 
+from rubrics.results import Violation
+from rubrics.rulebook import rule_advice
+from rubrics.schema import Rulebook
 from simulator.analysis.types import CallContext, TurnAnalysis
 from simulator.director import DebtorState
 from simulator.intents import Topic
 from simulator.personas import Persona
 
 LEVELS = ("stop", "warn", "good")  # display order: problems first
-_DEBT_SIGNALS = ("debt_mention", "payment_offer", "pressure")
+SEVERITY_LEVEL = {"blocker": "stop", "major": "stop", "minor": "warn"}
 _SUPPORT_SIGNALS = ("support_referral", "offer_help")
 
 
@@ -29,7 +36,7 @@ class Flag:
     """One coaching note about the turn just spoken."""
 
     level: str  # stop | warn | good
-    code: str  # the signal or situation that raised it
+    code: str  # the rule broken (a rule id), or the signal or situation that raised it
     message: str
     quote: str = ""  # the words that triggered it, when there are some
 
@@ -66,59 +73,74 @@ def _addressed(history: Sequence[TurnAnalysis], analysis: TurnAnalysis | None, s
     return any(a.signals.intersection(signals) for a in turns)
 
 
-def coach_turn(analysis: TurnAnalysis, history: Sequence[TurnAnalysis] = ()) -> list[Flag]:
-    """Flags for one agent turn, worst first. ``history`` holds the analyses before it."""
+def violation_flags(violations: Sequence[Violation], rulebook: Rulebook | None = None) -> list[Flag]:
+    """One flag per rule broken, worded by the rule: title, citation and what to do instead.
+
+    Blocker and major violations are ``stop``, minor ones ``warn``; the quote is the words
+    that broke the rule. Without the rulebook the flag has the title and citation only.
+    """
+    rules = {r.id: r for r in rulebook.rules} if rulebook is not None else {}
+    flags = []
+    for v in violations:
+        message = f"{v.title} ({v.citation})."
+        rule = rules.get(v.rule)
+        if rule is not None:
+            advice = rule_advice(rule, v)
+            message += f" {advice[:1].upper()}{advice[1:]}"
+        flags.append(Flag(SEVERITY_LEVEL[v.severity], v.rule, message, v.quote))
+    return flags
+
+
+def coach_turn(
+    analysis: TurnAnalysis,
+    history: Sequence[TurnAnalysis] = (),
+    violations: Sequence[Violation] = (),
+    rulebook: Rulebook | None = None,
+) -> list[Flag]:
+    """Flags for one agent turn, worst first.
+
+    ``history`` holds the analyses before it; ``violations`` are the rulebook's violations of
+    this turn (``rubrics.turn_violations``) and ``rulebook`` words them. Coaching adds no
+    compliance judgement of its own, so the scorecard at the end says what was said live.
+    """
     ctx = analysis.context  # what was known before this turn
-    sigs = analysis.signals
-    flags: list[Flag] = []
+    rules = {r.id: r for r in rulebook.rules} if rulebook is not None else {}
+    # A coaching note the rulebook makes on this turn (its rule names the same signal) is left
+    # to the rule: said once, in the rule's words.
+    ruled = {name for v in violations if v.rule in rules for name in rules[v.rule].referenced()}
+    flags = violation_flags(violations, rulebook)
+    notes: list[Flag] = []
 
-    def quote(signal: str) -> str:
-        hit = analysis.first(signal)
-        return hit.quote if hit else ""
+    situations = coaching_data()["situations"]
 
-    # State-dependent problems first: they are the ones a trainee must not repeat.
-    if "debt_mention" in sigs or "mini_miranda" in sigs:
-        q = quote("debt_mention") or quote("mini_miranda")
-        if ctx.third_party:
-            flags.append(_flag("situations", "debt_to_third_party", q))
-        elif not ctx.identity_verified and "debt_mention" in sigs:
-            flags.append(_flag("situations", "debt_before_verification", q))
-        elif not ctx.identity_verified:
-            flags.append(_flag("situations", "miranda_before_verification", q))
-        elif (
-            "debt_mention" in sigs
-            and "mini_miranda" not in sigs
-            and ctx.first_contact
-            and not ctx.debt_disclosed
-            and not ctx.mini_miranda_given
-            and not analysis.after.mini_miranda_given
-        ):
-            flags.append(_flag("situations", "miranda_missing", q))
-    if ctx.stop_requested and sigs.intersection(_DEBT_SIGNALS):
-        flags.append(_flag("situations", "ignored_stop_request"))
-    if ctx.attorney_mentioned and sigs.intersection(_DEBT_SIGNALS):
-        flags.append(_flag("situations", "ignored_attorney"))
+    def note(code: str) -> None:
+        if ruled.isdisjoint(situations[code].get("rule_signals", ())):
+            notes.append(_flag("situations", code))
+
     if ctx.distress_disclosed and not _addressed(history, analysis, (*_SUPPORT_SIGNALS, "empathy")):
-        flags.append(_flag("situations", "ignored_distress"))
-    if ctx.dispute_raised and "payment_offer" in sigs and not _addressed(history, analysis, ("rights_statement",)):
-        flags.append(_flag("situations", "ignored_dispute"))
+        note("ignored_distress")
+    if ctx.dispute_raised and "payment_offer" in analysis.signals and not _addressed(history, analysis, ("rights_statement",)):
+        note("ignored_dispute")
     previous = _agent_turns(history)
-    if not previous and "self_identification" not in sigs:
-        flags.append(_flag("situations", "no_self_identification"))
+    if not previous and "self_identification" not in analysis.signals:
+        note("no_self_identification")
 
     table = coaching_data()["signals"]
     for hit in analysis.hits:
-        if hit.signal in table and not any(f.code == hit.signal for f in flags):
-            flags.append(_flag("signals", hit.signal, hit.quote))
+        entry = table.get(hit.signal)
+        if entry is None or hit.signal in ruled or any(f.code == hit.signal for f in notes):
+            continue
+        if all(getattr(ctx, k) == v for k, v in entry.get("when", {}).items()):
+            notes.append(_flag("signals", hit.signal, hit.quote))
     if analysis.question == "open":
-        flags.append(_flag("situations", "open_question"))
+        note("open_question")
     elif len(previous) == 2 and not any(a.question == "open" for a in previous):
-        flags.append(_flag("situations", "closed_questions_only"))
+        note("closed_questions_only")
 
     # Never praise a turn that broke a rule: the good notes would drown the one that matters.
-    if any(f.level == "stop" for f in flags):
-        flags = [f for f in flags if f.level != "good"]
-    return sorted(flags, key=lambda f: LEVELS.index(f.level))
+    if flags:
+        notes = [f for f in notes if f.level != "good"]
+    return sorted(flags + notes, key=lambda f: LEVELS.index(f.level))
 
 
 def _first_name(full: str) -> str:
@@ -190,4 +212,4 @@ def suggest_line(
     return Hint(key, data["hints"][key].format(**fill))
 
 
-__all__ = ["Flag", "Hint", "coach_turn", "suggest_line", "coaching_data", "LEVELS"]
+__all__ = ["Flag", "Hint", "coach_turn", "violation_flags", "suggest_line", "coaching_data", "LEVELS", "SEVERITY_LEVEL"]

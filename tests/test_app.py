@@ -72,6 +72,53 @@ def test_a_whole_call_through_the_callbacks(demo):
     assert rec.ended_at and rec.overall == score["overall"] and rec.n_turns == len(t.turns)
 
 
+# Scripted calls: (persona, the debtor's replies, the trainee's lines, rules the scorecard must list).
+SCRIPTED_CALLS = [
+    # the debtor never confirms who she is, so the mini-Miranda at turn 3 tells a possible third party
+    ("cooperative-maria", [], OPENING_LINES, {"fdcpa-1692c-b-unverified"}),
+    ("cooperative-maria", ["Yes, this is Maria.", "Okay.", "I lost my job, things are tight.", "Maybe."],
+     ["Hi, this is Sam from Acme Recovery. Am I speaking with Maria Lopez?", *OPENING_LINES[1:]], set()),
+    ("hostile-mark", ["Who is this?", "What? No.", "Whatever."],
+     ["Hello, you owe $500 on your Acme card.", "Pay today or you'll be arrested.", "Listen, you deadbeat, pay up."],
+     {"fdcpa-1692c-b-unverified", "fdcpa-1692d-6", "fdcpa-1692e-4", "fdcpa-1692d-2"}),
+    ("wrong-party-linda", ["I'm not Ryan, I'm his mom. Can I take a message?", "I'll tell him."],
+     ["Hi, is Ryan Brennan there?", "Tell him he owes money on his credit card and he has to pay."],
+     {"fdcpa-1692c-b-third-party", "fdcpa-1692d-6"}),
+    # never says who is calling, never mentions the debt: only the end of the call settles it
+    ("cooperative-maria", ["Yes, this is Maria.", "Fine, thanks."], ["Hi, is this Maria Lopez?", "How are you today?"],
+     {"fdcpa-1692d-6"}),
+]
+
+
+@pytest.mark.parametrize("persona, replies, lines, expected", SCRIPTED_CALLS)
+def test_what_is_coached_live_is_what_the_scorecard_finds(tmp_path, persona, replies, lines, expected):
+    """A trainee is never told one thing live and scored another way: every rule broken is
+    flagged on its turn (or when the call ends), worded by the rule, and nothing else is."""
+    demo = make_app(tmp_path / "data", replies=replies)
+    res = demo.callcoach
+    rules = {r.id: r for r in res.scorer().rubric.rulebook_rules.rules}
+    call = start_call(res, "Sam", persona)
+    for line in lines:
+        if call.session.ended:
+            break
+        run_turn(call, line)
+    assert call.call_end == []  # nothing is known only at the end before the call ends
+    score = call.finish()
+    assert "error" not in score, score
+    live = [(turn, f) for turn, flags in call.flags for f in flags if f.code in rules] + call.call_end
+    final = [(v["turn"], v["rule"], v["quote"]) for v in score["violations"]]
+    assert sorted((turn, f.code, f.quote) for turn, f in live) == sorted(final)
+    assert expected <= {rule for _, rule, _ in final}, final
+    for _, f in live:
+        rule = rules[f.code]
+        assert f.level == ("warn" if rule.severity == "minor" else "stop")
+        assert f.message.startswith(f"{rule.title} ({rule.citation}).")
+    # no coaching note of its own says anything about compliance
+    assert all(f.code in rules for _, flags in call.flags for f in flags if f.level == "stop")
+    if call.call_end:
+        assert "When the call ended" in call.coaching_html()
+
+
 def test_undo_rewinds_the_call_and_the_saved_turns(demo):
     res = demo.callcoach
     call = start_call(res, "Sam", "cooperative-maria")

@@ -1,11 +1,15 @@
-"""Live coaching flags and the suggested next line, from hand-built analyses."""
+"""Live coaching flags (the rulebook's violations, worded by their rules, plus good practice) and the
+suggested next line, from hand-built analyses."""
 
 from __future__ import annotations
 
 from helpers import ta
 
+from rubrics import Violation, load_rubric
+from rubrics.loader import known_signals
+from rubrics.schema import Match
 from simulator.analysis.types import CallContext, Hit, TurnAnalysis
-from simulator.coaching import coach_turn, coaching_data, suggest_line
+from simulator.coaching import coach_turn, coaching_data, suggest_line, violation_flags
 from simulator.director import Promise, initial_state
 from simulator.personas import load_personas
 
@@ -27,16 +31,59 @@ def codes(flags):
 PRIOR = [agent("self_identification")]  # an earlier agent turn, so the first-line check is off
 
 
-def test_debt_before_verification_is_a_stop_flag_with_the_quote():
-    flags = coach_turn(agent("debt_mention", identity_verified=False), PRIOR)
-    assert flags[0].level == "stop" and flags[0].code == "debt_before_verification"
-    assert flags[0].message == "Identity not verified yet: do not mention the debt."
-    assert flags[0].quote == "<debt_mention>"
+US = load_rubric("default-en").rulebook_rules
+CN = load_rubric("default-zh").rulebook_rules
 
 
-def test_debt_to_a_third_party_gets_its_own_message():
-    flags = coach_turn(agent("debt_mention", third_party=True, identity_verified=False), PRIOR)
-    assert codes(flags) == ["debt_to_third_party"]
+def violation(rule_id, quote="<quote>", turn=2, rulebook=US) -> Violation:
+    rule = next(r for r in rulebook.rules if r.id == rule_id)
+    return Violation(rule=rule.id, title=rule.title, citation=rule.citation, severity=rule.severity, turn=turn, quote=quote)
+
+
+def test_a_violation_is_a_stop_flag_worded_by_its_rule_with_the_quote():
+    v = violation("fdcpa-1692c-b-unverified", quote="calling about your overdue balance")
+    [flag] = coach_turn(agent("debt_mention", identity_verified=False), PRIOR, [v], US)
+    assert (flag.level, flag.code, flag.quote) == ("stop", "fdcpa-1692c-b-unverified", "calling about your overdue balance")
+    assert flag.message == (
+        "Discussed the debt before verifying identity (15 U.S.C. 1692c(b); 12 CFR 1006.6(d)). Confirm you are speaking"
+        " with the debtor (full name plus one detail) before mentioning the debt or giving the debt-collector disclosure."
+    )
+
+
+def test_severity_sets_the_level_and_advice_placeholders_are_filled():
+    blocker, minor = violation("fdcpa-1692e-4"), violation("fdcpa-1692e-8")
+    flags = coach_turn(agent("threat_credit", "threat_arrest", identity_verified=True), PRIOR, [minor, blocker], US)
+    assert [(f.level, f.code) for f in flags] == [("stop", "fdcpa-1692e-4"), ("warn", "fdcpa-1692e-8")]
+    [amount] = violation_flags([violation("fdcpa-1692e-2", quote="You owe $900.")], US)
+    assert amount.level == "stop" and '"You owe $900." is more than is owed' in amount.message
+    [cn] = violation_flags([violation("cn-pipl-unverified", rulebook=CN)], CN)
+    assert cn.message.startswith("未核实身份即谈及债务") and "先核实对方是否为本人" in cn.message
+
+
+def test_coaching_makes_no_compliance_judgement_of_its_own():
+    # Each of these once had a coaching-side check; now only the rulebook's violations say so.
+    turns = [
+        agent("debt_mention", identity_verified=False),
+        agent("mini_miranda", identity_verified=False),
+        agent("debt_mention", third_party=True),
+        agent("payment_offer", identity_verified=True, stop_requested=True),
+        agent("payment_offer", identity_verified=True, attorney_mentioned=True),
+        agent("debt_mention", identity_verified=True),  # no mini-Miranda yet
+        agent("threat_arrest", "threat_legal", "abuse", "impersonation", "unauthorized_fee", identity_verified=True),
+    ]
+    for turn in turns:
+        assert [f for f in coach_turn(turn, PRIOR) if f.level == "stop"] == [], turn
+
+
+def test_no_coaching_note_repeats_a_rule():
+    """A signal a rule judges on its own (whatever the call state) gets no coaching note."""
+    notes = coaching_data()["signals"]
+    for rulebook in (US, CN):
+        for rule in rulebook.rules:
+            d = rule.detect
+            if d.kind == "turn" and d.match == Match(signals=d.match.signals):
+                assert notes.keys().isdisjoint(d.match.signals), rule.id
+    assert all(entry["level"] != "stop" for table in ("signals", "situations") for entry in coaching_data()[table].values())
 
 
 def test_empathy_is_praised():
@@ -44,28 +91,40 @@ def test_empathy_is_praised():
     assert [(f.level, f.message) for f in flags] == [("good", "Good: you acknowledged their situation.")]
 
 
-def test_a_threat_is_flagged_and_silences_praise():
-    flags = coach_turn(agent("empathy", "threat_arrest", identity_verified=True), PRIOR)
-    assert codes(flags) == ["threat_arrest"]
-    assert all(f.level == "stop" for f in flags)
+def test_a_rule_broken_silences_praise():
+    flags = coach_turn(agent("empathy", "threat_arrest", identity_verified=True), PRIOR, [violation("fdcpa-1692e-4")], US)
+    assert codes(flags) == ["fdcpa-1692e-4"]
+    flags = coach_turn(agent("empathy", "threat_credit", identity_verified=True), PRIOR, [violation("fdcpa-1692e-8")], US)
+    assert codes(flags) == ["fdcpa-1692e-8"] and flags[0].level == "warn"
+
+
+def test_the_disclosure_and_an_offer_are_praised_only_to_the_verified_debtor():
+    assert "mini_miranda" in codes(coach_turn(agent("mini_miranda", identity_verified=True), PRIOR))
+    assert "mini_miranda" not in codes(coach_turn(agent("mini_miranda", identity_verified=False), PRIOR))
+    assert "payment_offer" not in codes(coach_turn(agent("payment_offer", third_party=True), PRIOR))
 
 
 def test_first_line_without_self_identification_is_a_warning():
     assert "no_self_identification" in codes(coach_turn(agent("greeting")))
     assert "no_self_identification" not in codes(coach_turn(agent("greeting", "self_identification")))
+    # the debt in the first line without a name: the rule says it, once
+    flags = coach_turn(agent("debt_mention"), (), [violation("fdcpa-1692d-6")], US)
+    assert codes(flags) == ["fdcpa-1692d-6"]
 
 
-def test_missing_mini_miranda_when_the_debt_first_comes_up():
-    flags = coach_turn(agent("debt_mention", identity_verified=True), PRIOR)
-    assert "miranda_missing" in codes(flags)
-    flags = coach_turn(agent("debt_mention", "mini_miranda", identity_verified=True), PRIOR)
-    assert "miranda_missing" not in codes(flags)
+def test_pressure_is_a_warning_unless_a_rule_already_cites_it():
+    assert [(f.level, f.code) for f in coach_turn(agent("pressure", identity_verified=True), PRIOR)] == [("warn", "pressure")]
+    flags = coach_turn(agent("pressure", identity_verified=True, stop_requested=True), PRIOR, [violation("fdcpa-1692c-c")], US)
+    assert codes(flags) == ["fdcpa-1692c-c"]
 
 
-def test_ignoring_a_stop_request_or_distress():
-    assert "ignored_stop_request" in codes(coach_turn(agent("payment_offer", identity_verified=True, stop_requested=True), PRIOR))
+def test_ignoring_distress_or_a_dispute():
     assert "ignored_distress" in codes(coach_turn(agent("payment_offer", identity_verified=True, distress_disclosed=True), PRIOR))
     assert "ignored_distress" not in codes(coach_turn(agent("support_referral", identity_verified=True, distress_disclosed=True), PRIOR))
+    assert "ignored_dispute" in codes(coach_turn(agent("payment_offer", identity_verified=True, dispute_raised=True), PRIOR))
+    flags = coach_turn(agent("payment_offer", "deny_dispute_rights", identity_verified=True, dispute_raised=True), PRIOR,
+                       [violation("fdcpa-1692g")], US)
+    assert codes(flags) == ["fdcpa-1692g"]
 
 
 def test_open_questions_are_praised_and_only_closed_ones_nudged():
@@ -77,10 +136,15 @@ def test_open_questions_are_praised_and_only_closed_ones_nudged():
 def test_every_signal_message_is_data():
     data = coaching_data()
     assert {"signals", "situations", "hints"} <= set(data)
+    known = known_signals()
     for table in ("signals", "situations"):
         for code, entry in data[table].items():
             assert entry["level"] in ("stop", "warn", "good"), code
             assert entry["message"].strip(), code
+            assert set(entry) <= {"level", "message", "when", "rule_signals"}, code
+            assert known is None or set(entry.get("rule_signals", ())) <= known, code
+            assert set(entry.get("when", {})) <= set(CallContext.__dataclass_fields__), code
+    assert known is None or set(data["signals"]) <= known
 
 
 # --- the hint ------------------------------------------------------------------------------

@@ -57,8 +57,9 @@ def _rule_cases(language: str = "en"):
         meta = {"debt_amount": spec["debt_amount"]} if "debt_amount" in spec else {}
         for expected in (True, False):
             key = "positive" if expected else "negative"
-            for n, text in enumerate(spec.get(key, [])):
-                t, i = _case(f"{rid}-{key}-{n}", spec["setup"], text, then, meta, language)
+            for n, case in enumerate(spec.get(key, [])):
+                setup, text = (case["setup"], case["text"]) if isinstance(case, dict) else (spec["setup"], case)
+                t, i = _case(f"{rid}-{key}-{n}", setup, text, then, meta, language)
                 out.append((rid, expected, t, i))
             for n, started in enumerate(spec.get(f"{key}_started_at", [])):
                 t, i = _case(f"{rid}-{key}-t{n}", spec["setup"], spec["utterance"], then,
@@ -151,6 +152,37 @@ def test_sample_transcripts_score_as_expected():
     assert {"fdcpa-1692c-b-third-party", "fdcpa-1692c-a-1-hours"} <= third
     assert not s["json-004"].blockers  # rights statements and a lawful next step
     assert "fdcpa-1692d-2" in {v.rule for v in s["csv-007"].violations}
+
+
+def test_live_violations_turn_by_turn_add_up_to_the_score():
+    """What live coaching flags turn by turn (plus the call's end) is what the score lists."""
+    from rubrics import call_end_violations, turn_violations
+
+    calls = [t for t in iter_transcripts([SAMPLES]) if isinstance(t, Transcript)]
+    calls += [_case(cid, setup, text, then)[0] for cid, setup, text, then in _live_cases()]
+    checked = 0
+    for t in calls:
+        sc = scorer(t.language)
+        analyses = sc.analyzer.analyze_transcript(t)
+        live = [v for k, a in enumerate(analyses) if a.speaker == "agent"
+                for v in turn_violations(sc.rubric, analyses[: k + 1], t)]
+        live += call_end_violations(sc.rubric, analyses, t)
+        final = sc.score_analysed(t, analyses).violations
+        key = lambda v: (v.turn, v.rule)  # noqa: E731
+        assert sorted(live, key=key) == sorted(final, key=key), t.id
+        checked += len(final)
+    assert checked >= 10
+
+
+def _live_cases():
+    """A few labelled positives whose rule needs later turns (missing statements) or the setup."""
+    out = []
+    for rid in ("fdcpa-1692d-6", "fdcpa-1692e-11-first", "fdcpa-1692c-b-unverified"):
+        spec = LABELLED["rules"][rid]
+        for n, case in enumerate(spec["positive"]):
+            setup, text = (case["setup"], case["text"]) if isinstance(case, dict) else (spec["setup"], case)
+            out.append((f"live-{rid}-{n}", setup, text, spec.get("then", ())))
+    return out
 
 
 # --- monotonicity -------------------------------------------------------------------------------

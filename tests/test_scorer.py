@@ -13,6 +13,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from rubrics import call_end_violations, turn_violations
 from rubrics.loader import load_rubric, validate_file
 from rubrics.scorer import score_analyses
 from simulator.analysis.types import CallContext, Hit, PaymentOffer, TurnAnalysis
@@ -119,6 +120,65 @@ def test_collecting_after_stop_or_attorney_but_not_a_polite_close():
     lawyer = ("debtor", "Talk to my lawyer.", ["debtor_attorney"], {"attorney_mentioned": True})
     s = score(*OPENING, lawyer, ("agent", "Can we set up $50 a month?", ["payment_offer"]))
     assert "fdcpa-1692c-a-2" in {v.rule for v in s.violations}
+
+
+def test_mini_miranda_before_verification_discloses_the_debt():
+    asked = ("agent", "Hi, this is Sam from Acme Recovery. Am I speaking with Maria Lopez?",
+             ["self_identification", "identity_check"], {"self_identified": True, "identity_asked": True})
+    miranda = ("agent", "I'm a debt collector and this is an attempt to collect a debt.", ["mini_miranda"], {"mini_miranda_given": True})
+    s = score(asked, ("debtor", "Okay, go on.", []), miranda)
+    assert [(v.rule, v.turn) for v in s.violations] == [("fdcpa-1692c-b-unverified", 2)]
+    s = score(asked, ("debtor", "Yes, speaking.", ["debtor_confirms_identity"], {"identity_verified": True}), miranda)
+    assert s.violations == []
+
+
+# --- live: the violations of one turn, as the score will list them ---------------------------
+
+
+def live_violations(transcript, analyses, rubric=EN):
+    """Every agent turn's violations as the call went on, then what only the end settled."""
+    seen = [v for k, a in enumerate(analyses) if a.speaker == "agent"
+            for v in turn_violations(rubric, analyses[: k + 1], transcript)]
+    return seen + call_end_violations(rubric, analyses, transcript)
+
+
+def test_turn_violations_are_the_last_agent_turns_violations():
+    t, a = call(*OPENING, ("debtor", "I can't pay.", ["debtor_refusal"]), ("agent", "Pay or you'll be arrested.", ["threat_arrest"]))
+    assert [(v.rule, v.turn) for v in turn_violations(EN, a, t)] == [("fdcpa-1692e-4", 4)]
+    assert turn_violations(EN, a[:3], t) == [] and turn_violations(EN, [], t) == []
+    assert turn_violations("default-en", a, t) == turn_violations(EN, a, t)
+
+
+def test_a_statement_still_due_is_not_a_violation_until_the_call_ends():
+    """Not yet saying who you are is settled only by the debt coming up or by the call ending."""
+    first = ("agent", "Hi, is this John?", ["identity_check"])
+    yes = ("debtor", "Yes.", ["debtor_confirms_identity"], {"identity_verified": True})
+    t, a = call(first, yes, ("agent", "How are you today?", ["question:open"]))
+    assert turn_violations(EN, a[:1], t) == []  # said later, it would not be a violation at all
+    assert [(v.rule, v.turn) for v in call_end_violations(EN, a, t)] == [("fdcpa-1692d-6", 0)]
+    t, a = call(first, yes, ("agent", "This is Sam from Acme Recovery. Thanks for your time.", ["self_identification", "close"]))
+    assert live_violations(t, a) == [] == score_analyses(t, a, EN).violations
+
+
+def test_live_violations_add_up_to_the_score():
+    calls = [
+        call(*OPENING, *GOOD_REST),
+        call(("agent", "Hi, is this John?", ["identity_check"]), ("debtor", "Yes.", ["debtor_confirms_identity"], {"identity_verified": True}),
+             ("agent", "You owe $650 on your card.", ["debt_mention"], {}, {"amounts": (650.0,)}),
+             ("debtor", "Stop calling me.", ["debtor_stop_request"], {"stop_requested": True}),
+             ("agent", "Pay now or you'll be arrested, you deadbeat.", ["threat_arrest", "abuse", "pressure"]),
+             metadata={"debt_amount": 500, "started_at": "2026-11-28T22:30:00-05:00"}, local_hour=22),
+        call(("agent", "Hi, is Linda there?", ["identity_check"]),
+             ("third_party", "I'm her sister.", ["debtor_not_account_holder"], {"third_party": True}),
+             ("agent", "Tell her she owes $600.", ["debt_mention"]), ("agent", "And that she must pay.", ["payment_offer"])),
+        call(("agent", "Hello?", ["greeting"]), ("debtor", "Who is this?", [])),
+    ]
+    rules = set()
+    for t, a in calls:
+        final = score_analyses(t, a, EN).violations
+        assert sorted(live_violations(t, a), key=lambda v: (v.turn, v.rule)) == sorted(final, key=lambda v: (v.turn, v.rule))
+        rules |= {v.rule for v in final}
+    assert len(rules) >= 8, rules  # the calls break rules of every detection kind
 
 
 def test_calling_hours_from_metadata():

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from simulator.coaching import Flag, Hint, coach_turn, suggest_line
+from rubrics.rulebook import call_end_violations, turn_violations
+from simulator.coaching import Flag, Hint, coach_turn, suggest_line, violation_flags
 from simulator.personas import Persona
 from simulator.session import CallSession
 from simulator.ui import views
@@ -28,6 +29,7 @@ class PracticeCall:
     trainee: str
     resources: AppResources
     flags: list[tuple[int, list[Flag]]] = field(default_factory=list)  # (turn index, flags) per agent turn
+    call_end: list[tuple[int, Flag]] = field(default_factory=list)  # (turn, flag): rules only the end settles
     score: dict | None = None
     transcript_path: Path | None = None
     report_path: Path | None = None
@@ -66,9 +68,16 @@ class PracticeCall:
         ]
 
     def note_agent_turn(self) -> list[Flag]:
-        """Coach the agent turn just analysed (the last analysis) and save it at once."""
-        analyses = self.session.analyses
-        flags = coach_turn(analyses[-1], analyses[:-1])
+        """Coach the agent turn just analysed (the last analysis) and save it at once.
+
+        Its compliance flags are the rulebook's violations of the turn, found in the analyses
+        the call already has: the same violations the scorecard lists at the end.
+        """
+        s = self.session
+        analyses = s.analyses
+        rubric = self.resources.scorer().rubric
+        violations = turn_violations(rubric, analyses, s.transcript())
+        flags = coach_turn(analyses[-1], analyses[:-1], violations, rubric.rulebook_rules)
         self.flags.append((analyses[-1].index, flags))
         self.hint = None
         self.save_turns()
@@ -99,7 +108,13 @@ class PracticeCall:
         self.resources.history.finish_call(s.call_id, transcript.metadata.get("outcome"), transcript.metadata)
         try:
             # The call was analysed turn by turn already: score those analyses, don't redo them.
-            score = self.resources.scorer().score_analysed(transcript, list(s.analyses))
+            scorer = self.resources.scorer()
+            score = scorer.score_analysed(transcript, list(s.analyses))
+            # What only the end settles (a required statement never made) is coached now, so the
+            # notes of the call add up to the scorecard's violations.
+            ended = call_end_violations(scorer.rubric, s.analyses, transcript)
+            flags = violation_flags(ended, scorer.rubric.rulebook_rules)
+            self.call_end = [(v.turn, f) for v, f in zip(ended, flags, strict=True)]
             self.score = score.model_dump(mode="json") if hasattr(score, "model_dump") else dict(score)
             self.resources.history.save_score(s.call_id, self.score)
         except Exception as exc:  # the trainee still gets the transcript; the error is shown
@@ -129,7 +144,7 @@ class PracticeCall:
         return views.debtor_panel(s.persona, s.state, s.context, ended=s.ended, outcome=outcome, turns=len(s.turns))
 
     def coaching_html(self) -> str:
-        return views.coaching_html(self.flags)
+        return views.coaching_html(self.flags, self.call_end)
 
 
 # --- callbacks (plain functions of plain values; the tab wires them to components) -----------

@@ -72,6 +72,7 @@ footer{display:none !important}
 .cc-flag{display:flex;gap:8px;align-items:flex-start;font-size:13px;padding:6px 8px;border-radius:8px;margin:4px 0}
 .cc-f-stop{background:#fef2f2;color:#7f1d1d}.cc-f-warn{background:#fffbeb;color:#78350f}.cc-f-good{background:#f0fdf4;color:#14532d}
 .cc-earlier .cc-flag{opacity:.8}
+.cc-fquote{display:block;margin-top:2px;font-style:italic;opacity:.85}
 .cc-ficon{flex:none;width:18px;height:18px;border-radius:50%;display:inline-flex;align-items:center;justify-content:center;font-size:11px;font-weight:800;color:white;margin-top:1px}
 .cc-f-stop .cc-ficon{background:#dc2626}.cc-f-warn .cc-ficon{background:#d97706}.cc-f-good .cc-ficon{background:#16a34a}
 #cc-chat button[aria-label="Clear"],#cc-chat button[title="Clear"]{display:none !important}

@@ -124,27 +124,42 @@ def debtor_panel(
 _ICONS = {"stop": "\u2716", "warn": "!", "good": "\u2714"}
 
 
-def coaching_html(turns: Sequence[tuple[int, Sequence[Flag]]]) -> str:
-    """Flags for the latest agent turn, then any problems from earlier turns."""
-    if not turns:
+def coaching_html(turns: Sequence[tuple[int, Sequence[Flag]]], call_end: Sequence[tuple[int, Flag]] = ()) -> str:
+    """Flags for the latest agent turn, then problems from earlier turns, then any rule that
+    only the end of the call settled (something required was never said)."""
+    if not turns and not call_end:
         return '<div class="cc-coach cc-muted">Coaching notes appear here after each thing you say.</div>'
-    latest_turn, latest = turns[-1]
-    html = [f'<div class="cc-coach"><div class="cc-sec">Your last line (turn {latest_turn})</div>']
-    if latest:
-        html.append('<ul class="cc-flags">')
-        for f in latest:
-            html.append(f'<li class="cc-flag cc-f-{f.level}"><span class="cc-ficon">{_ICONS.get(f.level, "")}</span><span>{escape(f.message)}</span></li>')
-        html.append("</ul>")
-    else:
-        html.append('<div class="cc-muted">Nothing to flag. Keep going.</div>')
+    html = ['<div class="cc-coach">']
+    if turns:
+        latest_turn, latest = turns[-1]
+        html.append(f'<div class="cc-sec">Your last line (turn {latest_turn})</div>')
+        if latest:
+            html.append('<ul class="cc-flags">')
+            for f in latest:
+                html.append(f'<li class="cc-flag cc-f-{f.level}"><span class="cc-ficon">{_ICONS.get(f.level, "")}</span><span>{escape(f.message)}{_quote(f)}</span></li>')
+            html.append("</ul>")
+        else:
+            html.append('<div class="cc-muted">Nothing to flag. Keep going.</div>')
     earlier = [(i, f) for i, flags in turns[:-1] for f in flags if f.level != "good"]
     if earlier:
         html.append('<div class="cc-sec">Earlier</div><ul class="cc-flags cc-earlier">')
         for i, f in earlier[-4:]:
             html.append(f'<li class="cc-flag cc-f-{f.level}"><span class="cc-turnref">Turn {i}</span><span>{escape(f.message)}</span></li>')
         html.append("</ul>")
+    if call_end:
+        html.append('<div class="cc-sec">When the call ended</div><ul class="cc-flags">')
+        for i, f in call_end:
+            html.append(f'<li class="cc-flag cc-f-{f.level}"><span class="cc-turnref">Turn {i}</span><span>{escape(f.message)}{_quote(f)}</span></li>')
+        html.append("</ul>")
     html.append("</div>")
     return "".join(html)
+
+
+def _quote(f: Flag) -> str:
+    """The words that raised a problem, under its message (praise needs no evidence)."""
+    if f.level == "good" or not f.quote:
+        return ""
+    return f'<span class="cc-fquote">&ldquo;{escape(f.quote)}&rdquo;</span>'
 
 
 def hint_html(hint: Hint | None) -> str:
