@@ -163,11 +163,54 @@ def test_hit_quote_is_the_sentence(an, text, signal, quote):
         "I'm not going to ruin your credit.",
         "We will never call you every hour.",
         "If we can't agree, the creditor may consider legal action and you would get formal notice first.",
+        "The creditor may decide to sue, and you would get formal notice.",
+        "Nobody gets arrested over a credit card bill.",
+        "I'm not going to keep calling you every day.",
     ],
 )
 def test_compliant_lines_fire_no_threat(an, text):
     a = an.analyze_turn(text)
     assert not a.has_any("threat_"), a.signals
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "欠款不会导致您被拘留。",
+        "您不会被抓去坐牢。",
+        "您放心，没有人会因为欠钱把您抓起来。",
+        "您无需担心会被拘留。",
+        "我们不会起诉您。",
+        "我们不会联系您的家人和单位。",
+        "我们不会反复给您打电话。",
+        "如果协商不成，银行可能会考虑通过法律途径解决，届时会提前书面通知您。",
+    ],
+)
+def test_zh_negated_threats_never_fire(an_zh, text):
+    a = an_zh.analyze_turn(text)
+    assert not a.has_any("threat_"), a.signals
+
+
+@pytest.mark.parametrize(
+    "text, signal",
+    [
+        ("不还钱就等着坐牢吧。", "threat_arrest"),  # the 不 belongs to the condition
+        ("不配合的人都会被抓。", "threat_arrest"),
+        ("你信不信我报警抓你？", "threat_arrest"),  # A-not-A question, not a negation
+        ("别以为我们不会起诉你。", "threat_legal"),  # "don't think we won't": asserted
+        ("你跑不掉的，警察会抓你。", "threat_arrest"),
+        ("我们会不断给你打电话。", "threat_repeated_calls"),  # 不断 = non-stop
+        ("我们会通知别人你欠钱不还。", "threat_contact_others"),  # 别人 = others
+    ],
+)
+def test_zh_threats_with_a_negation_word_still_fire(an_zh, text, signal):
+    assert an_zh.analyze_turn(text).has(signal)
+
+
+def test_typographic_quotes_match_like_ascii_and_are_quoted_as_said(an):
+    text = "Okay. There’s an extra $50 processing fee for this call."
+    hit = an.analyze_turn(text).first("unauthorized_fee")
+    assert hit is not None and hit.quote == "There’s an extra $50 processing fee for this call."
 
 
 def test_third_party_is_analysed_like_the_debtor(an):

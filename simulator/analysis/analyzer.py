@@ -37,7 +37,7 @@ _ABBREVIATIONS = re.compile(
     r"\b(?:mr|mrs|ms|dr|prof|sr|jr|st|vs|etc|no|approx|dept|inc|ltd|co|corp|e\.g|i\.e|a\.m|p\.m)\.$",
     re.IGNORECASE,
 )
-_EN_SPLIT = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n+|(?<=[.!?]{2})")
+_EN_SPLIT = re.compile(r"(?<=[.!?])[\"'’”)\]]*\s+|\n+|(?<=[.!?]{2})")
 _ZH_SPLIT = re.compile(r"(?<=[。！？!?；;])|\n+")
 _ZH_QUESTION_END = re.compile(r"[?？]\s*$|[吗呢吧么]\s*[。.]?$")
 
@@ -258,7 +258,7 @@ class Analyzer:
     def _questions(self, turn: TurnText, topics: bool = True) -> tuple[QuestionType | None, tuple[Topic, ...]]:
         kinds: list[QuestionType] = []
         scored: dict[Topic, float] = {}
-        for i, s in enumerate(turn.sentences):
+        for i, s in enumerate(turn.matched):
             kind = self._question_type(s)
             if kind is None:
                 continue

@@ -100,7 +100,13 @@ class Catalogue(_Strict):
     version: int
     languages: list[str] = Field(min_length=1)
     negation_cues: dict[str, str]  # language -> one regex
-    negation_window: int = Field(default=4, ge=1, le=10)  # words (characters for zh) before a match
+    negation_window: int = Field(default=4, ge=1, le=10)  # words between a cue and an English match
+    # Chinese negation covers the rest of its clause ("欠款不会导致您被拘留"), up to this many
+    # characters, unless a `negation_breaks` word comes between ("不还钱就抓你": the 不 is the
+    # condition's) or a `negation_reversals` phrase precedes the cue ("别以为我们不会报警").
+    negation_window_chars: int = Field(default=15, ge=1, le=40)
+    negation_breaks: dict[str, str] = Field(default_factory=dict)  # language -> one regex
+    negation_reversals: dict[str, str] = Field(default_factory=dict)  # language -> one regex
     question: QuestionSpec
     topics: dict[Topic, TopicSpec]
     signals: dict[str, SignalSpec]
@@ -110,6 +116,12 @@ class Catalogue(_Strict):
     def _known_version(cls, v: int) -> int:
         if v != SCHEMA_VERSION:
             raise ValueError(f"unsupported catalogue version {v}; this callcoach reads version {SCHEMA_VERSION}")
+        return v
+
+    @field_validator("negation_cues", "negation_breaks", "negation_reversals")
+    @classmethod
+    def _one_regex_each(cls, v: dict[str, str]) -> dict[str, str]:
+        _check_regexes({lang: [rx] for lang, rx in v.items()})
         return v
 
     @field_validator("signals")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -37,24 +37,38 @@ _SCOPE_WORDS = frozenset(
     trying try able allowed mean meant intend intending plan planning want wanting think believe
     do does did with by for of about here there so such going ll re ve s d calling call go end up
     said say saying asked ask asking told tell telling put send sent throw thrown in into take taken
-    lock locked land way""".split()
+    lock locked land way gets goes getting keep continue""".split()
 )
-_ZH_SCOPE_CHARS = frozenset("是会要能可以敢想打算去用再有在为把")
 _CLAUSE_BREAK = re.compile(r"[,;:—–()]|\bbut\b|\bhowever\b|\bthough\b|[，；：。、]|但是|不过|可是", FLAGS)
+
+# Transcribed and pasted text uses typographic quotes ("There’s a fee"); the patterns are written
+# with ASCII ones. One character for one, so positions and lengths stay the same.
+_TYPOGRAPHIC = str.maketrans({"’": "'", "‘": "'", "‛": "'", "′": "'", "“": '"', "”": '"', "„": '"',
+                              "\u00a0": " ", "\u2011": "-", "\u2010": "-"})  # fmt: skip
+
+
+def normalise(sentence: str) -> str:
+    """The sentence as the patterns see it: ASCII quotes and hyphens, plain spaces."""
+    return sentence.translate(_TYPOGRAPHIC)
 
 
 @dataclass
 class TurnText:
     """What detectors look at: one turn split into sentences (plus similarities, if embedded)."""
 
-    sentences: list[str]
+    sentences: list[str]  # as said: hit quotes come from here
     language: str
     sims: np.ndarray | None = None  # (n_sentences, n_bank) cosine similarities, or None
     amounts_by_sentence: list[bool] | None = None
+    matched: list[str] = field(default_factory=list)  # normalised, for the regexes
+
+    def __post_init__(self) -> None:
+        if not self.matched:
+            self.matched = [normalise(s) for s in self.sentences]
 
     def has_amount(self, i: int) -> bool:
         if self.amounts_by_sentence is None:
-            self.amounts_by_sentence = [bool(find_amounts(s)) for s in self.sentences]
+            self.amounts_by_sentence = [bool(find_amounts(s)) for s in self.matched]
         return self.amounts_by_sentence[i]
 
 
@@ -114,16 +128,44 @@ def _compile(patterns: list[str]) -> list[re.Pattern[str]]:
     return [re.compile(p, FLAGS) for p in patterns]
 
 
+@dataclass(frozen=True)
+class Negation:
+    """How a language marks negation: its cues and how far a cue reaches (see signals.yaml)."""
+
+    cue: re.Pattern[str]
+    window: int  # English: words between the cue and the match
+    window_chars: int = 15  # Chinese: characters between the cue and the match
+    breaks: re.Pattern[str] | None = None  # Chinese: ends the cue's scope ("不还钱*就*抓你")
+    reversals: re.Pattern[str] | None = None  # Chinese: "别以为我们不会…" asserts, not negates
+
+    @classmethod
+    def for_language(cls, catalogue: Catalogue, language: str) -> Negation:
+        def rx(d: dict[str, str]) -> re.Pattern[str] | None:
+            return re.compile(d[language], FLAGS) if language in d else None
+
+        return cls(
+            cue=re.compile(catalogue.negation_cues[language], FLAGS),
+            window=catalogue.negation_window,
+            window_chars=catalogue.negation_window_chars,
+            breaks=rx(catalogue.negation_breaks),
+            reversals=rx(catalogue.negation_reversals),
+        )
+
+
+def _is_a_not_a(text: str, start: int, end: int) -> bool:
+    """True for the 不/没 of an A-not-A question ("信不信", "会不会", "有没有"): not a negation."""
+    return end - start == 1 and 0 < start and end < len(text) and text[start - 1] == text[end]
+
+
 class PatternDetector:
-    def __init__(self, name: str, spec: SignalSpec, language: str, negation_cue: str, window: int) -> None:
+    def __init__(self, name: str, spec: SignalSpec, language: str, negation: Negation) -> None:
         self.name = name
         self.language = language
         self.patterns = _compile(spec.patterns.get(language, []))
         self.with_amount = _compile(spec.with_amount.get(language, []))
         self.unless = _compile(spec.unless.get(language, []))
         self.negatable = spec.negatable
-        self.negation = re.compile(negation_cue, FLAGS)
-        self.window = window
+        self.negation = negation
         # one search rules most sentences out before the per-pattern (negation-aware) pass
         every = spec.patterns.get(language, []) + spec.with_amount.get(language, [])
         self.prefilter = re.compile("|".join(f"(?:{p})" for p in every), FLAGS) if every else None
@@ -136,20 +178,32 @@ class PatternDetector:
         breaks = list(_CLAUSE_BREAK.finditer(prefix))
         if breaks:
             prefix = prefix[breaks[-1].end():]
-        cues = list(self.negation.finditer(prefix))
+        neg = self.negation
+        if self.language == "zh":
+            cues = [m for m in neg.cue.finditer(prefix) if not _is_a_not_a(prefix, m.start(), m.end())]
+            if not cues:
+                return False
+            last = cues[-1]
+            if neg.reversals is not None and neg.reversals.search(prefix[: last.start()]):
+                return False
+            between = prefix[last.end():]
+            if neg.breaks is not None and neg.breaks.search(between):
+                return False
+            return len("".join(between.split())) <= neg.window_chars
+        cues = list(neg.cue.finditer(prefix))
         if not cues:
             return False
         between = prefix[cues[-1].end():]
-        if self.language == "zh":
-            chars = [c for c in between if not c.isspace()]
-            return len(chars) <= self.window and all(c in _ZH_SCOPE_CHARS for c in chars)
         words = re.findall(r"[a-z]+", between.lower())
-        return len(words) <= self.window + 2 and all(w in _SCOPE_WORDS for w in words)
+        return len(words) <= neg.window + 2 and all(w in _SCOPE_WORDS for w in words)
 
     def vetoed(self, sentence: str) -> bool:
         """True when the sentence is ruled out for the semantic side too: an ``unless`` regex
         matches, or the signal's own pattern is there but only in negated form ("I'm not going
         to ruin your credit" must not reach the threat by similarity)."""
+        return self._vetoed(normalise(sentence))
+
+    def _vetoed(self, sentence: str) -> bool:
         if any(rx.search(sentence) for rx in self.unless):
             return True
         if not self.negatable:
@@ -172,7 +226,7 @@ class PatternDetector:
         return False
 
     def match_sentence(self, turn: TurnText, i: int) -> bool:
-        s = turn.sentences[i]
+        s = turn.matched[i]
         if self.prefilter is None or self.prefilter.search(s) is None:
             return False
         hit = self._match(s, self.patterns) or (
@@ -287,10 +341,10 @@ def build_detectors(
     ``semantic`` is False where the embedder does not speak the language: semantic detectors are
     then skipped and ``both`` signals fall back to their patterns.
     """
-    cue = catalogue.negation_cues[language]
+    negation = Negation.for_language(catalogue, language)
     out: dict[str, Detector] = {}
     for name, spec in catalogue.signals.items():
-        pat = PatternDetector(name, spec, language, cue, catalogue.negation_window)
+        pat = PatternDetector(name, spec, language, negation)
         sem = SemanticDetector(name, spec, bank) if semantic and spec.kind in ("semantic", "both") else None
         if spec.kind == "pattern" and pat:
             out[name] = pat
