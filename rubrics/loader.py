@@ -10,24 +10,17 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
-
-import yaml
-from pydantic import ValidationError
 
 from rubrics.schema import Match, Rubric, Rulebook
+from simulator.datafile import DataFileError, load_model
 
 SHIPPED_DIR = Path(__file__).resolve().parent
 _STRUCTURAL = re.compile(r"^(question:(open|closed)|topic:[a-z_]+|offer|offer:(monthly|dated))$")
 DEFAULT_RUBRICS = {"en": "default-en", "zh": "default-zh"}
 
 
-class RubricError(ValueError):
+class RubricError(DataFileError):
     """One or more problems in rubric or rulebook files, each ``file: field: message``."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("\n".join(problems))
 
 
 def shipped_rubrics() -> list[Path]:
@@ -111,51 +104,12 @@ def validate_file(path: str | Path) -> list[str]:
 
 def _validate(model: type[Rubric] | type[Rulebook], path: str):
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise RubricError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
     except UnicodeDecodeError:
         raise RubricError([f"{path}: not UTF-8 text"]) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "yaml"
-        raise RubricError([f"{path}: {where}: invalid YAML ({getattr(exc, 'problem', exc)})"]) from None
-    if not isinstance(data, dict):
-        raise RubricError([f"{path}: (top level): expected a mapping of fields"])
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise RubricError([_format_error(path, data, e) for e in exc.errors()]) from None
-
-
-def _format_error(path: str, data: Any, err: dict) -> str:
-    parts: list[str] = []
-    node = data
-    for loc in err["loc"]:
-        if isinstance(loc, int) and isinstance(node, list) and 0 <= loc < len(node):
-            node = node[loc]
-            label = node.get("id") if isinstance(node, dict) else None
-            parts.append(f"[{label}]" if isinstance(label, str) else f"[{loc}]")
-            continue
-        if isinstance(node, dict) and loc in node:
-            node = node[loc]
-            parts.append(f".{loc}")
-        elif loc in ("semantic", "pattern", "metric", "turn", "missing", "hour", "amount"):
-            continue  # the discriminated-union tag pydantic inserts; the kind is in the file
-        else:
-            node = None
-            parts.append(f".{loc}")
-    field = "".join(parts).lstrip(".") or "(top level)"
-    msg = err["msg"].removeprefix("Value error, ")
-    if err["type"] == "extra_forbidden":
-        msg = "unknown field (check the spelling; see rubrics/README.md)"
-    elif err["type"] == "missing":
-        msg = "required field is missing"
-    elif err["type"] in ("union_tag_invalid", "union_tag_not_found"):
-        given = err["input"].get("kind") if isinstance(err.get("input"), dict) else None
-        field += ".kind"
-        msg = f"unknown kind {given!r}; expected one of {err.get('ctx', {}).get('expected_tags', '')}"
-    return f"{path}: {field}: {msg}"
+    return load_model(model, text, path, guide="rubrics/README.md", error=RubricError)
 
 
 @lru_cache(maxsize=1)

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from simulator.datafile import DataFileError, load_model
 from simulator.intents import AgentSignal, Intent, Meter, Temperament, Topic
 
 SCHEMA_VERSION = 1
@@ -170,50 +170,13 @@ class Persona(_Strict):
         return self.name
 
 
-class PersonaError(ValueError):
+class PersonaError(DataFileError):
     """A persona file that cannot be used; ``str()`` is one readable line per problem."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("\n".join(problems))
-
-
-def _loc(loc: tuple) -> str:
-    return ".".join(str(p) for p in loc) or "(top level)"
-
-
-def format_validation_error(path: Path | str, err: ValidationError) -> list[str]:
-    """One line per pydantic error: ``file: field: message``."""
-    lines = []
-    for e in err.errors():
-        msg = e["msg"]
-        if e["type"] == "extra_forbidden":
-            msg = "unknown field (check the spelling against personas/README.md)"
-        elif e["type"] == "missing":
-            msg = "required field is missing"
-        elif msg.startswith("Value error, "):
-            msg = msg[len("Value error, ") :]
-        elif e["type"] == "enum":
-            msg = f"{msg}"
-        lines.append(f"{path}: {_loc(e['loc'])}: {msg}")
-    return lines
 
 
 def parse_persona(text: str, source: str = "<string>") -> Persona:
     """Parse YAML text into a Persona, raising PersonaError with readable lines."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "(yaml)"
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise PersonaError([f"{source}: {where}: invalid YAML: {problem}"]) from None
-    if not isinstance(data, dict):
-        raise PersonaError([f"{source}: (top level): expected a mapping of fields, got {type(data).__name__}"])
-    try:
-        return Persona.model_validate(data)
-    except ValidationError as err:
-        raise PersonaError(format_validation_error(source, err)) from None
+    return load_model(Persona, text, source, guide="personas/README.md", error=PersonaError)
 
 
 def load_persona_file(path: Path | str) -> Persona:
