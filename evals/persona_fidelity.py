@@ -129,13 +129,19 @@ def run(backend_spec: str | None, persona_ids: list[str] | None, seed: int = 0, 
     rows = []
     transcripts = []
     t0 = time.perf_counter()
-    for p in personas:
-        for name, lines in scripts.items():
-            tally, transcript = play_script(p, lines, backend, analyzer, seed=seed)
-            total.add(tally)
-            by_script[name].add(tally)
-            transcripts.append(transcript)
-            rows.append({"persona": p.id, "script": name, "outcome": transcript.metadata.get("outcome"), **tally.summary()})
+    from rich.progress import Progress
+
+    with Progress(transient=True) as progress:
+        task = progress.add_task("scripted calls", total=len(personas) * len(scripts))
+        for p in personas:
+            for name, lines in scripts.items():
+                progress.update(task, description=f"{p.id} / {name}")
+                tally, transcript = play_script(p, lines, backend, analyzer, seed=seed)
+                total.add(tally)
+                by_script[name].add(tally)
+                transcripts.append(transcript)
+                rows.append({"persona": p.id, "script": name, "outcome": transcript.metadata.get("outcome"), **tally.summary()})
+                progress.advance(task)
     if transcripts_out:
         from simulator.transcript import write_jsonl_atomic
 
