@@ -23,8 +23,14 @@ def test_fidelity_counts_role_confusion_and_fallbacks(tmp_path):
 
 def test_fidelity_clean_lines_are_accepted(tmp_path):
     replies = tmp_path / "replies.json"
-    words = "apple river candle garden pocket window marble ladder copper meadow velvet harbor".split()
-    lines = [f"Well, {a} and {b}, that is what I think." for a in words for b in words if a != b]
+    import random
+
+    rng = random.Random(0)
+    vocab = (
+        "apple river candle garden pocket window marble ladder copper meadow velvet harbor "
+        "tiger pencil rocket violin basket island lemon mirror saddle tunnel walnut zipper"
+    ).split()
+    lines = [" ".join(rng.sample(vocab, 6)).capitalize() + "." for _ in range(200)]
     replies.write_text(json.dumps(lines))
     out = run(f"scripted:{replies}", ["hostile-mark"])
     assert out["overall"]["role_confusion_rate"] == 0.0
