@@ -186,6 +186,13 @@ def clean_line(text: str, persona: Persona) -> str:
     return text
 
 
+def _narrates_self(text: str, persona: Persona) -> bool:
+    """True when the line talks about the speaker by name ("Maria is a shy person")."""
+    first = persona.name.split()[0]
+    after = re.compile(_guards()["third_person_after_name"])
+    return any(after.match(text[m.end():]) for m in re.finditer(rf"\b{re.escape(first)}\b", text))
+
+
 def finish_line(text: str) -> str:
     """Drop a trailing fragment cut off by the token limit, when a whole sentence precedes it."""
     text = text.strip()
@@ -226,6 +233,8 @@ def check_line(
     words = _WORD.findall(low)
     if any(tuple(words[i : i + 5]) in _instruction_shingles() for i in range(len(words) - 4)):
         fails.append("echoes_prompt")
+    if _narrates_self(text, persona):
+        fails.append("third_person")
     if not final:
         return fails
     if not re.search(r"\w", text):

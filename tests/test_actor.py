@@ -149,3 +149,37 @@ def test_ordinary_lines_are_not_mistaken_for_prompt_echoes():
     st = initial_state(MARIA)
     for ok in ["Who is calling, and what is this about?", "No, not today.", "I can do fifty a month, maybe."]:
         assert check_line(ok, MARIA, st, []) == []
+
+
+@pytest.mark.parametrize(
+    "narration",
+    [
+        "Maria, a bit of a shy person, her family was always a challenge.",
+        "This is a great example of how Maria Delgado is using her own strengths.",
+        "For example: I could pay something.",
+    ],
+)
+def test_narrating_the_persona_or_the_prompt_is_rejected(narration):
+    line, _, _ = run([narration, narration])
+    assert line.source == "fallback"
+    assert {"third_person", "breaks_character"} & set(line.failures)
+
+
+@pytest.mark.parametrize("ok", ["Hello? This is Maria.", "Yes, Maria speaking.", "Mm-hm, Maria here. Who's this?"])
+def test_saying_your_own_name_on_the_phone_is_fine(ok):
+    assert check_line(ok, MARIA, initial_state(MARIA), []) == []
+
+
+def test_no_authored_line_trips_a_guard_against_itself():
+    """Fallback and example lines are what the call falls back on: they must be clean."""
+    from simulator.actor import _narrates_self, placeholders
+
+    for p in LIB.personas.values():
+        fill = placeholders(p, None, "Sam")
+        for lines in [*p.fallback_lines.values(), p.voice.example_lines]:
+            for raw in lines:
+                text = raw.format_map(fill)
+                assert not _narrates_self(text, p), (p.id, text)
+                st = initial_state(p)
+                fails = [f for f in check_line(text, p, st, []) if not f.startswith("leaks_fact")]
+                assert fails == [], (p.id, text, fails)
