@@ -513,3 +513,49 @@ def test_default_analyzer_is_shared_across_threads_and_loads_once(an):
     assert [r.offer.amount for r in results] == [float(n) for n in range(40, 60)]
     assert all(r.has("empathy") and r.has("payment_offer") for r in results)
     assert default_analyzer("zh").embedder is an.embedder and Embedder.load_count == loads
+
+
+# Authored persona lines, by intent: how many carry the intent's signal (a floor, not all, since
+# some lines deliberately play against their intent: "It's not a money thing" as a hardship line).
+PERSONA_INTENT_FLOORS = {
+    "promise_to_pay": ("debtor_promise", 0.8),
+    "refuse": ("debtor_refusal", 0.6),
+    "request_stop": ("debtor_stop_request", 0.9),
+    "dispute": ("debtor_dispute", 0.5),
+    "threaten_complaint": ("debtor_complaint", 0.9),
+    "explain_hardship": ("debtor_hardship", 0.5),
+}
+
+
+def test_persona_lines_carry_their_intents_signal(an):
+    from simulator.actor import placeholders
+    from simulator.personas import load_personas
+
+    personas = list(load_personas().personas.values())
+    low = []
+    for intent, (signal, floor) in PERSONA_INTENT_FLOORS.items():
+        lines = [
+            line.format_map(placeholders(p, None, "Sam"))
+            for p in personas
+            for line in p.fallback_lines.get(intent, [])
+        ]  # fmt: skip
+        hits = [an.analyze_turn(t, speaker="debtor").has(signal) for t in lines]
+        if lines and sum(hits) / len(lines) < floor:
+            low.append((intent, f"{sum(hits)}/{len(lines)}", [t for t, h in zip(lines, hits, strict=True) if not h]))
+    assert not low, low
+
+
+def test_unrepresented_debtors_lawyer_lines_are_not_representation(an):
+    """A debtor without an attorney who mentions lawyers ("I don't have a lawyer") is not represented."""
+    from simulator.actor import placeholders
+    from simulator.personas import load_personas
+
+    wrong = []
+    for p in load_personas().personas.values():
+        if p.attorney is not None or p.id in {"disputing-priya", "hostile-mark"}:
+            continue  # consulted one / sarcastic "talk to my lawyer then"
+        for line in p.fallback_lines.get("refer_to_attorney", []):
+            text = line.format_map(placeholders(p, None, "Sam"))
+            if an.analyze_turn(text, speaker="debtor").has("debtor_attorney"):
+                wrong.append((p.id, text))
+    assert not wrong, wrong
