@@ -214,6 +214,7 @@ def check_line(
     *,
     analyzer=None,
     final: bool = True,
+    intent: Intent | None = None,
 ) -> list[str]:
     """Names of the guards the line fails (empty list = accepted).
 
@@ -251,13 +252,29 @@ def check_line(
         if words and pw and len(words & pw) / len(words | pw) >= 0.8:
             fails.append("repeats_itself")
             break
-    if analyzer is not None and "speaks_as_collector" not in fails:
+    if analyzer is not None:
         try:
-            a = analyzer.analyze_turn(text, speaker="agent")
-            if a.signals.intersection(g["collector_signals"]):
-                fails.append("speaks_as_collector")
+            if "speaks_as_collector" not in fails:
+                a = analyzer.analyze_turn(text, speaker="agent")
+                if a.signals.intersection(g["collector_signals"]):
+                    fails.append("speaks_as_collector")
+            if intent is not None:
+                fails.extend(_intent_failures(analyzer.analyze_turn(text, speaker="debtor").signals, intent))
         except Exception:  # the analyzer is advisory here; never let it stall the call
             log.exception("analyzer failed inside the actor guard")
+    return fails
+
+
+def _intent_failures(signals: frozenset[str], intent: Intent) -> list[str]:
+    """Whether the line does what the director decided (same detectors as the scorer)."""
+    g = _guards()
+    fails = []
+    needed = g["on_intent"].get(intent.value)
+    if needed and needed not in signals:
+        fails.append("off_intent")
+    for signal, allowed in g["only_under"].items():
+        if signal in signals and intent.value not in allowed:
+            fails.append("contradicts_intent")
     return fails
 
 
@@ -319,7 +336,9 @@ class Actor:
                     yield ActorEvent("reset")
                 continue
             text = finish_line(clean_line(raw, self.persona))
-            fails = aborted or check_line(text, self.persona, decision.state, earlier, analyzer=self.analyzer)
+            fails = aborted or check_line(
+                text, self.persona, decision.state, earlier, analyzer=self.analyzer, intent=decision.intent
+            )
             if not fails:
                 if shown != text:
                     if shown:

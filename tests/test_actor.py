@@ -183,3 +183,31 @@ def test_no_authored_line_trips_a_guard_against_itself():
                 st = initial_state(p)
                 fails = [f for f in check_line(text, p, st, []) if not f.startswith("leaks_fact")]
                 assert fails == [], (p.id, text, fails)
+
+
+@pytest.fixture(scope="module")
+def analyzer():
+    from simulator.analysis import default_analyzer
+
+    return default_analyzer()
+
+
+@pytest.mark.parametrize(
+    "intent, said, guard",
+    [
+        (Intent.promise_to_pay, "Hmm, I'll have to think about it.", "off_intent"),
+        (Intent.refuse, "Okay, I'll pay $100 this Friday.", "contradicts_intent"),
+        (Intent.request_stop, "Well, what else did you want to know?", "off_intent"),
+    ],
+)
+def test_words_must_do_what_the_director_decided(analyzer, intent, said, guard):
+    actor = Actor(MARIA, ScriptedBackend([said, said]), analyzer=analyzer)
+    line = actor.render(decision(intent, detail={"amount": 100, "monthly": False, "date": "2026-12-04"}), HISTORY)
+    assert line.source == "fallback" and guard in line.failures
+
+
+def test_a_real_promise_passes_the_intent_check(analyzer):
+    said = "Okay, I can do $100 on Friday. I'll put it in my calendar."
+    actor = Actor(MARIA, ScriptedBackend([said]), analyzer=analyzer)
+    line = actor.render(decision(Intent.promise_to_pay, detail={"amount": 100, "monthly": False, "date": "2026-12-04"}), HISTORY)
+    assert line.source == "model" and line.text == said

@@ -425,7 +425,8 @@ def test_one_analysis_per_turn(an):
 # --------------------------------------------------------------------------- batching and embedding
 
 
-def test_analyze_many_matches_one_by_one_and_embeds_each_sentence_once(an):
+def test_analyze_many_matches_one_by_one_and_embeds_each_sentence_once(an, tmp_path, monkeypatch):
+    monkeypatch.setenv("CALLCOACH_CACHE_DIR", str(tmp_path))  # no exemplar bank cached on disk yet
     calls = [
         _call(("agent", "Hi, this is Sam from Acme Recovery. Am I speaking with Maria?"), ("debtor", "Yes, speaking.")),
         _call(("agent", "Hi, this is Sam from Acme Recovery. Am I speaking with Maria?"), ("debtor", "Who is this?")),
