@@ -12,9 +12,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from simulator.datafile import DataFileError, load_model
 from simulator.intents import Topic
 
 DEFAULT_CATALOGUE = Path(__file__).resolve().parent / "signals.yaml"
@@ -24,8 +24,8 @@ Speaker = Literal["agent", "debtor", "any"]
 DetectorKind = Literal["pattern", "semantic", "both"]
 
 
-class CatalogueError(ValueError):
-    """A signal catalogue that cannot be loaded; the message names the file and the field."""
+class CatalogueError(DataFileError):
+    """A signal catalogue that cannot be loaded; each problem names the file and the field."""
 
 
 class _Strict(BaseModel):
@@ -156,30 +156,14 @@ class Catalogue(_Strict):
         return {n: s for n, s in self.signals.items() if s.speaker in (side, "any")}
 
 
-def _format_error(path: Path, exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
-        msg = err["msg"].removeprefix("Value error, ")
-        parts.append(f"{loc}: {msg}")
-    return f"{path}: " + "; ".join(parts)
-
-
 def load_catalogue(path: Path | str | None = None) -> Catalogue:
-    """Load and validate a signal catalogue; raise CatalogueError with one readable message."""
+    """Load and validate a signal catalogue; raise CatalogueError with readable lines."""
     path = Path(path) if path is not None else DEFAULT_CATALOGUE
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise CatalogueError(f"{path}: cannot read the signal catalogue: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise CatalogueError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise CatalogueError(f"{path}: expected a mapping with 'version', 'signals', ... at the top level")
-    try:
-        return Catalogue.model_validate(raw)
-    except ValidationError as exc:
-        raise CatalogueError(_format_error(path, exc)) from None
+        raise CatalogueError([f"{path}: cannot read the signal catalogue: {exc.strerror}"]) from None
+    return load_model(Catalogue, text, str(path), guide="simulator/analysis/signals.yaml", error=CatalogueError)
 
 
 @lru_cache(maxsize=4)
