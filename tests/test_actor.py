@@ -211,3 +211,8 @@ def test_a_real_promise_passes_the_intent_check(analyzer):
     actor = Actor(MARIA, ScriptedBackend([said]), analyzer=analyzer)
     line = actor.render(decision(Intent.promise_to_pay, detail={"amount": 100, "monthly": False, "date": "2026-12-04"}), HISTORY)
     assert line.source == "model" and line.text == said
+
+
+@pytest.mark.parametrize("drift", ["I'm here to offer my support and care to all those who need it.", 'A: "He loved being sick.'])
+def test_counsellor_drift_and_qa_labels_are_rejected(drift):
+    assert "breaks_character" in check_line(drift, MARIA, initial_state(MARIA), [])
