@@ -254,7 +254,7 @@ class Director:
             return Intent.ask_who_is_calling, None, "caller did not say who they are", {}, st
 
         # 5. Disputes come before money for a disputing debtor.
-        if temp is Temperament.disputing and not self._dispute_settled(st, a):
+        if temp is Temperament.disputing and st.trust < th.agree_trust:  # proof offered = trust earned
             if "rights_statement" in sig or "legal_consequence_statement" in sig:
                 return Intent.ask_proof, Outcome.dispute, "told of their rights: wants it in writing", {}, st
             intent = Intent.dispute if st.intent != Intent.dispute else Intent.ask_proof
@@ -318,10 +318,6 @@ class Director:
         if st.promise:
             return Outcome.promise_to_pay
         return Outcome.ended_by_agent
-
-    def _dispute_settled(self, st: DebtorState, a: TurnAnalysis) -> bool:
-        # A disputing debtor engages with payment only once trust is high (proof offered).
-        return st.trust >= self.persona.thresholds.agree_trust
 
     def _counter(self, st: DebtorState, reason: str):
         cap = self.persona.payment_capacity

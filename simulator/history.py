@@ -158,11 +158,6 @@ class HistoryStore:
                         (call_id, i, t.speaker, t.text, _now()),
                     )
 
-    def truncate(self, call_id: str, n_turns: int) -> None:
-        """Drop the turns from index ``n_turns`` on (the trainee undid them)."""
-        with self._write() as db:
-            db.execute("DELETE FROM turns WHERE call_id=? AND idx>=?", (call_id, n_turns))
-
     def finish_call(self, call_id: str, outcome: str | None, metadata: dict | None = None) -> None:
         """Mark the call ended, with its outcome and final metadata."""
         with self._write() as db:

@@ -164,11 +164,6 @@ class Persona(_Strict):
         lines = self.fallback_lines[intent]
         return lines[index % len(lines)]
 
-    @property
-    def speaker_name(self) -> str:
-        """Who is on the phone (the third party for a wrong-party call)."""
-        return self.name
-
 
 class PersonaError(DataFileError):
     """A persona file that cannot be used; ``str()`` is one readable line per problem."""

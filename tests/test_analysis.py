@@ -480,7 +480,7 @@ def test_zh_is_pattern_only(an_zh):
 
 def test_catalogue_errors_are_readable(tmp_path):
     bad = tmp_path / "signals.yaml"
-    bad.write_text("version: 1\nlanguages: [en]\nnegation_cues: {en: 'not'}\nquestion: {open: {}, closed: {}}\ntopics: {}\nsignals: {}\n")
+    bad.write_text("version: 1\nlanguages: [en]\nnegation_cues: {en: 'not'}\nquestion: {open: {}}\ntopics: {}\nsignals: {}\n")
     with pytest.raises(CatalogueError, match="topics: missing"):
         load_catalogue(bad)
     bad.write_text("version: 1\nsignals: {x: {description: abc, speaker: agent, kind: pattern, patterns: {en: ['(']}}}\n")

@@ -122,8 +122,6 @@ class Analyzer:
         q = self.catalogue.question
         self._q_open = [re.compile(p, FLAGS) for p in q.open.get(language, [])]
         self._q_open_any = [re.compile(p, FLAGS) for p in q.open_anywhere.get(language, [])]
-        self._q_closed = [re.compile(p, FLAGS) for p in q.closed.get(language, [])]
-        self._q_tag = [re.compile(p, FLAGS) for p in q.tag.get(language, [])]
         self._q_imperative = [re.compile(p, FLAGS) for p in q.imperative_open.get(language, [])]
         self._ready = False
         self._lock = threading.Lock()

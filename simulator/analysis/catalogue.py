@@ -85,15 +85,13 @@ class TopicSpec(_Strict):
 
 
 class QuestionSpec(_Strict):
-    """How a question sentence is classified as open or closed, per language."""
+    """How a question sentence is classified: open when one of these matches, else closed."""
 
     open: dict[str, list[str]]  # regexes matched at the start of a sentence
     open_anywhere: dict[str, list[str]] = Field(default_factory=dict)  # "... tell me more?"
-    closed: dict[str, list[str]]
-    tag: dict[str, list[str]] = Field(default_factory=dict)  # tag questions: "..., right?"
     imperative_open: dict[str, list[str]] = Field(default_factory=dict)  # "Tell me about ..." without '?'
 
-    _check = field_validator("open", "open_anywhere", "closed", "tag", "imperative_open")(_check_regexes)
+    _check = field_validator("open", "open_anywhere", "imperative_open")(_check_regexes)
 
 
 class Catalogue(_Strict):

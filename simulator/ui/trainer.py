@@ -7,7 +7,6 @@ from html import escape
 from pathlib import Path
 
 import gradio as gr
-import yaml
 
 from simulator.personas import SHIPPED_DIR, Persona, PersonaError, parse_persona, persona_files
 from simulator.ui import progress, views
@@ -91,14 +90,6 @@ def save_persona(res: AppResources, text: str) -> tuple[str, Path]:
     tmp.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
     tmp.replace(path)
     return f"{'Updated' if existed else 'Saved'} {path.name}: it is now on the Practice tab.", path
-
-
-def new_persona_id(text: str) -> str:
-    try:
-        data = yaml.safe_load(text) or {}
-        return str(data.get("id", "")) if isinstance(data, dict) else ""
-    except yaml.YAMLError:
-        return ""
 
 
 def build_trainer_tab(res: AppResources, practice: dict, tabs: gr.Tabs) -> None:

@@ -57,11 +57,6 @@ def persona_cards(personas: Sequence[Persona]) -> list[dict]:
     return cards
 
 
-def debtor_name(persona: Persona) -> str:
-    """Who is on the phone, as the chat labels them."""
-    return persona.name
-
-
 def on_line_html(persona: Persona, ended: bool = False) -> str:
     """The strip above the chat: who you are talking to, and whether the call is live."""
     state = '<span class="cc-live cc-off">Call ended</span>' if ended else '<span class="cc-live">On the line</span>'
