@@ -11,7 +11,6 @@ the debtor model.
 from __future__ import annotations
 
 import json
-import re
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from pathlib import Path
 import typer
 import yaml
 
+from simulator.actor import leaked_fact
 from simulator.personas import Persona, load_personas
 
 ROLE_GUARDS = ("speaks_as_collector", "breaks_character")
@@ -73,13 +73,6 @@ class Tally:
         }
 
 
-def _leak_in(text: str, persona: Persona, revealed: tuple[str, ...]) -> bool:
-    low = text.lower()
-    return any(
-        f.id not in revealed and any(re.search(rf"\b{re.escape(t.lower())}\b", low) for t in f.leak_terms) for f in persona.hidden_facts
-    )
-
-
 def play_script(persona: Persona, lines: list[str], backend, analyzer, seed: int = 0):
     """One scripted call; returns (tally, transcript)."""
     from simulator.session import CallSession
@@ -109,7 +102,7 @@ def play_script(persona: Persona, lines: list[str], backend, analyzer, seed: int
             tally.words.append(len(reply.text.split()))
             if reply.source == "retry":
                 tally.retries += 1
-            if _leak_in(reply.text, persona, revealed_before + reply.newly_revealed):
+            if leaked_fact(reply.text, persona, revealed_before + reply.newly_revealed):
                 tally.leaks_shipped += 1
     session.end()
     return tally, session.transcript()

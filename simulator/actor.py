@@ -186,6 +186,15 @@ def clean_line(text: str, persona: Persona) -> str:
     return text
 
 
+def leaked_fact(text: str, persona: Persona, revealed: tuple[str, ...]) -> str | None:
+    """The id of a hidden fact not yet revealed whose leak terms the line says, if any."""
+    low = text.lower()
+    for fact in persona.hidden_facts:
+        if fact.id not in revealed and any(re.search(rf"\b{re.escape(t.lower())}\b", low) for t in fact.leak_terms):
+            return fact.id
+    return None
+
+
 def _narrates_self(text: str, persona: Persona) -> bool:
     """True when the line talks about the speaker by name ("Maria is a shy person")."""
     first = persona.name.split()[0]
@@ -227,10 +236,9 @@ def check_line(
         fails.append("breaks_character")
     if any(p.search(text) for p in g["_collector"]):
         fails.append("speaks_as_collector")
-    for fact in persona.hidden_facts:
-        if fact.id not in state.revealed and any(re.search(rf"\b{re.escape(t.lower())}\b", low) for t in fact.leak_terms):
-            fails.append(f"leaks_fact:{fact.id}")
-            break
+    leaked = leaked_fact(text, persona, state.revealed)
+    if leaked:
+        fails.append(f"leaks_fact:{leaked}")
     words = _WORD.findall(low)
     if any(tuple(words[i : i + 5]) in _instruction_shingles() for i in range(len(words) - 4)):
         fails.append("echoes_prompt")
