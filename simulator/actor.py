@@ -78,7 +78,8 @@ class _Fill(dict):
         return "{" + key + "}"
 
 
-def _money(x: float) -> str:
+def say_money(x: float) -> str:
+    """An amount as a person says it: "$175", "$1,842.37"."""
     return f"${x:,.0f}" if abs(x - round(x)) < 0.005 else f"${x:,.2f}"
 
 
@@ -93,7 +94,7 @@ def placeholders(persona: Persona, decision: Decision | None, agent_name: str | 
     detail = decision.detail if decision else {}
     amount = detail.get("amount", persona.debt.amount)
     return _Fill(
-        amount=_money(amount),
+        amount=say_money(amount),
         date=_say_date(detail.get("date")),
         creditor=persona.debt.creditor,
         agent_name=agent_name or "you",
@@ -113,7 +114,7 @@ def persona_card(persona: Persona) -> str:
     else:
         identity = f"You are {p.profile.age}, {p.profile.occupation}. {p.profile.household}."
         debt_line = (
-            f"You owe {p.debt.creditor} {_money(p.debt.amount)} on a {p.debt.product}, "
+            f"You owe {p.debt.creditor} {say_money(p.debt.amount)} on a {p.debt.product}, "
             f"{p.debt.days_past_due} days overdue."
         )
     return pr["card"].format(

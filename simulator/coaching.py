@@ -21,6 +21,7 @@ import yaml
 from rubrics.results import Violation
 from rubrics.rulebook import rule_advice
 from rubrics.schema import Rulebook
+from simulator.actor import say_money
 from simulator.analysis.types import CallContext, TurnAnalysis
 from simulator.director import DebtorState
 from simulator.intents import Topic
@@ -147,10 +148,6 @@ def _first_name(full: str) -> str:
     return full.split()[0] if full.strip() else full
 
 
-def _money(amount: float) -> str:
-    return f"${amount:,.0f}" if amount == int(amount) else f"${amount:,.2f}"
-
-
 def suggest_line(
     persona: Persona,
     state: DebtorState,
@@ -174,7 +171,7 @@ def suggest_line(
         "debtor": holder,
         "first_name": _first_name(holder),
         "creditor": persona.debt.creditor,
-        "amount": _money(amount),
+        "amount": say_money(amount),
         "plan": state.promise.plan if state.promise else "",
     }
     asked_topics = {t for a in agent_turns for t in a.question_topics}
