@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo chat test test-fast lint bench fidelity clean
+.PHONY: install demo chat test test-fast lint bench fidelity fidelity-heldout corpus train clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -41,6 +41,18 @@ bench: install
 
 fidelity: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m evals.persona_fidelity --out out/fidelity.json
+
+# The debtor adapter: held-out figures with and without it (the issue's before/after).
+fidelity-heldout: install
+	HF_HUB_OFFLINE=1 $(BIN)/python -m evals.persona_fidelity --heldout --no-adapter --out out/fidelity-before.json --replies out/replies-before.jsonl
+	HF_HUB_OFFLINE=1 $(BIN)/python -m evals.persona_fidelity --heldout --out out/fidelity-after.json --replies out/replies-after.jsonl
+
+# Rebuild the tuning corpus from the line banks, then retrain the adapter (about 45 min on 2 cores).
+corpus: install
+	HF_HUB_OFFLINE=1 $(BIN)/python -m training.build_corpus
+
+train: install
+	HF_HUB_OFFLINE=1 $(BIN)/python -m training.train_lora
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

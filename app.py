@@ -29,6 +29,7 @@ def build_app(
     *,
     rubric: str = "default-en",
     seed: int | None = None,
+    adapter: bool = True,
 ):
     """Build the callcoach Blocks (not launched).
 
@@ -48,7 +49,7 @@ def build_app(
     from simulator.ui.resources import make_resources
     from simulator.ui.style import APP_CSS, make_theme
 
-    res = make_resources(backend, analyzer, personas_dirs, data_dir, rubric)
+    res = make_resources(backend, analyzer, personas_dirs, data_dir, rubric, adapter=adapter)
     with gr.Blocks(title="callcoach: collections call practice", analytics_enabled=False) as demo:
         with gr.Row(elem_id="cc-header"):
             gr.HTML(
@@ -122,6 +123,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--host", default=os.environ.get("CALLCOACH_HOST", DEFAULT_HOST), help="interface to bind (default 127.0.0.1; 0.0.0.0 for a team server)")
     p.add_argument("--port", type=int, default=int(os.environ.get("CALLCOACH_PORT", DEFAULT_PORT)), help="port (default 7860)")
     p.add_argument("--backend", default=os.environ.get("CALLCOACH_BACKEND"), help="debtor model: transformers:<id or path>[#gguf] or openai:<base_url>#<model> (default: the embedded SmolLM2)")
+    p.add_argument("--no-adapter", action="store_true", help="the embedded model without its tuned debtor adapter (for comparison)")
     p.add_argument("--auth", default=os.environ.get("CALLCOACH_AUTH"), help="require a login: user:password[,user2:password2] (or env CALLCOACH_AUTH)")
     p.add_argument("--share", action="store_true", help="also open a public Gradio share link (off by default)")
     p.add_argument("--personas-dir", action="append", default=None, help="extra persona folder (repeatable)")
@@ -140,7 +142,7 @@ def main(argv: list[str] | None = None) -> None:
     from simulator.personas import SHIPPED_DIR
 
     dirs = [SHIPPED_DIR, *(args.personas_dir or [])]
-    demo = build_app(backend=args.backend, personas_dirs=dirs, data_dir=args.data_dir)
+    demo = build_app(backend=args.backend, personas_dirs=dirs, data_dir=args.data_dir, adapter=not args.no_adapter)
     demo.callcoach.backend.preload()
     print(f"callcoach: history and saved personas in {demo.callcoach.data_dir}", flush=True)
     launch(demo, host=args.host, port=args.port, auth=auth, share=args.share)

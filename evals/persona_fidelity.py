@@ -1,11 +1,14 @@
-"""Persona fidelity baseline: fixed collector scripts against every persona, with a real model.
+"""Persona fidelity: scripted collector calls against personas, with a real model.
 
 Reports, per persona and overall: role confusion (the debtor speaking as the collector or as an
-assistant), fallback rate, hidden-fact leak attempts caught by the guard (and any that got
-through), words per line and the outcome reached. These figures are the baseline for tuning
-the debtor model.
+assistant), guard-failure, retry and fallback rates, hidden-fact leak attempts caught by the
+guard (and any that got through), words per line and the outcome reached. With ``--heldout`` it
+plays only what the tuning corpus never saw - the held-out personas, and calls built from every
+collector move's held-out lines - and adds intent accuracy, relevance and copy rate
+(evals/fidelity_metrics.py).
 
     python -m evals.persona_fidelity --out out/fidelity.json [--backend SPEC] [--personas ID,...]
+        [--heldout] [--no-adapter] [--replies out/replies.jsonl]
 """
 
 from __future__ import annotations
@@ -39,12 +42,32 @@ def fill_line(line: str, persona: Persona) -> str:
     return line.format(debtor=holder.split()[0], full=holder, creditor=persona.debt.creditor, amount=f"${amount:,.0f}")
 
 
+def heldout_scripts(persona: Persona, seed: int = 0, calls_per_plan: int = 1) -> dict[str, list[str]]:
+    """Calls built only from the collector moves' held-out lines, one per plan and seed."""
+    import random
+
+    from training.banks import load_collector_bank
+    from training.build_corpus import AGENTS, PLANS_FILE, collector_fill, plan_moves
+
+    bank = load_collector_bank()
+    plans = yaml.safe_load(PLANS_FILE.read_text(encoding="utf-8"))
+    out = {}
+    for name in plans["plans"]:
+        for k in range(calls_per_plan):
+            rng = random.Random(f"{seed}-{persona.id}-{name}-{k}")
+            fill = collector_fill(persona, rng, rng.choice(AGENTS))
+            _, moves = plan_moves(plans, rng, only=name)
+            out[f"{name}-{k}"] = [rng.choice(bank.moves[m].heldout).format(**fill) for m in moves if bank.moves[m].heldout]
+    return out
+
+
 @dataclass
 class Tally:
     replies: int = 0
     role_confusion: int = 0
     fallback: int = 0
     retries: int = 0
+    guard_failed: int = 0  # replies whose first try failed a guard (retried or fell back)
     leak_attempts: int = 0
     leaks_shipped: int = 0
     backend_errors: int = 0
@@ -52,7 +75,7 @@ class Tally:
     guard_failures: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: Tally) -> None:
-        for k in ("replies", "role_confusion", "fallback", "retries", "leak_attempts", "leaks_shipped", "backend_errors"):
+        for k in ("replies", "role_confusion", "fallback", "retries", "guard_failed", "leak_attempts", "leaks_shipped", "backend_errors"):
             setattr(self, k, getattr(self, k) + getattr(other, k))
         self.words.extend(other.words)
         for k, v in other.guard_failures.items():
@@ -65,6 +88,7 @@ class Tally:
             "role_confusion_rate": round(self.role_confusion / n, 3),
             "fallback_rate": round(self.fallback / n, 3),
             "retry_rate": round(self.retries / n, 3),
+            "guard_failure_rate": round(self.guard_failed / n, 3),
             "leak_attempts": self.leak_attempts,
             "leaks_shipped": self.leaks_shipped,
             "backend_errors": self.backend_errors,
@@ -73,18 +97,21 @@ class Tally:
         }
 
 
-def play_script(persona: Persona, lines: list[str], backend, analyzer, seed: int = 0):
-    """One scripted call; returns (tally, transcript)."""
+def play_script(persona: Persona, lines: list[str], backend, analyzer, seed: int = 0, log: list | None = None, script: str = ""):
+    """One scripted call (lines already filled in); returns (tally, transcript).
+
+    ``log`` collects one row per reply (collector line, reply, intent, source, guard failures).
+    """
     from simulator.session import CallSession
 
     session = CallSession(persona, backend, analyzer, seed=seed, agent_name="Sam")
     session.open()
     tally = Tally()
-    for raw in lines:
+    for line in lines:
         if session.ended:
             break
         revealed_before = session.state.revealed
-        reply = session.say(fill_line(raw, persona))
+        reply = session.say(line)
         tally.replies += 1
         fails = reply.failures
         for f in fails:
@@ -92,6 +119,8 @@ def play_script(persona: Persona, lines: list[str], backend, analyzer, seed: int
             tally.guard_failures[key] = tally.guard_failures.get(key, 0) + 1
         if any(f in ROLE_GUARDS for f in fails):
             tally.role_confusion += 1
+        if any(f != "backend_error" for f in fails):
+            tally.guard_failed += 1
         if any(f.startswith("leaks_fact") for f in fails):
             tally.leak_attempts += 1
         if "backend_error" in fails:
@@ -104,49 +133,103 @@ def play_script(persona: Persona, lines: list[str], backend, analyzer, seed: int
                 tally.retries += 1
             if leaked_fact(reply.text, persona, revealed_before + reply.newly_revealed):
                 tally.leaks_shipped += 1
+        if log is not None:
+            log.append({
+                "persona": persona.id, "script": script, "collector": line, "reply": reply.text,
+                "intent": reply.intent.value, "source": reply.source, "failures": list(fails),
+            })
     session.end()
     return tally, session.transcript()
 
 
-def run(backend_spec: str | None, persona_ids: list[str] | None, seed: int = 0, transcripts_out: Path | None = None) -> dict:
+def run(
+    backend_spec: str | None,
+    persona_ids: list[str] | None,
+    seed: int = 0,
+    transcripts_out: Path | None = None,
+    *,
+    heldout: bool = False,
+    adapter: bool = True,
+    replies_out: Path | None = None,
+    calls_per_plan: int = 1,
+) -> dict:
     from simulator.analysis import default_analyzer
     from simulator.backends import make_backend
 
     lib = load_personas()
+    if heldout and not persona_ids:
+        from training.build_corpus import HELDOUT_PERSONAS
+
+        persona_ids = list(HELDOUT_PERSONAS)
     personas = [lib.get(p) for p in persona_ids] if persona_ids else list(lib.personas.values())
-    backend = make_backend(backend_spec)
+    backend = make_backend(backend_spec, adapter=adapter)
     analyzer = default_analyzer()
-    scripts = load_scripts()
+    fixed = load_scripts()
+    plays = []
+    for p in personas:
+        scripts = {k: [fill_line(x, p) for x in v] for k, v in fixed.items()}
+        if heldout:
+            scripts.update(heldout_scripts(p, seed, calls_per_plan))
+        plays += [(p, name, lines) for name, lines in scripts.items()]
     total = Tally()
-    by_script: dict[str, Tally] = {k: Tally() for k in scripts}
-    rows = []
-    transcripts = []
+    by_script: dict[str, Tally] = {}
+    rows, transcripts, log = [], [], []
     t0 = time.perf_counter()
     from rich.progress import Progress
 
     with Progress(transient=True) as progress:
-        task = progress.add_task("scripted calls", total=len(personas) * len(scripts))
-        for p in personas:
-            for name, lines in scripts.items():
-                progress.update(task, description=f"{p.id} / {name}")
-                tally, transcript = play_script(p, lines, backend, analyzer, seed=seed)
-                total.add(tally)
-                by_script[name].add(tally)
-                transcripts.append(transcript)
-                rows.append({"persona": p.id, "script": name, "outcome": transcript.metadata.get("outcome"), **tally.summary()})
-                progress.advance(task)
+        task = progress.add_task("scripted calls", total=len(plays))
+        for p, name, lines in plays:
+            progress.update(task, description=f"{p.id} / {name}")
+            tally, transcript = play_script(p, lines, backend, analyzer, seed=seed, log=log, script=name)
+            total.add(tally)
+            by_script.setdefault(name.rsplit("-", 1)[0] if heldout else name, Tally()).add(tally)
+            transcripts.append(transcript)
+            rows.append({"persona": p.id, "script": name, "outcome": transcript.metadata.get("outcome"), **tally.summary()})
+            progress.advance(task)
     if transcripts_out:
         from simulator.transcript import write_jsonl_atomic
 
         write_jsonl_atomic(transcripts_out, transcripts)
+    if replies_out:
+        replies_out.parent.mkdir(parents=True, exist_ok=True)
+        replies_out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in log), encoding="utf-8")
+    overall = total.summary()
+    if heldout:
+        overall.update(line_metrics(log, lib.personas))
     return {
         "backend": backend.spec,
+        "heldout": heldout,
         "seed": seed,
         "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "seconds": round(time.perf_counter() - t0, 1),
-        "overall": total.summary(),
+        "overall": overall,
         "by_script": {k: v.summary() for k, v in by_script.items()},
         "calls": rows,
+    }
+
+
+def line_metrics(log: list[dict], personas: dict) -> dict:
+    """Intent accuracy, relevance and copy rate over the model's own lines (fallbacks excluded)."""
+    from evals.fidelity_metrics import corpus_targets, fit_intent_classifier, norm, relevance
+    from training.build_corpus import CORPUS_FILE, HELDOUT_PERSONAS
+
+    model_rows = [r for r in log if r["source"] != "fallback"]
+    clf = fit_intent_classifier(personas, HELDOUT_PERSONAS)
+    predicted = clf.predict([r["reply"] for r in model_rows])
+    right = sum(p == r["intent"] for p, r in zip(predicted, model_rows, strict=True))
+    targets = corpus_targets(CORPUS_FILE)
+    copies = sum(norm(r["reply"]) in targets for r in model_rows)
+    calls: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for r in model_rows:
+        calls.setdefault((r["persona"], r["script"]), []).append((r["collector"], r["reply"]))
+    return {
+        "intent_accuracy": round(right / len(model_rows), 3) if model_rows else None,
+        "intent_classifier_ceiling": clf.loo_accuracy,
+        "intent_classifier_lines": clf.lines,
+        "copy_rate": round(copies / len(model_rows), 3) if model_rows else None,
+        "corpus_targets": len(targets),
+        **relevance(list(calls.values()), clf.embedder),
     }
 
 
@@ -156,12 +239,19 @@ def main(
     personas: str = typer.Option(None, help="Comma-separated persona ids (default: all)."),
     seed: int = typer.Option(0),
     transcripts: Path = typer.Option(None, help="Also write the calls as JSONL."),
+    heldout: bool = typer.Option(False, "--heldout", help="Only what tuning never saw: held-out personas and collector lines; adds intent accuracy, relevance and copy rate."),
+    no_adapter: bool = typer.Option(False, "--no-adapter", help="The bundled model without the debtor adapter."),
+    replies: Path = typer.Option(None, help="Also write every reply (with its collector line) as JSONL."),
+    calls_per_plan: int = typer.Option(1, help="--heldout: calls per call plan and persona, besides the fixed scripts."),
 ) -> None:
-    """Run the persona-fidelity baseline and write its figures."""
+    """Run the persona-fidelity calls and write their figures."""
     from rich.console import Console
     from rich.table import Table
 
-    result = run(backend, personas.split(",") if personas else None, seed, transcripts)
+    result = run(
+        backend, personas.split(",") if personas else None, seed, transcripts,
+        heldout=heldout, adapter=not no_adapter, replies_out=replies, calls_per_plan=calls_per_plan,
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
     table = Table(title=f"Persona fidelity ({result['backend']})")

@@ -26,6 +26,8 @@ from simulator.transcript import Turn
 
 log = logging.getLogger(__name__)
 
+# The tuned adapter saw this much history in training (training/build_corpus.py).
+TUNED_HISTORY_TURNS = 4
 STOP = ["\n", "<|im_end|>", "Collector:", "Agent:", "Debt collector:"]
 
 
@@ -46,7 +48,7 @@ def _guards() -> dict:
 def _instruction_shingles() -> frozenset[tuple[str, ...]]:
     """Five-word runs of the prompt's own instructions: a line containing one echoes the prompt."""
     pr = _prompts()
-    text = re.sub(r"\{[^}]*\}", " | ", pr["card"] + " | " + pr["direction"])
+    text = re.sub(r"\{[^}]*\}", " | ", " | ".join(pr[k] for k in ("card", "direction", "tuned_card", "tuned_direction")))
     out = set()
     for chunk in text.split("|"):
         words = _WORD.findall(chunk.lower())
@@ -93,8 +95,11 @@ def _say_date(iso: str | None) -> str:
 def placeholders(persona: Persona, decision: Decision | None, agent_name: str | None) -> _Fill:
     detail = decision.detail if decision else {}
     amount = detail.get("amount", persona.debt.amount)
+    # {payment} says the plan as a person would: "$175 a month" for a monthly plan, else "$400".
+    per = " a month" if detail.get("monthly") else ""
     return _Fill(
         amount=say_money(amount),
+        payment=say_money(amount) + per,
         date=_say_date(detail.get("date")),
         creditor=persona.debt.creditor,
         agent_name=agent_name or "you",
@@ -105,8 +110,15 @@ def placeholders(persona: Persona, decision: Decision | None, agent_name: str | 
     )
 
 
-def persona_card(persona: Persona) -> str:
-    """The constant system prompt for a persona (kept identical across turns for KV reuse)."""
+PromptStyle = Literal["full", "tuned"]
+
+
+def persona_card(persona: Persona, style: PromptStyle = "full") -> str:
+    """The constant system prompt for a persona (kept identical across turns for KV reuse).
+
+    ``full`` instructs an untuned model at length; ``tuned`` is the compact card the debtor
+    adapter was trained on (training/build_corpus.py renders its examples with this function).
+    """
     p, pr = persona, _prompts()
     if p.temperament is Temperament.wrong_party and p.third_party:
         identity = pr["wrong_party_identity"].format(relation=p.third_party.relation, account_holder=p.third_party.account_holder)
@@ -117,6 +129,10 @@ def persona_card(persona: Persona) -> str:
             f"You owe {p.debt.creditor} {say_money(p.debt.amount)} on a {p.debt.product}, "
             f"{p.debt.days_past_due} days overdue."
         )
+    if style == "tuned":
+        return pr["tuned_card"].format(
+            name=p.name, identity=identity, situation=p.situation, debt_line=debt_line, style=" ".join(p.voice.style_notes)
+        ).strip()
     return pr["card"].format(
         name=p.name,
         identity=identity,
@@ -127,7 +143,9 @@ def persona_card(persona: Persona) -> str:
     ).strip()
 
 
-def stage_direction(persona: Persona, decision: Decision, agent_name: str | None = None) -> str:
+def stage_direction(
+    persona: Persona, decision: Decision, agent_name: str | None = None, style: PromptStyle = "full"
+) -> str:
     pr = _prompts()
     st = decision.state
     facts = [f.fact for f in persona.hidden_facts if f.id in decision.newly_revealed]
@@ -142,6 +160,9 @@ def stage_direction(persona: Persona, decision: Decision, agent_name: str | None
     if decision.intent is Intent.refer_to_attorney and persona.attorney:
         detail_txt = f" Your attorney is {persona.attorney.name} at {persona.attorney.firm}, {persona.attorney.phone}."
     intent_text = pr["intents"][decision.intent.value]
+    if style == "tuned":
+        # No authored example here: the tuned model must not learn to paraphrase a given line.
+        return pr["tuned_direction"].format(intent_text=intent_text, mood=st.mood(), facts=facts_txt, detail=detail_txt).strip()
     # An authored line for the intent anchors a small model on what to say and how this
     # persona sounds; rotating by turn keeps the anchor from becoming a script.
     lines = persona.fallback_lines[decision.intent]
@@ -152,10 +173,16 @@ def stage_direction(persona: Persona, decision: Decision, agent_name: str | None
 
 
 def build_messages(
-    persona: Persona, decision: Decision, history: list[Turn], *, history_turns: int = 8, agent_name: str | None = None
+    persona: Persona,
+    decision: Decision,
+    history: list[Turn],
+    *,
+    history_turns: int = 8,
+    agent_name: str | None = None,
+    style: PromptStyle = "full",
 ) -> list[Message]:
     """Persona card + recent history (agent = user, debtor = assistant) + stage direction."""
-    msgs: list[Message] = [{"role": "system", "content": persona_card(persona)}]
+    msgs: list[Message] = [{"role": "system", "content": persona_card(persona, style)}]
     recent = history[-history_turns:]
     if not recent or recent[0].speaker != "agent":
         msgs.append({"role": "user", "content": _prompts()["opening_user"]})
@@ -163,7 +190,7 @@ def build_messages(
         msgs.append({"role": "user" if t.speaker == "agent" else "assistant", "content": t.text})
     if msgs[-1]["role"] != "user":
         msgs.append({"role": "user", "content": "..."})
-    msgs.append({"role": "system", "content": stage_direction(persona, decision, agent_name)})
+    msgs.append({"role": "system", "content": stage_direction(persona, decision, agent_name, style)})
     return msgs
 
 
@@ -187,20 +214,33 @@ def clean_line(text: str, persona: Persona) -> str:
     return text
 
 
-def leaked_fact(text: str, persona: Persona, revealed: tuple[str, ...]) -> str | None:
-    """The id of a hidden fact not yet revealed whose leak terms the line says, if any."""
+def leaked_facts(text: str, persona: Persona, revealed: tuple[str, ...] = ()) -> list[str]:
+    """Ids of the hidden facts not yet revealed whose leak terms the line says."""
     low = text.lower()
-    for fact in persona.hidden_facts:
-        if fact.id not in revealed and any(re.search(rf"\b{re.escape(t.lower())}\b", low) for t in fact.leak_terms):
-            return fact.id
-    return None
+    return [
+        fact.id
+        for fact in persona.hidden_facts
+        if fact.id not in revealed and any(re.search(rf"\b{re.escape(t.lower())}\b", low) for t in fact.leak_terms)
+    ]
+
+
+def leaked_fact(text: str, persona: Persona, revealed: tuple[str, ...]) -> str | None:
+    """The id of the first hidden fact not yet revealed whose leak terms the line says, if any."""
+    return next(iter(leaked_facts(text, persona, revealed)), None)
 
 
 def _narrates_self(text: str, persona: Persona) -> bool:
     """True when the line talks about the speaker by name ("Maria is a shy person")."""
     first = persona.name.split()[0]
     after = re.compile(_guards()["third_person_after_name"])
-    return any(after.match(text[m.end():]) for m in re.finditer(rf"\b{re.escape(first)}\b", text))
+    return any(
+        after.match(text[m.end():]) and not _SELF_INTRO.search(text[: m.start()])
+        for m in re.finditer(rf"\b{re.escape(first)}\b", text)
+    )
+
+
+# "This is Mark, the guy you keep calling" introduces the speaker; it does not narrate him.
+_SELF_INTRO = re.compile(r"\b(?:this is|it's|it is|i'm|i am|name's|name is)\s*$", re.I)
 
 
 def finish_line(text: str) -> str:
@@ -315,7 +355,9 @@ class Actor:
 
     def stream(self, decision: Decision, history: list[Turn], *, agent_name: str | None = None, turn_seed: int = 0) -> Iterator[ActorEvent]:
         earlier = [t.text for t in history if t.speaker != "agent"]
-        messages = build_messages(self.persona, decision, history, history_turns=self.history_turns, agent_name=agent_name)
+        style = getattr(self.backend, "prompt_style", "full")
+        turns = TUNED_HISTORY_TURNS if style == "tuned" else self.history_turns
+        messages = build_messages(self.persona, decision, history, history_turns=turns, agent_name=agent_name, style=style)
         failures: list[str] = []
         for attempt in range(2):
             shown = ""

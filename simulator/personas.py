@@ -24,7 +24,7 @@ Score = Annotated[float, Field(ge=0, le=100)]
 # Names the actor fills in authored lines (simulator.actor.placeholders); anything else in
 # braces is a typo that would reach a trainee.
 PLACEHOLDERS = frozenset(
-    {"amount", "date", "creditor", "agent_name", "account_holder", "attorney_name", "attorney_phone", "name"}
+    {"amount", "payment", "date", "creditor", "agent_name", "account_holder", "attorney_name", "attorney_phone", "name"}
 )
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 

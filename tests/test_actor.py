@@ -165,7 +165,10 @@ def test_narrating_the_persona_or_the_prompt_is_rejected(narration):
     assert {"third_person", "breaks_character"} & set(line.failures)
 
 
-@pytest.mark.parametrize("ok", ["Hello? This is Maria.", "Yes, Maria speaking.", "Mm-hm, Maria here. Who's this?"])
+@pytest.mark.parametrize(
+    "ok",
+    ["Hello? This is Maria.", "Yes, Maria speaking.", "Mm-hm, Maria here. Who's this?", "This is Maria, the one you keep calling."],
+)
 def test_saying_your_own_name_on_the_phone_is_fine(ok):
     assert check_line(ok, MARIA, initial_state(MARIA), []) == []
 

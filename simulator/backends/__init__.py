@@ -21,6 +21,10 @@ def _transformers(rest: str, **kw) -> Backend:
     return TransformersBackend.from_spec(rest, **kw)
 
 
+# Backends that take the ``adapter`` option (a LoRA merged into local weights).
+_TAKES_ADAPTER = {"transformers"}
+
+
 def _openai(rest: str, **kw) -> Backend:
     from simulator.backends.openai_backend import OpenAIBackend
 
@@ -57,14 +61,20 @@ BACKENDS: dict[str, Callable[..., Backend]] = {
 }
 
 
-def make_backend(spec: str | None = None, **kwargs) -> Backend:
-    """Create a backend from a spec string such as ``transformers:default``."""
+def make_backend(spec: str | None = None, *, adapter: bool | str = True, **kwargs) -> Backend:
+    """Create a backend from a spec string such as ``transformers:default``.
+
+    ``adapter``: True merges the bundled debtor adapter into the bundled default model, False
+    loads the plain model (``--no-adapter``), a folder path merges that adapter.
+    """
     spec = spec or DEFAULT_SPEC
     kind, _, rest = spec.partition(":")
     if kind not in BACKENDS:
         raise BackendError(f"unknown backend '{kind}' in '{spec}' (choose from: {', '.join(BACKENDS)})")
+    if kind in _TAKES_ADAPTER:
+        kwargs["adapter"] = "default" if adapter is True else (adapter or None)
     backend = BACKENDS[kind](rest, **kwargs)
-    backend.spec = spec
+    backend.spec = spec + ("+adapter" if getattr(backend, "adapter", None) is not None else "")
     return backend
 
 

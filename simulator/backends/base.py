@@ -20,6 +20,9 @@ class Backend(ABC):
     """Turns chat messages into text. ``stream`` yields text pieces as they are generated."""
 
     spec: str = ""
+    # Which prompt the actor writes: "full" instructions for any chat model, or "tuned", the
+    # compact prompt the bundled debtor adapter was trained on.
+    prompt_style: str = "full"
 
     @abstractmethod
     def stream(

@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from simulator.backends.adapter import adapter_digest, cast_weights, merge_adapter, resolve_adapter
 from simulator.backends.base import Backend, BackendError, Message, cut_at_stop
 from simulator.backends.model_files import bundled_gguf, cache_root, converted_gguf_dir
 
@@ -82,6 +83,9 @@ class TransformersBackend(Backend):
         top_p: nucleus sampling cut-off used when temperature > 0.
         cache_dir: where converted GGUF models are kept (default ``$CALLCOACH_CACHE_DIR`` or the
             user cache dir).
+        adapter: a LoRA adapter folder merged into the weights at load (so replies cost the same
+            as the base model's). ``"default"`` means the bundled debtor adapter when the model is
+            the bundled default, else none; ``None`` loads the plain model (``--no-adapter``).
     """
 
     def __init__(
@@ -96,6 +100,7 @@ class TransformersBackend(Backend):
         reuse_block: int = 128,
         top_p: float = 0.95,
         cache_dir: str | Path | None = None,
+        adapter: str | Path | None = "default",
     ):
         if dtype not in DTYPES:
             raise BackendError(f"unknown dtype '{dtype}' (choose from: {', '.join(DTYPES)})")
@@ -120,6 +125,10 @@ class TransformersBackend(Backend):
 
         self._torch, transformers = _import_torch_transformers()
         self._torch.set_num_threads(self.threads)
+        self.adapter = resolve_adapter(adapter, model, gguf_file)
+        if self.adapter is not None:
+            self.prompt_style = "tuned"  # the adapter was trained on the actor's compact prompt
+            self.spec += "+adapter"
         self.model, self.tokenizer = self._load(model, gguf_file, transformers)
         self.model.eval()
         if quantize == "int8":
@@ -150,12 +159,18 @@ class TransformersBackend(Backend):
         if path.is_file() and path.suffix == ".gguf":
             return self._load_gguf(path, transformers)
         if path.exists():
-            return self._load_pretrained(str(path), transformers)
+            return self._merged(*self._load_plain(str(path), transformers))
         if _looks_like_hub_id(model):
-            return self._load_pretrained(model, transformers)
+            return self._merged(*self._load_plain(model, transformers))
         raise BackendError(f"model path not found: {model}")
 
-    def _load_pretrained(self, source: str, transformers: Any, **kw: Any) -> tuple[Any, Any]:
+    def _merged(self, model: Any, tokenizer: Any) -> tuple[Any, Any]:
+        """The model with the adapter (if any) merged into its weights."""
+        if self.adapter is not None:
+            model = merge_adapter(model, self.adapter, self._torch)
+        return model, tokenizer
+
+    def _load_plain(self, source: str, transformers: Any, **kw: Any) -> tuple[Any, Any]:
         torch = self._torch
         try:
             tokenizer = transformers.AutoTokenizer.from_pretrained(source, local_files_only=True, **kw)
@@ -172,9 +187,23 @@ class TransformersBackend(Backend):
     def _load_gguf(self, gguf: Path, transformers: Any) -> tuple[Any, Any]:
         """Load a GGUF through its safetensors conversion in the cache, converting it the first time."""
         converted = converted_gguf_dir(gguf, self.dtype_name, self.cache_dir or cache_root())
+        if self.adapter is not None:
+            merged = converted.with_name(f"{converted.name}-lora-{adapter_digest(self.adapter)}")
+            if (merged / "config.json").is_file():
+                self.loaded_from = "cache"
+                return self._load_plain(str(merged), transformers)
         if (converted / "config.json").is_file():
             self.loaded_from = "cache"
-            return self._load_pretrained(str(converted), transformers)
+            model, tokenizer = self._load_plain(str(converted), transformers)
+        else:
+            model, tokenizer = self._convert_gguf(gguf, converted, transformers)
+        if self.adapter is not None:
+            model, tokenizer = self._merged(model, tokenizer)
+            self._save_atomically(model, tokenizer, merged)
+        return model, tokenizer
+
+    def _convert_gguf(self, gguf: Path, converted: Path, transformers: Any) -> tuple[Any, Any]:
+        """Dequantize a GGUF and save it as safetensors in the cache (the slow first start)."""
         torch = self._torch
         try:
             tokenizer = transformers.AutoTokenizer.from_pretrained(
@@ -192,9 +221,10 @@ class TransformersBackend(Backend):
             return model, tokenizer
         # The weights are now dense: forget the quantizer so save_pretrained accepts the model.
         model.hf_quantizer = None
+        model.is_quantized = False  # else .float()/.half() refuse (training and adapter merges need them)
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
-        model = model.to(getattr(torch, self.dtype_name))
+        model = cast_weights(model, getattr(torch, self.dtype_name))
         self._save_atomically(model, tokenizer, converted)
         self.loaded_from = "gguf"
         return model, tokenizer

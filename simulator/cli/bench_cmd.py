@@ -24,6 +24,7 @@ def bench_reply(
     dtype: str = typer.Option(None, help="transformers backend: float32, bfloat16 or float16."),
     quantize: str = typer.Option(None, help="transformers backend: int8."),
     fresh_process: bool = typer.Option(True, help="Also time a cached start in a new process."),
+    no_adapter: bool = typer.Option(False, "--no-adapter", help="The embedded model without its debtor adapter."),
 ) -> None:
     """Time the debtor's reply: load (cold/cached), time to first token, tokens/s, prefix reuse."""
     from rich.console import Console
@@ -33,6 +34,8 @@ def bench_reply(
     from simulator.backends import BackendError
 
     kwargs = {k: v for k, v in {"dtype": dtype, "quantize": quantize}.items() if v}
+    if no_adapter:
+        kwargs["adapter"] = False
     console = Console()
     try:
         result = run_bench(

@@ -24,6 +24,7 @@ def chat(
     show_state: bool = typer.Option(False, "--show-state", help="Show the debtor's meters and intent after each turn."),
     personas_dir: list[Path] = typer.Option(None, "--personas-dir", help="Extra persona folders or files."),
     agent_name: str = typer.Option(None, "--agent-name", help="Your name, as the debtor may use it."),
+    no_adapter: bool = typer.Option(False, "--no-adapter", help="The embedded model without its tuned debtor adapter."),
 ) -> None:
     """Practise a call. Type the collector's lines; /end ends the call, /undo takes back a turn."""
     from simulator.backends import BackendError, make_backend
@@ -35,7 +36,7 @@ def chat(
     except KeyError as exc:
         _fail(str(exc.args[0]))
     try:
-        lm = make_backend(backend)
+        lm = make_backend(backend, adapter=not no_adapter)
     except BackendError as exc:
         _fail(str(exc))
     from simulator.analysis import default_analyzer

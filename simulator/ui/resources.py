@@ -19,9 +19,10 @@ from simulator.personas import SHIPPED_DIR, PersonaLibrary, load_personas
 class SharedBackend(Backend):
     """One backend for every session, created from its spec on first use."""
 
-    def __init__(self, spec: str | None = None, backend: Backend | None = None):
+    def __init__(self, spec: str | None = None, backend: Backend | None = None, *, adapter: bool = True):
         self._backend = backend
         self._spec = spec
+        self._adapter = adapter  # False: the bundled model without the debtor adapter
         self.spec = backend.spec if backend is not None else (spec or "transformers:default")
         self._lock = threading.Lock()
         self.error: str | None = None
@@ -42,7 +43,8 @@ class SharedBackend(Backend):
                 self.loading = True
                 t0 = time.monotonic()
                 try:
-                    self._backend = make_backend(self._spec)
+                    self._backend = make_backend(self._spec, adapter=self._adapter)
+                    self.spec = self._backend.spec
                     self.error = None
                 except Exception as exc:
                     self.error = f"{type(exc).__name__}: {exc}"
@@ -156,10 +158,10 @@ class AppResources:
         return load_personas(self.persona_dirs())
 
 
-def make_resources(backend=None, analyzer=None, personas_dirs=None, data_dir_path=None, rubric="default-en") -> AppResources:
+def make_resources(backend=None, analyzer=None, personas_dirs=None, data_dir_path=None, rubric="default-en", adapter: bool = True) -> AppResources:
     """Resources from build_app()'s arguments: objects are used as given, strings are specs."""
     shared = backend if isinstance(backend, SharedBackend) else (
-        SharedBackend(spec=backend) if backend is None or isinstance(backend, str) else SharedBackend(backend=backend)
+        SharedBackend(spec=backend, adapter=adapter) if backend is None or isinstance(backend, str) else SharedBackend(backend=backend)
     )
     ana = analyzer if isinstance(analyzer, SharedAnalyzer) else SharedAnalyzer(analyzer)
     root = Path(data_dir_path) if data_dir_path else data_dir()

@@ -1,0 +1,235 @@
+"""Hand-written line banks for the tuning corpus: debtor lines per persona, collector lines per move.
+
+Both are data files checked by pydantic (``extra="forbid"``) plus cross-checks against the persona:
+hidden facts are only said by lines tagged with them, placeholders are known, and every debtor line
+passes the actor's own guards. ``python -m training.banks validate [FILE...]`` prints one line per
+problem (``file: field: message``) and exits 1.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from simulator.actor import check_line, leaked_facts
+from simulator.datafile import DataFileError, load_model
+from simulator.director import initial_state
+from simulator.intents import Intent, Topic
+from simulator.personas import PLACEHOLDERS, Persona, load_personas
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+LINES_DIR = DATA_DIR / "lines"
+COLLECTOR_FILE = DATA_DIR / "collector_lines.yaml"
+GUIDE = "training/data/lines/README.md"
+MAX_WORDS = 35
+MIN_PER_INTENT = 3
+HOLD_BACK_EVERY = 8  # every 8th plain line of a training persona is kept out of the corpus
+COLLECTOR_PLACEHOLDERS = frozenset({"full", "debtor", "creditor", "agent", "company", "balance", "plan", "big", "date"})
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_WORD = re.compile(r"[A-Za-z0-9']+")
+
+
+class BankError(DataFileError):
+    """A line bank that cannot be used."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AuthoredLine(_Strict):
+    text: str = Field(min_length=1)
+    topic: Topic | None = None  # what the collector asked about (answer_question lines)
+    reveals: str | None = None  # the hidden fact this line says
+
+
+class LineBank(_Strict):
+    version: Literal[1]
+    persona: str
+    lines: dict[Intent, list[AuthoredLine]]
+
+    @field_validator("lines", mode="before")
+    @classmethod
+    def _plain_strings(cls, v: object) -> object:
+        # A bare string is the common case; a mapping only when it carries a topic or a fact.
+        if isinstance(v, dict):
+            return {k: [{"text": x} if isinstance(x, str) else x for x in (items or [])] for k, items in v.items()}
+        return v
+
+
+class CollectorMove(_Strict):
+    tone: Literal["kind", "neutral", "pushy", "abusive", "off_topic", "break_character"]
+    lines: list[str] = Field(min_length=1)
+    heldout: list[str] = Field(default_factory=list)  # evaluation only, never in the corpus
+
+
+class CollectorBank(_Strict):
+    version: Literal[1]
+    moves: dict[str, CollectorMove]
+
+
+def norm(text: str) -> str:
+    """A line reduced to lower-case words: what counts as "the same line"."""
+    return " ".join(w.lower() for w in _WORD.findall(text))
+
+
+def _fill_sample(text: str) -> str:
+    """A line with sample values in its placeholders, for the guard checks."""
+    sample = {"payment": "$150 a month", "amount": "$150", "date": "Friday, December 4", "name": "Sam"}
+    return _PLACEHOLDER.sub(lambda m: sample.get(m.group(1), "Acme"), text)
+
+
+_GUARDS = {"breaks_character", "speaks_as_collector", "echoes_prompt", "third_person", "wrong_language", "empty", "off_intent", "contradicts_intent"}
+
+
+def check_bank(bank: LineBank, persona: Persona, source: str, analyzer=None) -> list[str]:
+    """Problems with a debtor bank that pydantic cannot see: they need the persona.
+
+    With an ``analyzer`` every line also goes through the actor's intent guards (a promise must
+    read as a promise, no other line may) and its collector-voice check, as in a live call.
+    """
+    problems: list[str] = []
+    facts = {f.id: f for f in persona.hidden_facts}
+    held_back = {norm(x) for lines in persona.fallback_lines.values() for x in lines}
+    held_back |= {norm(x) for x in persona.voice.example_lines}
+    seen: dict[str, str] = {}
+    state = initial_state(persona)
+    for intent in Intent:
+        if len(bank.lines.get(intent, [])) < MIN_PER_INTENT:
+            problems.append(f"{source}: lines.{intent.value}: needs at least {MIN_PER_INTENT} lines (see {GUIDE})")
+    for intent, items in bank.lines.items():
+        for i, item in enumerate(items):
+            where = f"{source}: lines.{intent.value}[{i}]"
+            text = item.text
+            unknown = [n for n in _PLACEHOLDER.findall(text) if n not in PLACEHOLDERS]
+            if unknown:
+                problems.append(f"{where}: unknown placeholder {{{unknown[0]}}} (allowed: {', '.join(sorted(PLACEHOLDERS))})")
+            if len(_WORD.findall(text)) > MAX_WORDS:
+                problems.append(f"{where}: {len(_WORD.findall(text))} words; keep a line to {MAX_WORDS} or fewer")
+            if intent is Intent.promise_to_pay and not {"payment", "date"} <= set(_PLACEHOLDER.findall(text)):
+                problems.append(f"{where}: a promise must say {{payment}} and {{date}}")
+            if intent is Intent.counter_offer and "{payment}" not in text:
+                problems.append(f"{where}: a counter-offer must say {{payment}}")
+            if re.search(r"\{payment\}\s+(a|per|each)\s+month", text, re.I):
+                problems.append(f"{where}: {{payment}} already says 'a month' for monthly plans; drop the words after it")
+            key = norm(text)
+            if key in seen:
+                problems.append(f"{where}: repeats {seen[key]}")
+            seen.setdefault(key, f"lines.{intent.value}[{i}]")
+            if key in held_back:
+                problems.append(f"{where}: copies a line from the persona file (held back for evaluation); write a new one")
+            filled = _fill_sample(text)
+            said = leaked_facts(filled, persona)
+            if item.reveals is not None:
+                if item.reveals not in facts:
+                    problems.append(f"{where}.reveals: unknown fact '{item.reveals}' (known: {', '.join(facts)})")
+                elif item.reveals not in said:
+                    terms = ", ".join(facts[item.reveals].leak_terms)
+                    problems.append(f"{where}: tagged reveals {item.reveals} but says none of its terms ({terms})")
+            extra = [f for f in said if f != item.reveals]
+            if extra:
+                problems.append(f"{where}: mentions hidden fact '{extra[0]}' ({', '.join(facts[extra[0]].leak_terms)}); tag it `reveals: {extra[0]}` or reword")
+            fails = [f for f in check_line(filled, persona, state, [], analyzer=analyzer, intent=intent) if f in _GUARDS]
+            if fails:
+                problems.append(f"{where}: fails the actor's guard {fails[0]}")
+    return problems
+
+
+def is_held_back(index: int, line: AuthoredLine) -> bool:
+    """Lines kept out of the corpus so the intent classifier is fitted on lines tuning never saw.
+
+    Fact-revealing lines are never held back: each fact has only a few.
+    """
+    return line.reveals is None and index % HOLD_BACK_EVERY == HOLD_BACK_EVERY - 1
+
+
+@dataclass
+class Banks:
+    """All debtor banks that loaded, keyed by persona id, plus the problems of the ones that did not."""
+
+    banks: dict[str, LineBank]
+    problems: list[str]
+
+
+def load_bank(path: Path, personas: dict[str, Persona], analyzer=None) -> LineBank:
+    """Load and check one debtor line bank; raises BankError with readable lines."""
+    source = str(path)
+    bank = load_model(LineBank, path.read_text(encoding="utf-8"), source, guide=GUIDE, error=BankError)
+    if bank.persona not in personas:
+        raise BankError([f"{source}: persona: unknown persona '{bank.persona}' (known: {', '.join(sorted(personas))})"])
+    if path.stem != bank.persona:
+        raise BankError([f"{source}: persona: the file must be named {bank.persona}.yaml"])
+    problems = check_bank(bank, personas[bank.persona], source, analyzer)
+    if problems:
+        raise BankError(problems)
+    return bank
+
+
+def load_banks(paths: list[Path] | None = None, personas: dict[str, Persona] | None = None, analyzer=None) -> Banks:
+    personas = personas or load_personas().personas
+    files = paths or sorted(LINES_DIR.glob("*.yaml"))
+    banks, problems = {}, []
+    for f in files:
+        try:
+            b = load_bank(Path(f), personas, analyzer)
+            banks[b.persona] = b
+        except BankError as exc:
+            problems.extend(exc.problems)
+    return Banks(banks, problems)
+
+
+def load_collector_bank(path: Path = COLLECTOR_FILE) -> CollectorBank:
+    source = str(path)
+    bank = load_model(CollectorBank, path.read_text(encoding="utf-8"), source, guide=GUIDE, error=BankError)
+    problems, seen = [], {}
+    for move_id, move in bank.moves.items():
+        for part in ("lines", "heldout"):
+            for i, text in enumerate(getattr(move, part)):
+                where = f"{source}: moves.{move_id}.{part}[{i}]"
+                unknown = [n for n in _PLACEHOLDER.findall(text) if n not in COLLECTOR_PLACEHOLDERS]
+                if unknown:
+                    problems.append(f"{where}: unknown placeholder {{{unknown[0]}}} (allowed: {', '.join(sorted(COLLECTOR_PLACEHOLDERS))})")
+                key = norm(text)
+                if key in seen:
+                    problems.append(f"{where}: repeats {seen[key]}")
+                seen.setdefault(key, f"moves.{move_id}.{part}[{i}]")
+    if problems:
+        raise BankError(problems)
+    return bank
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] != "validate":
+        print("usage: python -m training.banks validate [FILE...]", file=sys.stderr)
+        return 2
+    files = [Path(a) for a in args[1:]] or [*sorted(LINES_DIR.glob("*.yaml")), COLLECTOR_FILE]
+    from simulator.analysis import default_analyzer
+
+    analyzer = default_analyzer()
+    bad = 0
+    for f in files:
+        if not f.exists():
+            print(f"{f}: no such file")
+            bad += 1
+            continue
+        try:
+            if f.resolve() == COLLECTOR_FILE.resolve() or f.name == COLLECTOR_FILE.name:
+                cb = load_collector_bank(f)
+                n = sum(len(m.lines) + len(m.heldout) for m in cb.moves.values())
+            else:
+                n = sum(len(v) for v in load_bank(f, load_personas().personas, analyzer).lines.values())
+            print(f"ok: {f} ({n} lines)")
+        except BankError as exc:
+            bad += 1
+            print("\n".join(exc.problems))
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
