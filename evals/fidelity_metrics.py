@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,36 +21,21 @@ import numpy as np
 
 from simulator.intents import Intent
 from simulator.personas import Persona
-
-_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
-_SAMPLE = {"payment": "$150 a month", "amount": "$150", "date": "Friday, December 4", "agent_name": "Sam"}
-
-
-def _fill(text: str, persona: Persona) -> str:
-    values = {
-        **_SAMPLE,
-        "creditor": persona.debt.creditor,
-        "name": persona.name,
-        "account_holder": persona.third_party.account_holder if persona.third_party else persona.name,
-        "attorney_name": persona.attorney.name if persona.attorney else "my attorney",
-        "attorney_phone": persona.attorney.phone if persona.attorney else "",
-    }
-    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text)
+from training.banks import norm  # "the same line": one definition for the corpus and the eval
 
 
 def held_back_lines(personas: dict[str, Persona], heldout_ids: tuple[str, ...]) -> list[tuple[str, str, str]]:
     """(persona id, intent, line) for every line the tuning corpus never uses as a target."""
-    from training.banks import load_banks
+    from training.banks import LINES_DIR, fill_sample, is_held_back, load_banks
 
-    rows = [(p.id, i.value, _fill(x, p)) for p in personas.values() for i, lines in p.fallback_lines.items() for x in lines]
-    from training.banks import LINES_DIR, is_held_back
+    rows = [(p.id, i.value, fill_sample(x, p)) for p in personas.values() for i, lines in p.fallback_lines.items() for x in lines]
 
     banks = load_banks(sorted(LINES_DIR.glob("*.yaml")), personas)
     for pid, bank in banks.banks.items():
         for intent, items in bank.lines.items():
             # all of a held-out persona's lines; a training persona's held-back slice only
             rows += [
-                (pid, intent.value, _fill(x.text, personas[pid]))
+                (pid, intent.value, fill_sample(x.text, personas[pid]))
                 for k, x in enumerate(items)
                 if pid in heldout_ids or is_held_back(k, x)
             ]
@@ -99,10 +83,6 @@ def fit_intent_classifier(personas: dict[str, Persona], heldout_ids: tuple[str, 
             right[true] += pred == true
     by_intent = {i.value: round(right[i.value] / seen[i.value], 3) for i in Intent if seen[i.value]}
     return IntentClassifier(_fit(x, y), embedder, round(sum(right.values()) / max(1, sum(seen.values())), 3), by_intent, len(rows))
-
-
-def norm(text: str) -> str:
-    return " ".join(re.findall(r"[a-z0-9']+", text.lower()))
 
 
 def corpus_targets(path: Path) -> set[str]:

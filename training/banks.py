@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from simulator.actor import check_line, leaked_facts
+from simulator.actor import check_line, leaked_facts, placeholders
 from simulator.datafile import DataFileError, load_model
 from simulator.director import initial_state
 from simulator.intents import Intent, Topic
@@ -78,10 +78,9 @@ def norm(text: str) -> str:
     return " ".join(w.lower() for w in _WORD.findall(text))
 
 
-def _fill_sample(text: str) -> str:
-    """A line with sample values in its placeholders, for the guard checks."""
-    sample = {"payment": "$150 a month", "amount": "$150", "date": "Friday, December 4", "name": "Sam"}
-    return _PLACEHOLDER.sub(lambda m: sample.get(m.group(1), "Acme"), text)
+def fill_sample(text: str, persona: Persona) -> str:
+    """A line as the actor would say it outside any particular decision (the actor's own filler)."""
+    return text.format_map(placeholders(persona, None, "Sam"))
 
 
 _GUARDS = {"breaks_character", "speaks_as_collector", "echoes_prompt", "third_person", "wrong_language", "empty", "off_intent", "contradicts_intent"}
@@ -123,7 +122,7 @@ def check_bank(bank: LineBank, persona: Persona, source: str, analyzer=None) -> 
             seen.setdefault(key, f"lines.{intent.value}[{i}]")
             if key in held_back:
                 problems.append(f"{where}: copies a line from the persona file (held back for evaluation); write a new one")
-            filled = _fill_sample(text)
+            filled = fill_sample(text, persona)
             said = leaked_facts(filled, persona)
             if item.reveals is not None:
                 if item.reveals not in facts:
