@@ -46,13 +46,13 @@ def heldout_scripts(persona: Persona, seed: int = 0, calls_per_plan: int = 1) ->
     """Calls built only from the collector moves' held-out lines, one per plan and seed."""
     import random
 
-    from training.banks import load_collector_bank
-    from training.build_corpus import AGENTS, PLANS_FILE, collector_fill, plan_moves
+    from training.banks import load_call_plans, load_collector_bank
+    from training.build_corpus import AGENTS, collector_fill, plan_moves
 
     bank = load_collector_bank()
-    plans = yaml.safe_load(PLANS_FILE.read_text(encoding="utf-8"))
+    plans = load_call_plans(collector=bank)
     out = {}
-    for name in plans["plans"]:
+    for name in plans.plans:
         for k in range(calls_per_plan):
             rng = random.Random(f"{seed}-{persona.id}-{name}-{k}")
             fill = collector_fill(persona, rng, rng.choice(AGENTS))

@@ -200,3 +200,16 @@ def test_app_and_chat_take_no_adapter():
     assert parse_args(["--no-adapter"]).no_adapter is True and parse_args([]).no_adapter is False
     result = CliRunner().invoke(cli_app, ["chat", "--help"])
     assert "--no-adapter" in result.output
+
+
+def test_call_plans_name_only_known_moves(tmp_path):
+    from training.banks import PLANS_FILE, load_call_plans
+
+    assert load_call_plans().plans
+    bad = tmp_path / "call_plans.yaml"
+    bad.write_text(PLANS_FILE.read_text().replace("- offer_help", "- offer_hlep", 1))
+    with pytest.raises(BankError, match="moves not in collector_lines.yaml: offer_hlep"):
+        load_call_plans(bad)
+    bad.write_text(PLANS_FILE.read_text().replace("branch_rate: 0.6", "branch_rate: 6"))
+    with pytest.raises(BankError, match="branch_rate"):
+        load_call_plans(bad)

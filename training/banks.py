@@ -25,6 +25,7 @@ from simulator.personas import PLACEHOLDERS, Persona, load_personas
 DATA_DIR = Path(__file__).resolve().parent / "data"
 LINES_DIR = DATA_DIR / "lines"
 COLLECTOR_FILE = DATA_DIR / "collector_lines.yaml"
+PLANS_FILE = DATA_DIR / "call_plans.yaml"
 GUIDE = "training/data/lines/README.md"
 MAX_WORDS = 35
 MIN_PER_INTENT = 3
@@ -71,6 +72,24 @@ class CollectorMove(_Strict):
 class CollectorBank(_Strict):
     version: Literal[1]
     moves: dict[str, CollectorMove]
+
+
+class CallPlan(_Strict):
+    weight: float = Field(gt=0)
+    steps: list[str | list[str]] = Field(min_length=2)  # a move id, or alternatives to pick from
+
+    def moves(self) -> set[str]:
+        return {m for s in self.steps for m in (s if isinstance(s, list) else [s])}
+
+
+class CallPlans(_Strict):
+    """training/data/call_plans.yaml: how the simulated collector runs a call."""
+
+    version: Literal[1]
+    plans: dict[str, CallPlan]
+    inserts: dict[Literal["off_topic", "break_character", "drop"], float]
+    branch_rate: float = Field(ge=0, le=1)
+    branches: dict[str, list[Intent]]
 
 
 def norm(text: str) -> str:
@@ -200,6 +219,17 @@ def load_collector_bank(path: Path = COLLECTOR_FILE) -> CollectorBank:
     if problems:
         raise BankError(problems)
     return bank
+
+
+def load_call_plans(path: Path = PLANS_FILE, collector: CollectorBank | None = None) -> CallPlans:
+    """Load the call plans; every move they name must exist in the collector bank."""
+    plans = load_model(CallPlans, path.read_text(encoding="utf-8"), str(path), guide=GUIDE, error=BankError)
+    known = set((collector or load_collector_bank()).moves)
+    named = {m for p in plans.plans.values() for m in p.moves()} | (set(plans.inserts) - {"drop"}) | set(plans.branches)
+    missing = sorted(named - known)
+    if missing:
+        raise BankError([f"{path}: plans: moves not in {COLLECTOR_FILE.name}: {', '.join(missing)}"])
+    return plans
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,7 +24,6 @@ from datetime import date
 from pathlib import Path
 
 import typer
-import yaml
 
 from simulator.actor import TUNED_HISTORY_TURNS, build_messages, placeholders, say_money
 from simulator.director import Decision, Director, initial_state
@@ -34,17 +33,19 @@ from simulator.transcript import Turn
 from training.banks import (
     DATA_DIR,
     AuthoredLine,
+    BankError,
+    CallPlans,
     CollectorBank,
     LineBank,
     is_held_back,
     load_banks,
+    load_call_plans,
     load_collector_bank,
 )
 
 HELDOUT_PERSONAS = ("disputing-priya", "busy-greg")
 CORPUS_FILE = DATA_DIR / "corpus.jsonl"
 EVAL_FILE = DATA_DIR / "corpus-eval.jsonl"  # held-out personas and collector lines: never trained on
-PLANS_FILE = DATA_DIR / "call_plans.yaml"
 MAX_REUSE = 3  # a hand-written target line appears at most this many times
 TODAY = date(2026, 11, 30)  # fixed, so the director's payment dates (and the corpus) reproduce
 AGENTS = ["Sam", "Jordan", "Alex", "Morgan", "Chris", "Taylor", "Jamie", "Casey", "Robin", "Dana Lee"]
@@ -84,12 +85,12 @@ def collector_fill(persona: Persona, rng: random.Random, agent: str) -> dict[str
     }
 
 
-def plan_moves(plans: dict, rng: random.Random, only: str | None = None) -> tuple[str, list[str]]:
+def plan_moves(plans: CallPlans, rng: random.Random, only: str | None = None) -> tuple[str, list[str]]:
     """One call's sequence of collector moves: a plan (drawn by weight, or ``only``), perturbed."""
-    names = list(plans["plans"])
-    name = only or rng.choices(names, weights=[plans["plans"][n]["weight"] for n in names])[0]
-    moves = [rng.choice(s) if isinstance(s, list) else s for s in plans["plans"][name]["steps"]]
-    ins = plans["inserts"]
+    names = list(plans.plans)
+    name = only or rng.choices(names, weights=[plans.plans[n].weight for n in names])[0]
+    moves = [rng.choice(s) if isinstance(s, list) else s for s in plans.plans[name].steps]
+    ins = plans.inserts
     middle = [m for m in moves[1:-1] if rng.random() >= ins["drop"]]
     if len(middle) > 2 and rng.random() < 0.3:
         i = rng.randrange(len(middle) - 1)
@@ -108,13 +109,13 @@ class TargetPicker:
         self.used: Counter[tuple[str, int]] = Counter()
         self.per_intent: Counter[str] = Counter()
 
-    def branch_intent(self, options: list[str], not_this: Intent) -> Intent | None:
+    def branch_intent(self, options: list[Intent], not_this: Intent) -> Intent | None:
         """The least-trained plausible intent for a branch example."""
-        options = [o for o in options if o != not_this.value]
+        options = [o for o in options if o is not not_this]
         if not options:
             return None
-        low = min(self.per_intent[o] for o in options)
-        return Intent(self.rng.choice([o for o in options if self.per_intent[o] == low]))
+        low = min(self.per_intent[o.value] for o in options)
+        return self.rng.choice([o for o in options if self.per_intent[o.value] == low])
 
     def pick(self, decision: Decision, asked: tuple, for_target: bool) -> tuple[tuple[str, int], AuthoredLine] | None:
         intent = decision.intent
@@ -143,7 +144,7 @@ def simulate_call(
     persona: Persona,
     picker: TargetPicker,
     collector: CollectorBank,
-    plans: dict,
+    plans: CallPlans,
     analyzer,
     rng: random.Random,
     call_no: int,
@@ -203,7 +204,7 @@ def simulate_call(
             return Example(persona.id, messages, chosen[1].text.format_map(placeholders(persona, d, agent)), meta)
 
         main_example = example(decision, False)
-        forced = picker.branch_intent(plans["branches"].get(move, []), decision.intent) if rng.random() < plans["branch_rate"] else None
+        forced = picker.branch_intent(plans.branches.get(move, []), decision.intent) if rng.random() < plans.branch_rate else None
         if forced is not None:
             # Same history and mood, another plausible intent; the call goes on with the director's.
             alt = Decision(forced, replace(decision.state, intent=forced, revealed=before.revealed), reason="branch")
@@ -236,12 +237,10 @@ def build(
     if banks.problems:
         raise SystemExit("line banks have problems:\n" + "\n".join(banks.problems))
     collector = load_collector_bank()
-    plans = yaml.safe_load(PLANS_FILE.read_text(encoding="utf-8"))
-    missing = {m for p in plans["plans"].values() for s in p["steps"] for m in (s if isinstance(s, list) else [s])}
-    missing |= set(plans["inserts"]) - {"drop"}
-    missing -= set(collector.moves)
-    if missing:
-        raise SystemExit(f"{PLANS_FILE}: moves not in collector_lines.yaml: {', '.join(sorted(missing))}")
+    try:
+        plans = load_call_plans(collector=collector)
+    except BankError as exc:
+        raise SystemExit("\n".join(exc.problems)) from None
     if evaluation:
         ids = personas or [p for p in HELDOUT_PERSONAS if p in banks.banks]
     else:
