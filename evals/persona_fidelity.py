@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import statistics
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import resources
@@ -218,6 +219,7 @@ def line_metrics(log: list[dict], personas: dict) -> dict:
     clf = fit_intent_classifier(personas, HELDOUT_PERSONAS)
     predicted = clf.predict([r["reply"] for r in model_rows])
     right = sum(p == r["intent"] for p, r in zip(predicted, model_rows, strict=True))
+    misses = Counter(f"{r['intent']} -> {p}" for p, r in zip(predicted, model_rows, strict=True) if p != r["intent"])
     targets = corpus_targets(CORPUS_FILE)
     copies = sum(norm(r["reply"]) in targets for r in model_rows)
     calls: dict[tuple[str, str], list[tuple[str, str]]] = {}
@@ -226,11 +228,26 @@ def line_metrics(log: list[dict], personas: dict) -> dict:
     return {
         "intent_accuracy": round(right / len(model_rows), 3) if model_rows else None,
         "intent_classifier_ceiling": clf.loo_accuracy,
+        "intent_classifier_ceiling_by_source": clf.loo_by_source,
         "intent_classifier_lines": clf.lines,
+        "intent_misses": dict(misses.most_common(8)),  # asked -> judged, the commonest first
         "copy_rate": round(copies / len(model_rows), 3) if model_rows else None,
         "corpus_targets": len(targets),
         **relevance(list(calls.values()), clf.embedder),
     }
+
+
+def rescore_replies(replies: Path, out: Path) -> dict:
+    """Intent accuracy, relevance and copy rate of saved replies, merged into the figures at ``out``."""
+    if not replies.is_file():
+        raise SystemExit(f"{replies}: no such file (write one with --heldout --replies {replies})")
+    log = [json.loads(line) for line in replies.read_text(encoding="utf-8").splitlines() if line.strip()]
+    result = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else {"heldout": True, "overall": {}}
+    result["overall"].update(line_metrics(log, load_personas().personas))
+    result["rescored"] = {"replies": str(replies), "when": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    return result["overall"]
 
 
 def main(
@@ -243,11 +260,17 @@ def main(
     no_adapter: bool = typer.Option(False, "--no-adapter", help="The bundled model without the debtor adapter."),
     replies: Path = typer.Option(None, help="Also write every reply (with its collector line) as JSONL."),
     calls_per_plan: int = typer.Option(1, help="--heldout: calls per call plan and persona, besides the fixed scripts."),
+    rescore: Path = typer.Option(None, help="Run no model: score the replies JSONL of an earlier --heldout run again and update --out."),
 ) -> None:
     """Run the persona-fidelity calls and write their figures."""
     from rich.console import Console
     from rich.table import Table
 
+    if rescore:
+        con = Console()
+        con.print({"overall": rescore_replies(rescore, out)})
+        con.print(f"written to {out}")
+        return
     result = run(
         backend, personas.split(",") if personas else None, seed, transcripts,
         heldout=heldout, adapter=not no_adapter, replies_out=replies, calls_per_plan=calls_per_plan,
