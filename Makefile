@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo chat test test-fast lint bench fidelity fidelity-heldout corpus train clean
+.PHONY: install demo chat test test-fast lint bench fidelity fidelity-heldout intent-audit corpus train clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -46,6 +46,10 @@ fidelity: install
 fidelity-heldout: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m evals.persona_fidelity --heldout --no-adapter --out out/fidelity-before.json --replies out/replies-before.jsonl
 	HF_HUB_OFFLINE=1 $(BIN)/python -m evals.persona_fidelity --heldout --out out/fidelity-after.json --replies out/replies-after.jsonl
+
+# The intent measure checked against blind labels (evals/data/intent_labels.jsonl).
+intent-audit: install
+	HF_HUB_OFFLINE=1 $(BIN)/python -m evals.intent_audit --out out/intent-audit.json
 
 # Rebuild the tuning corpus from the line banks, then retrain the adapter (about 45 min on 2 cores).
 corpus: install

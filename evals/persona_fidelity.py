@@ -98,14 +98,17 @@ class Tally:
         }
 
 
-def play_script(persona: Persona, lines: list[str], backend, analyzer, seed: int = 0, log: list | None = None, script: str = ""):
+def play_script(
+    persona: Persona, lines: list[str], backend, analyzer, seed: int = 0, log: list | None = None, script: str = "", temperature: float | None = None
+):
     """One scripted call (lines already filled in); returns (tally, transcript).
 
     ``log`` collects one row per reply (collector line, reply, intent, source, guard failures).
     """
     from simulator.session import CallSession
 
-    session = CallSession(persona, backend, analyzer, seed=seed, agent_name="Sam")
+    options = {} if temperature is None else {"temperature": temperature}
+    session = CallSession(persona, backend, analyzer, seed=seed, agent_name="Sam", **options)
     session.open()
     tally = Tally()
     for line in lines:
@@ -153,6 +156,7 @@ def run(
     adapter: bool = True,
     replies_out: Path | None = None,
     calls_per_plan: int = 1,
+    temperature: float | None = None,
 ) -> dict:
     from simulator.analysis import default_analyzer
     from simulator.backends import make_backend
@@ -182,7 +186,7 @@ def run(
         task = progress.add_task("scripted calls", total=len(plays))
         for p, name, lines in plays:
             progress.update(task, description=f"{p.id} / {name}")
-            tally, transcript = play_script(p, lines, backend, analyzer, seed=seed, log=log, script=name)
+            tally, transcript = play_script(p, lines, backend, analyzer, seed=seed, log=log, script=name, temperature=temperature)
             total.add(tally)
             by_script.setdefault(name.rsplit("-", 1)[0] if heldout else name, Tally()).add(tally)
             transcripts.append(transcript)
@@ -260,6 +264,7 @@ def main(
     no_adapter: bool = typer.Option(False, "--no-adapter", help="The bundled model without the debtor adapter."),
     replies: Path = typer.Option(None, help="Also write every reply (with its collector line) as JSONL."),
     calls_per_plan: int = typer.Option(1, help="--heldout: calls per call plan and persona, besides the fixed scripts."),
+    temperature: float = typer.Option(None, help="Sampling temperature of the debtor (default: the call session's)."),
     rescore: Path = typer.Option(None, help="Run no model: score the replies JSONL of an earlier --heldout run again and update --out."),
 ) -> None:
     """Run the persona-fidelity calls and write their figures."""
@@ -273,7 +278,7 @@ def main(
         return
     result = run(
         backend, personas.split(",") if personas else None, seed, transcripts,
-        heldout=heldout, adapter=not no_adapter, replies_out=replies, calls_per_plan=calls_per_plan,
+        heldout=heldout, adapter=not no_adapter, replies_out=replies, calls_per_plan=calls_per_plan, temperature=temperature,
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))

@@ -256,6 +256,18 @@ def _norm(s: str) -> set[str]:
     return {w.lower() for w in _WORD.findall(s)}
 
 
+def _stutters(words: list[str]) -> bool:
+    """A small model's decoding loop ("twenty twenty twenty twenty"): one word four times running,
+    or two words three times running. People say "no, no, no", so three single words pass."""
+    for i in range(len(words) - 3):
+        if words[i] == words[i + 1] == words[i + 2] == words[i + 3]:
+            return True
+    for i in range(len(words) - 5):
+        if words[i : i + 2] == words[i + 2 : i + 4] == words[i + 4 : i + 6]:
+            return True
+    return False
+
+
 def check_line(
     text: str,
     persona: Persona,
@@ -285,6 +297,8 @@ def check_line(
         fails.append("echoes_prompt")
     if _narrates_self(text, persona):
         fails.append("third_person")
+    if _stutters(words):
+        fails.append("stutters")
     if not final:
         return fails
     if not re.search(r"\w", text):

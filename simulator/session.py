@@ -64,9 +64,11 @@ class CallSession:
     call_id: str = field(default_factory=lambda: f"call-{uuid.uuid4().hex[:8]}")
     started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc).astimezone())
     max_new_tokens: int = 48
-    temperature: float = 0.7
+    temperature: float | None = None  # None: the backend's own default_temperature
 
     def __post_init__(self) -> None:
+        if self.temperature is None:
+            self.temperature = getattr(self.backend, "default_temperature", 0.7)
         self.director = Director(self.persona, seed=self.seed, today=self.started_at.date() if self.started_at else date.today())
         self.actor = Actor(
             self.persona, self.backend, analyzer=self.analyzer, max_new_tokens=self.max_new_tokens,

@@ -48,7 +48,7 @@ def test_good_line_is_used_and_streamed():
         ("This is an attempt to collect a debt and any information will be used for that purpose.", "speaks_as_collector"),
         ("Thank you for calling. Can you confirm your date of birth?", "speaks_as_collector"),
         ("", "empty"),
-        ("word " * 80, "too_long"),
+        ("one two three four five six seven eight " * 10, "too_long"),
     ],
 )
 def test_bad_line_gets_one_retry_then_a_fallback(bad, guard):
@@ -77,6 +77,26 @@ def test_repeating_an_earlier_line_is_rejected():
     history = HISTORY + [Turn(speaker="debtor", text="Honestly I just lost track of the bills for a while."), Turn(speaker="agent", text="I see.")]
     line, _, _ = run(["Honestly I just lost track of the bills for a while.", "honestly, I just lost track of the bills for a while"], history=history)
     assert line.source == "fallback" and "repeats_itself" in line.failures
+
+
+def test_a_decoding_loop_is_cut_off_and_retried():
+    loop = "Send me the proof in writing, one sixty-seven twenty twenty twenty twenty twenty twenty twenty."
+    line, events, _ = run([loop, "Send me the proof in writing first."])
+    assert line.source == "retry" and line.text == "Send me the proof in writing first."
+    assert "stutters" in line.failures and "reset" in [e.kind for e in events]
+
+
+@pytest.mark.parametrize(
+    "text, stutters",
+    [
+        ("No, no, no. I'm not paying that.", False),  # people say it three times
+        ("It's me, it's me. Go ahead.", False),
+        ("twenty twenty twenty twenty", True),
+        ("I said it's me it's me it's me, okay?", True),
+    ],
+)
+def test_stutter_guard_tells_speech_from_a_loop(text, stutters):
+    assert ("stutters" in check_line(text, MARIA, initial_state(MARIA), [])) is stutters
 
 
 def test_hidden_fact_leak_is_rejected_until_revealed():

@@ -62,6 +62,42 @@ def test_every_turn_gets_a_line_even_when_the_backend_fails(analyzer):
     assert all(t.text for t in turns)
 
 
+class _TunedScripted(ScriptedBackend):
+    prompt_style = "tuned"
+    default_temperature = 0.5
+
+
+def test_the_app_backend_passes_on_the_tuned_prompt_and_temperature(analyzer):
+    """The app wraps its model in a SharedBackend; the actor must still see what the model wants."""
+    from simulator.ui.resources import SharedBackend
+
+    tuned = _TunedScripted(default="Yeah, it's me. What's this about?")
+    s = CallSession(LIB.get("busy-greg"), SharedBackend(backend=tuned), analyzer, seed=1, agent_name="Sam")
+    s.open()
+    s.say("Hi, this is Sam from Acme Recovery. Am I speaking with Greg Halvorsen?")
+    first = tuned.calls[0]
+    assert first["messages"][0]["content"].startswith("Debtor role-play."), "the compact prompt the adapter was trained on"
+    assert {c["temperature"] for c in tuned.calls} <= {0.5, 0.9}  # 0.9 only on a retry
+    assert first["temperature"] == 0.5
+    # an explicit temperature still wins
+    other = CallSession(LIB.get("busy-greg"), SharedBackend(backend=_TunedScripted(default="Hello?")), analyzer, temperature=0.3)
+    assert other.temperature == 0.3
+
+
+def test_a_model_that_fails_to_load_still_lets_the_call_start(analyzer, monkeypatch):
+    from simulator.ui import resources
+
+    def broken(*a, **k):
+        raise OSError("model file is missing")
+
+    monkeypatch.setattr("simulator.backends.make_backend", broken)
+    shared = resources.SharedBackend("transformers:default")
+    s = CallSession(LIB.get("cooperative-maria"), shared, analyzer, seed=1)
+    s.open()  # the debtor picks up with an authored line
+    assert s.turns and s.turns[0].text
+    assert s.temperature == 0.7 and "model file is missing" in shared.error
+
+
 def test_attempts_to_break_character_do_not_break_it(analyzer):
     p = LIB.get("cooperative-maria")
     be = ScriptedBackend(["As an AI language model, I can't pretend.", "I am an AI assistant."], default="What? I don't follow.")

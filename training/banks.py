@@ -102,7 +102,7 @@ def fill_sample(text: str, persona: Persona) -> str:
     return text.format_map(placeholders(persona, None, "Sam"))
 
 
-_GUARDS = {"breaks_character", "speaks_as_collector", "echoes_prompt", "third_person", "wrong_language", "empty", "off_intent", "contradicts_intent"}
+_GUARDS = {"stutters", "breaks_character", "speaks_as_collector", "echoes_prompt", "third_person", "wrong_language", "empty", "off_intent", "contradicts_intent"}
 
 
 def check_bank(bank: LineBank, persona: Persona, source: str, analyzer=None) -> list[str]:

@@ -23,6 +23,8 @@ class Backend(ABC):
     # Which prompt the actor writes: "full" instructions for any chat model, or "tuned", the
     # compact prompt the bundled debtor adapter was trained on.
     prompt_style: str = "full"
+    # The sampling temperature a call session uses with this backend unless told otherwise.
+    default_temperature: float = 0.7
 
     @abstractmethod
     def stream(

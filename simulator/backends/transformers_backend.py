@@ -57,6 +57,9 @@ def _import_torch_transformers() -> tuple[Any, Any]:
     return torch, transformers
 
 
+TUNED_TEMPERATURE = 0.5
+
+
 def default_threads() -> int:
     """The cores this process may run on."""
     try:
@@ -128,6 +131,10 @@ class TransformersBackend(Backend):
         self.adapter = resolve_adapter(adapter, model, gguf_file)
         if self.adapter is not None:
             self.prompt_style = "tuned"  # the adapter was trained on the actor's compact prompt
+            # Measured on held-out personas and collector lines (evals/results): at 0.5 the tuned
+            # model carries the asked intent far more often than at 0.7 (79% vs 71%) and answers
+            # the collector's line more closely, with no more repeats or fallbacks.
+            self.default_temperature = TUNED_TEMPERATURE
             self.spec += "+adapter"
         self.model, self.tokenizer = self._load(model, gguf_file, transformers)
         self.model.eval()

@@ -77,6 +77,24 @@ class SharedBackend(Backend):
             return f"Loading the debtor model ({name})..."
         return f"Debtor model: {name} (loads on the first call)"
 
+    # What the actor and the session read from a backend must come from the loaded one: without
+    # these, the tuned model got the base model's prompt in the app.
+    # A model that fails to load must not stop a call from starting: the actor falls back to
+    # authored lines, and the status line shows the error.
+    @property
+    def prompt_style(self) -> str:
+        try:
+            return self.get().prompt_style
+        except Exception:
+            return Backend.prompt_style
+
+    @property
+    def default_temperature(self) -> float:
+        try:
+            return self.get().default_temperature
+        except Exception:
+            return Backend.default_temperature
+
     def stream(self, messages, **kw):
         yield from self.get().stream(messages, **kw)
 
