@@ -8,7 +8,8 @@ collector move's held-out lines - and adds intent accuracy, relevance and copy r
 (evals/fidelity_metrics.py).
 
     python -m evals.persona_fidelity --out out/fidelity.json [--backend SPEC] [--personas ID,...]
-        [--heldout] [--no-adapter] [--replies out/replies.jsonl]
+        [--heldout] [--no-adapter] [--replies out/replies.jsonl] [--seed N] [--temperature T]
+    python -m evals.persona_fidelity --rescore out/replies.jsonl --out out/fidelity.json
 """
 
 from __future__ import annotations
