@@ -94,6 +94,7 @@ class IntentClassifier:
     loo_by_intent: dict[str, float]
     loo_by_source: dict[str, float]
     lines: int
+    fitted: frozenset[str]  # the fitting lines, normalised: a judge is not tested on these
 
     @property
     def embedder(self):
@@ -131,7 +132,8 @@ def fit_intent_classifier(
     def share(prefix: str) -> dict[str, float]:
         return {k.split(":", 1)[1]: round(right[k] / seen[k], 3) for k in sorted(seen) if k.startswith(prefix)}
 
-    return IntentClassifier(IntentJudge(embedder).fit(texts, list(y), x), round(hits / max(1, total), 3), share("intent:"), share("source:"), len(rows))
+    judge = IntentJudge(embedder).fit(texts, list(y), x)
+    return IntentClassifier(judge, round(hits / max(1, total), 3), share("intent:"), share("source:"), len(rows), frozenset(norm(t) for t in texts))
 
 
 def corpus_targets(path: Path) -> set[str]:

@@ -104,13 +104,13 @@ def main(
     rows = load_labels(labels)
     predictions, fitted = None, None
     if not no_judge:
-        from evals.fidelity_metrics import fit_intent_classifier, held_back_lines
+        from evals.fidelity_metrics import fit_intent_classifier
         from simulator.personas import load_personas
         from training.build_corpus import HELDOUT_PERSONAS
 
-        personas = load_personas().personas
-        predictions = fit_intent_classifier(personas, HELDOUT_PERSONAS).predict([r.line for r in rows])
-        fitted = {norm(x.text) for x in held_back_lines(personas, HELDOUT_PERSONAS)}
+        clf = fit_intent_classifier(load_personas().personas, HELDOUT_PERSONAS)
+        predictions = clf.predict([r.line for r in rows])
+        fitted = set(clf.fitted)
         # authored lines come from the held-out personas' banks, all of which the judge is fitted on
         # (filled with other amounts and dates, so the text alone does not always match)
         fitted |= {norm(r.line) for r in rows if r.source == "authored"}

@@ -81,19 +81,19 @@ class SharedBackend(Backend):
     # these, the tuned model got the base model's prompt in the app.
     # A model that fails to load must not stop a call from starting: the actor falls back to
     # authored lines, and the status line shows the error.
+    def _loaded(self, name: str):
+        try:
+            return getattr(self.get(), name)
+        except Exception:
+            return getattr(Backend, name)
+
     @property
     def prompt_style(self) -> str:
-        try:
-            return self.get().prompt_style
-        except Exception:
-            return Backend.prompt_style
+        return self._loaded("prompt_style")
 
     @property
     def default_temperature(self) -> float:
-        try:
-            return self.get().default_temperature
-        except Exception:
-            return Backend.default_temperature
+        return self._loaded("default_temperature")
 
     def stream(self, messages, **kw):
         yield from self.get().stream(messages, **kw)
