@@ -108,8 +108,7 @@ def play_script(
     """
     from simulator.session import CallSession
 
-    options = {} if temperature is None else {"temperature": temperature}
-    session = CallSession(persona, backend, analyzer, seed=seed, agent_name="Sam", **options)
+    session = CallSession(persona, backend, analyzer, seed=seed, agent_name="Sam", temperature=temperature)
     session.open()
     tally = Tally()
     for line in lines:

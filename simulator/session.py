@@ -68,7 +68,7 @@ class CallSession:
 
     def __post_init__(self) -> None:
         if self.temperature is None:
-            self.temperature = getattr(self.backend, "default_temperature", 0.7)
+            self.temperature = getattr(self.backend, "default_temperature", Backend.default_temperature)
         self.director = Director(self.persona, seed=self.seed, today=self.started_at.date() if self.started_at else date.today())
         self.actor = Actor(
             self.persona, self.backend, analyzer=self.analyzer, max_new_tokens=self.max_new_tokens,

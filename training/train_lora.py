@@ -213,6 +213,7 @@ def save(model, out: Path, card: dict) -> dict:
     cfg_path = out / "adapter_config.json"
     cfg = json.loads(cfg_path.read_text())
     cfg["base_model_name_or_path"] = None  # never let peft try to fetch a base from the Hub
+    cfg["target_modules"] = sorted(cfg["target_modules"])  # peft writes a set: same run, same file
     cfg_path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
     card = {**card, "peft": peft.__version__, "adapter_bytes": weights.stat().st_size}
     (out / "training_card.json").write_text(json.dumps(card, indent=2) + "\n")
