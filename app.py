@@ -5,11 +5,12 @@ callbacks); ``python app.py`` parses the command line and serves it. The debtor 
 once, lazily, and shared by every session; each browser session has its own call state.
 
     python app.py                                  # 127.0.0.1:7860, embedded SmolLM2 model
-    python app.py --host 0.0.0.0 --auth coach:secret
+    python app.py --host 0.0.0.0 --users team.yaml # logins and roles (callcoach users add)
     python app.py --backend openai:http://gpu-box:8000/v1#Qwen/Qwen2.5-7B-Instruct
 """
 
 import argparse
+import logging
 import os
 import sys
 from html import escape
@@ -19,6 +20,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
 QUEUE_MAX_SIZE = 64  # waiting events before new ones are turned away with a "busy" message
 CONCURRENCY = 8  # events run at once; the model serialises generation behind its own lock
+MAX_UPLOAD = "20mb"  # one uploaded transcript file (Evaluator); bigger ones are refused at upload
 
 
 def build_app(
@@ -30,6 +32,7 @@ def build_app(
     rubric: str = "default-en",
     seed: int | None = None,
     adapter: bool = True,
+    users=None,
 ):
     """Build the callcoach Blocks (not launched).
 
@@ -41,6 +44,7 @@ def build_app(
     data_dir: where history, saved personas and exports live (default: the user data dir,
         or ``$CALLCOACH_DATA_DIR``).
     seed: fixes the debtor's choices in every call (tests); default a new seed per call.
+    users: a ``simulator.ui.users.Users`` (logins and roles); None for a local app without login.
     """
     import gradio as gr
 
@@ -48,8 +52,10 @@ def build_app(
     from simulator.ui.practice import build_practice_tab
     from simulator.ui.resources import make_resources
     from simulator.ui.style import APP_CSS, make_theme
+    from simulator.ui.users import viewer
 
-    res = make_resources(backend, analyzer, personas_dirs, data_dir, rubric, adapter=adapter)
+    res = make_resources(backend, analyzer, personas_dirs, data_dir, rubric, adapter=adapter, users=users)
+    res.history.abandon_unfinished()  # calls left open by a previous run cannot go on now
     with gr.Blocks(title="callcoach: collections call practice", analytics_enabled=False) as demo:
         with gr.Row(elem_id="cc-header"):
             gr.HTML(
@@ -63,22 +69,24 @@ def build_app(
                 practice = build_practice_tab(res, seed=seed)
             with gr.Tab("My progress", id="progress", elem_id="cc-tab-progress") as progress_tab:
                 prog = progress.build_progress_tab(res, trainee_box=practice["name"])
-            with gr.Tab("Trainer", id="trainer", elem_id="cc-tab-trainer"):
+            with gr.Tab("Trainer", id="trainer", elem_id="cc-tab-trainer") as trainer_tab:
                 trainer.build_trainer_tab(res, practice=practice, tabs=tabs)
             with gr.Tab("Evaluator", id="evaluator", elem_id="cc-tab-evaluator"):
                 evaluator.build_evaluator_tab(res)
 
-        def on_load(request: gr.Request):
-            # Behind --auth the login name is the trainee's name unless they change it.
-            user = getattr(request, "username", None) if request is not None else None
-            cards = trainer.picker_cards(res)
-            return {
-                practice["picker"]: gr.HTML(cards=cards),
-                practice["name"]: gr.Textbox(value=user) if user else gr.Textbox(),
+        resume, resume_inputs, resume_outputs = practice["load"]
+
+        def on_load(*args, request: gr.Request):
+            # The Trainer tab is for trainers; every callback checks the role again on the server.
+            who = viewer(res.users, request)
+            return resume(*args, request=request) | {
+                practice["picker"]: gr.HTML(cards=trainer.picker_cards(res)),
                 status: _status_html(res.backend),
+                trainer_tab: gr.Tab(visible=who.is_trainer),
             }
 
-        demo.load(on_load, None, [practice["picker"], practice["name"], status], api_visibility="private")
+        demo.load(on_load, resume_inputs, [*resume_outputs, practice["picker"], status, trainer_tab],
+                  api_visibility="private")
         progress_tab.select(prog["refresh"], prog["inputs"], prog["outputs"], api_visibility="private")
         if not res.backend.ready:
             timer = gr.Timer(2.0)
@@ -92,30 +100,39 @@ def build_app(
 
 def _status_html(backend) -> str:
     cls = "cc-ready" if backend.ready else ("cc-failed" if backend.error else "")
-    return f'<span class="cc-dot {cls}"></span>{escape(backend.status())}'
+    # The model's spec is for whoever runs the server: a tooltip, not the headline.
+    return f'<span class="cc-dot {cls}" title="{escape(backend.spec)}"></span>{escape(backend.status())}'
 
 
-def launch(demo, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, auth=None, share: bool = False, **kwargs):
-    """Serve a built app with callcoach's theme; extra keyword arguments go to ``launch()``."""
+def launch(demo, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, share: bool = False, **kwargs):
+    """Serve a built app with callcoach's theme; extra keyword arguments go to ``launch()``.
+
+    With users (``build_app(users=...)``) the page asks for a login. Downloads are served from
+    a private temp folder; the data dir (every trainee's history) is never served.
+    """
+    res = demo.callcoach
     opts = dict(demo.callcoach_launch)
+    if res.users is not None:
+        opts["auth"] = res.users.check
+        opts["auth_message"] = "callcoach: sign in with the account your training lead gave you."
     opts.update(kwargs)
+    # show_error=False: a failure inside a callback shows a short message, and the detail goes to
+    # the server log, not to every browser.
     return demo.launch(
-        server_name=host, server_port=port, auth=auth, share=share, show_error=True,
-        auth_message="callcoach: sign in with the account your training lead gave you.", **opts,
+        server_name=host, server_port=port, share=share, show_error=False, max_file_size=MAX_UPLOAD,
+        blocked_paths=[str(res.data_dir)], **opts,
     )
 
 
-def parse_auth(value: str | None) -> list[tuple[str, str]] | None:
-    """``user:pass`` or ``user1:pass1,user2:pass2`` into Gradio's auth list; None when empty."""
-    if not value:
-        return None
-    pairs = []
-    for item in value.split(","):
-        user, sep, password = item.strip().partition(":")
-        if not sep or not user or not password:
-            raise ValueError(f"--auth expects user:password (comma-separated for several), got '{item.strip()}'")
-        pairs.append((user, password))
-    return pairs
+def load_users(args: argparse.Namespace):
+    """The accounts from --users FILE, else --auth / CALLCOACH_AUTH; None for a local app."""
+    from simulator.ui.users import Users
+
+    if args.users:
+        return Users.load(args.users)
+    if args.auth:
+        return Users.from_auth(args.auth)
+    return None
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -124,7 +141,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--port", type=int, default=int(os.environ.get("CALLCOACH_PORT", DEFAULT_PORT)), help="port (default 7860)")
     p.add_argument("--backend", default=os.environ.get("CALLCOACH_BACKEND"), help="debtor model: transformers:<id or path>[#gguf] or openai:<base_url>#<model> (default: the embedded SmolLM2)")
     p.add_argument("--no-adapter", action="store_true", help="the embedded model without its tuned debtor adapter (for comparison)")
-    p.add_argument("--auth", default=os.environ.get("CALLCOACH_AUTH"), help="require a login: user:password[,user2:password2] (or env CALLCOACH_AUTH)")
+    p.add_argument("--users", default=os.environ.get("CALLCOACH_USERS"), help="require a login: a users file with hashed passwords and roles, written by 'callcoach users add' (or env CALLCOACH_USERS)")
+    p.add_argument("--auth", default=os.environ.get("CALLCOACH_AUTH"), help="require a login: user:password[:trainer][,...]; prefer --users or env CALLCOACH_AUTH (a command line is visible in ps)")
     p.add_argument("--share", action="store_true", help="also open a public Gradio share link (off by default)")
     p.add_argument("--personas-dir", action="append", default=None, help="extra persona folder (repeatable)")
     p.add_argument("--data-dir", default=None, help="history, saved personas and exports (default: user data dir or $CALLCOACH_DATA_DIR)")
@@ -134,18 +152,40 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line, start loading the model in the background and serve the app."""
     args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    from simulator.history import HistoryError, move_aside
+    from simulator.ui.users import UsersError
+
     try:
-        auth = parse_auth(args.auth)
-    except ValueError as exc:
+        users = load_users(args)
+    except UsersError as exc:
         sys.exit(f"error: {exc}")
+    if users is not None and not users.trainers():
+        print("callcoach: warning: no account has the trainer role, so nobody can edit personas or see the team's calls"
+              " (give one the role with 'callcoach users add NAME --role trainer').", file=sys.stderr)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is downloaded at run time
     from simulator.personas import SHIPPED_DIR
 
     dirs = [SHIPPED_DIR, *(args.personas_dir or [])]
-    demo = build_app(backend=args.backend, personas_dirs=dirs, data_dir=args.data_dir, adapter=not args.no_adapter)
-    demo.callcoach.backend.preload()
-    print(f"callcoach: history and saved personas in {demo.callcoach.data_dir}", flush=True)
-    launch(demo, host=args.host, port=args.port, auth=auth, share=args.share)
+    try:
+        demo = build_app(backend=args.backend, personas_dirs=dirs, data_dir=args.data_dir, adapter=not args.no_adapter,
+                         users=users)
+    except HistoryError as exc:
+        if not (exc.damaged and sys.stdin.isatty()):
+            sys.exit(f"error: {exc}")
+        answer = input(f"error: {exc}\nMove the damaged file aside and start a new history? [y/N] ")
+        if not answer.strip().lower().startswith("y"):
+            sys.exit(1)
+        print(f"callcoach: moved to {move_aside(exc.path)}", flush=True)
+        demo = build_app(backend=args.backend, personas_dirs=dirs, data_dir=args.data_dir, adapter=not args.no_adapter,
+                         users=users)
+    res = demo.callcoach
+    res.backend.preload()
+    print(f"callcoach: history and saved personas in {res.data_dir}", flush=True)
+    if res.history.read_only:
+        print(f"callcoach: warning: {res.history.path} is read-only: calls can be practised but will not be saved"
+              " to the history (downloads still work).", file=sys.stderr, flush=True)
+    launch(demo, host=args.host, port=args.port, share=args.share)
 
 
 if __name__ == "__main__":

@@ -4,11 +4,13 @@ bar, see the results, and download them as CSV, JSON Lines and an HTML report.""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 
 import gradio as gr
 
+from simulator.ui import views
 from simulator.ui.resources import AppResources
 
 BASE_HEADERS = ["Transcript", "Overall", "Result", "Violations"]
@@ -60,8 +62,9 @@ def results_table(results: list[dict]) -> tuple[list[str], list[list]]:
             rows.append([r.get("id"), None, "Error", *([None] * len(crits)), None, r["error"]])
             continue
         rows.append([
-            r["id"], round(r["overall"]), "Pass" if r["passed"] else "Fail",
-            *[round(r["criteria"][c]["score"]) if c in r["criteria"] else None for c in crits],
+            # one decimal, as the verdict reads it: 69.8 against a pass mark of 70 is not "70, Fail"
+            r["id"], round(r["overall"], 1), "Pass" if r["passed"] else "Fail",
+            *[round(r["criteria"][c]["score"], 1) if c in r["criteria"] else None for c in crits],
             len(r.get("violations") or []), "",
         ])
     return headers, rows
@@ -81,6 +84,33 @@ def write_outputs(records: list[dict], out_dir: Path, rubric: str = "default-en"
     return csv_path, jsonl_path, html_path
 
 
+class UploadClaims:
+    """Which browser session uploaded which file, so a batch scores only the caller's own uploads.
+
+    Gradio accepts any path in its upload cache as a file input, whoever uploaded it. The
+    upload event claims each new file for its session; the first claim wins, so a path learned
+    from somewhere else cannot be scored by another session.
+    """
+
+    def __init__(self) -> None:
+        self._owner: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def claim(self, session: str, paths: list[str]) -> list[str]:
+        with self._lock:
+            for p in paths:
+                self._owner.setdefault(str(Path(p).resolve()), session)
+            return [p for p in paths if self._owner[str(Path(p).resolve())] == session]
+
+    def owned(self, session: str, paths: list[str]) -> bool:
+        with self._lock:
+            return all(self._owner.get(str(Path(p).resolve())) == session for p in paths)
+
+
+def _paths(files) -> list[str]:
+    return [p if isinstance(p, str) else getattr(p, "name", str(p)) for p in (files or [])]
+
+
 def build_evaluator_tab(res: AppResources) -> None:
     gr.Markdown(
         "Upload practice or real call transcripts: **JSONL** (one call a line), **CSV** (`id,turn,speaker,text`) "
@@ -91,7 +121,7 @@ def build_evaluator_tab(res: AppResources) -> None:
                         elem_id="cc-eval-files", scale=3)
         with gr.Column(scale=1, min_width=220):
             run = gr.Button("Score transcripts", variant="primary", elem_id="cc-eval-run")
-            summary = gr.Markdown("", elem_id="cc-eval-summary")
+            summary = gr.HTML("", elem_id="cc-eval-summary")
     table = gr.Dataframe(headers=BASE_HEADERS, value=[], interactive=False, wrap=True, label="Results",
                          elem_id="cc-eval-table", max_height=420)
     with gr.Row():
@@ -99,25 +129,34 @@ def build_evaluator_tab(res: AppResources) -> None:
         jsonl_file = gr.File(label="Scores (JSONL)", interactive=False)
         html_file = gr.File(label="Report (HTML)", interactive=False)
 
-    def on_run(paths, progress=gr.Progress()):
+    claims = UploadClaims()
+    nothing = (gr.skip(),) * 4
+
+    def on_upload(files, request: gr.Request):
+        claims.claim(getattr(request, "session_hash", "") or "", _paths(files))
+
+    def on_run(paths, request: gr.Request, progress=gr.Progress()):
         if not paths:
-            raise gr.Error("Upload at least one transcript file first.")
-        paths = [p if isinstance(p, str) else getattr(p, "name", str(p)) for p in paths]
+            return (views.error_html("Upload at least one transcript file first."), *nothing)
+        paths = _paths(paths)
+        if not claims.owned(getattr(request, "session_hash", "") or "", paths):
+            return (views.error_html("Those files were not uploaded from this page: upload them again."), *nothing)
         progress(0, desc="Reading files")
         out = res.exports_dir / f"batch-{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 10_000:04d}"
         out.mkdir(parents=True, exist_ok=True)
         results = score_files(res, paths, out, progress)
         if not results:
-            raise gr.Error("No transcripts found in those files.")
+            return (views.error_html("No transcripts found in those files."), *nothing)
         csv_path, jsonl_path, html_path = write_outputs(results, out, res.rubric)
         headers, rows = results_table(results)
         scored = [r for r in results if not r.get("error")]
         errors = len(results) - len(scored)
         passed = sum(1 for r in scored if r.get("passed"))
-        text = f"**{len(scored)}** scored, **{passed}** passed" + (f", **{errors}** could not be read" if errors else "")
-        widths = ["170px"] + ["96px"] * (len(headers) - 2) + ["320px"]
+        text = f"<b>{len(scored)}</b> scored, <b>{passed}</b> passed" + (f", <b>{errors}</b> could not be read" if errors else "")
+        widths = ["170px"] + ["120px"] * (len(headers) - 2) + ["320px"]
         table_update = gr.Dataframe(value=rows, headers=headers, column_widths=widths)
-        return text, table_update, str(csv_path), str(jsonl_path), str(html_path)
+        return text, table_update, res.offer(csv_path), res.offer(jsonl_path), res.offer(html_path)
 
+    files.upload(on_upload, files, None, api_visibility="private", show_progress="hidden")
     run.click(on_run, files, [summary, table, csv_file, jsonl_file, html_file], api_name="score_batch",
               concurrency_id="scoring", concurrency_limit=1)

@@ -7,8 +7,13 @@ from html import escape
 import gradio as gr
 
 from rubrics.scorecard import render_report, render_scorecard, trend_svg
+from simulator.history import PRACTICE, TEST
 from simulator.ui import views
 from simulator.ui.resources import AppResources
+from simulator.ui.users import Viewer, viewer
+
+ALL_TRAINEES = "All trainees"
+TEST_CALLS = "Trainers' test calls"
 
 
 def summary_html(series: list[dict], who: str | None) -> str:
@@ -31,18 +36,22 @@ def summary_html(series: list[dict], who: str | None) -> str:
     ) + "</div>"
 
 
-def history_view(res: AppResources, trainee: str | None) -> tuple[str, str, list[list], list[tuple[str, str]]]:
-    """(summary, chart, table rows, call choices) for one trainee, or everyone when None."""
-    records = res.history.list_calls(trainee)
-    series = res.history.score_series(trainee)
+def history_view(res: AppResources, trainee: str | None, kind: str = PRACTICE) -> tuple[str, str, list[list], list[tuple[str, str]]]:
+    """(summary, chart, table rows, call choices) for one trainee, or everyone when None.
+
+    Practice calls by default; trainers' test calls (``kind=TEST``) are listed on their own and
+    never enter a summary or the chart.
+    """
+    records = res.history.list_calls(trainee, kind=kind)
+    series = res.history.score_series(trainee) if kind == PRACTICE else []
     who = None if trainee is None else f"Progress for {trainee}"
     chart = trend_svg(series, pass_mark=_pass_mark(res))
+    names = {pid: p.name for pid, p in res.personas().personas.items()}
     choices = [
-        (f"{(r.started_at or '')[:16].replace('T', ' ')} \u00b7 {r.trainee} \u00b7 {r.persona}"
-         + (f" \u00b7 {r.overall:.0f}" if r.overall is not None else ""), r.id)
+        (f"{(r.started_at or '')[:16].replace('T', ' ')} \u00b7 {r.trainee} \u00b7 {names.get(r.persona or '', r.persona)}"
+         + (f" \u00b7 {r.overall:.1f}" if r.overall is not None else ""), r.id)
         for r in records
     ]
-    names = {pid: p.name for pid, p in res.personas().personas.items()}
     return summary_html(series, who), chart, views.history_table_rows(records, names), choices
 
 
@@ -55,23 +64,27 @@ def _pass_mark(res: AppResources) -> float | None:
         return None
 
 
-def call_detail(res: AppResources, call_id: str | None) -> tuple[str, str | None]:
-    """The scorecard (or the saved turns, for an unscored call) and a report file to download."""
+def call_detail(res: AppResources, call_id: str | None, who: Viewer) -> tuple[str, str | None]:
+    """The scorecard (or the saved turns, for an unscored call) and a report file to download.
+
+    Only for someone who may read the call: its trainee, or a trainer.
+    """
     if not call_id:
         return "", None
-    try:
-        transcript = res.history.transcript(call_id)
-    except KeyError:
-        return "<div class='cc-muted'>That call is no longer in the history.</div>", None
+    owner = res.history.owner(call_id)
+    if owner is None or not who.may_read(owner):  # the same answer either way: no probing for ids
+        return "<div class='cc-muted'>That call is not in your history.</div>", None
+    transcript = res.history.transcript(call_id)
     score = res.history.score(call_id)
     meta = transcript.metadata
     if score is None:
         turns = "".join(f"<li><b>{escape(t.speaker)}</b>: {escape(t.text)}</li>" for t in transcript.turns)
-        return f"<div class='cc-muted'>This call was not scored (it was interrupted).</div><ol start='0'>{turns}</ol>", None
+        why = "it could not be scored" if meta.get("outcome") not in (None, "abandoned") else "it was not finished"
+        return f"<div class='cc-muted'>This call was not scored ({why}).</div><ol start='0'>{turns}</ol>", None
     path = res.exports_dir / f"{call_id}-report.html"
     if not path.exists():
         path.write_text(render_report(score, transcript), encoding="utf-8")
-    return render_scorecard(score, outcome=meta.get("outcome"), promise=meta.get("promise")), str(path)
+    return render_scorecard(score, outcome=meta.get("outcome"), promise=meta.get("promise")), res.offer(path)
 
 
 def _history_block(res: AppResources, *, team: bool):
@@ -85,8 +98,8 @@ def _history_block(res: AppResources, *, team: bool):
         report = gr.File(label="Report (HTML)", interactive=False, scale=2, visible=False, height=90)
     detail = gr.HTML("")
 
-    def on_pick(cid):
-        html, path = call_detail(res, cid)
+    def on_pick(cid, request: gr.Request):
+        html, path = call_detail(res, cid, viewer(res.users, request))
         return html, gr.File(value=path, visible=path is not None)
 
     pick.change(on_pick, pick, [detail, report], api_visibility="private")
@@ -101,8 +114,10 @@ def build_progress_tab(res: AppResources, trainee_box: gr.Textbox) -> dict:
         refresh = gr.Button("Show my calls", scale=1, min_width=140)
     summary, chart, table, pick, detail, report = _history_block(res, team=False)
 
-    def on_refresh(name: str, practice_name: str):
-        name = (name or "").strip() or (practice_name or "").strip()
+    def on_refresh(name: str, practice_name: str, request: gr.Request = None):
+        # Behind a login the history is always the user's own, whatever name is typed.
+        who = viewer(res.users, request)
+        name = who.username or (name or "").strip() or (practice_name or "").strip()
         if not name:
             return {who: "", summary: "<div class='cc-muted'>Enter your name to see your calls.</div>",
                     chart: trend_svg([]), table: [], pick: gr.Dropdown(choices=[], value=None)}
@@ -116,17 +131,21 @@ def build_progress_tab(res: AppResources, trainee_box: gr.Textbox) -> dict:
 
 
 def build_team_section(res: AppResources) -> dict:
-    """All trainees' calls, with a filter (Trainer tab)."""
+    """All trainees' calls, with a filter (Trainer tab; trainers only, checked on the server)."""
     with gr.Row(equal_height=True):
-        who = gr.Dropdown(label="Trainee", choices=["All trainees"], value="All trainees", scale=4)
+        who = gr.Dropdown(label="Trainee", choices=[ALL_TRAINEES], value=ALL_TRAINEES, scale=4)
         refresh = gr.Button("Refresh", scale=1, min_width=120)
     summary, chart, table, pick, detail, report = _history_block(res, team=True)
 
-    def on_refresh(name: str | None):
-        trainee = None if not name or name == "All trainees" else name
-        s, c, rows, choices = history_view(res, trainee)
-        names = ["All trainees", *res.history.trainees()]
-        return {who: gr.Dropdown(choices=names, value=name if name in names else "All trainees"),
+    def on_refresh(name: str | None, request: gr.Request = None):
+        if not viewer(res.users, request).is_trainer:
+            return {who: gr.Dropdown(choices=[], value=None), summary: views.error_html("Only trainers can see the team's calls."),
+                    chart: trend_svg([]), table: [], pick: gr.Dropdown(choices=[], value=None)}
+        kind = TEST if name == TEST_CALLS else PRACTICE
+        trainee = None if not name or name in (ALL_TRAINEES, TEST_CALLS) else name
+        s, c, rows, choices = history_view(res, trainee, kind)
+        names = [ALL_TRAINEES, *res.history.trainees(), TEST_CALLS]
+        return {who: gr.Dropdown(choices=names, value=name if name in names else ALL_TRAINEES),
                 summary: s, chart: c, table: rows, pick: gr.Dropdown(choices=choices, value=None)}
 
     outputs = [who, summary, chart, table, pick]

@@ -6,6 +6,11 @@ so ``build_app()`` is instant and tests never load weights they do not use.
 
 from __future__ import annotations
 
+import atexit
+import logging
+import secrets
+import shutil
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -14,6 +19,7 @@ from pathlib import Path
 from simulator.backends.base import Backend
 from simulator.history import HistoryStore, data_dir
 from simulator.personas import SHIPPED_DIR, PersonaLibrary, load_personas
+from simulator.ui.users import Users
 
 
 class SharedBackend(Backend):
@@ -48,6 +54,7 @@ class SharedBackend(Backend):
                     self.error = None
                 except Exception as exc:
                     self.error = f"{type(exc).__name__}: {exc}"
+                    logging.getLogger("callcoach.app").error("the debtor model (%s) did not load: %s", self.spec, self.error)
                     raise
                 finally:
                     self.loading = False
@@ -68,14 +75,14 @@ class SharedBackend(Backend):
         return t
 
     def status(self) -> str:
-        name = self.spec
+        """The header's line for trainees (the model's spec is in the tooltip and the server log)."""
         if self.ready:
-            return f"Debtor model ready: {name}"
+            return "Debtor ready"
         if self.error:
-            return f"Debtor model failed to load ({name}): {self.error}"
+            return "The debtor model did not load: calls use prepared lines (see the server log)"
         if self.loading:
-            return f"Loading the debtor model ({name})..."
-        return f"Debtor model: {name} (loads on the first call)"
+            return "Getting the debtor ready..."
+        return "The debtor gets ready on the first call"
 
     # What the actor and the session read from a backend must come from the loaded one: without
     # these, the tuned model got the base model's prompt in the app.
@@ -141,7 +148,9 @@ class AppResources:
     data_dir: Path
     base_persona_dirs: list[Path] = field(default_factory=lambda: [SHIPPED_DIR])
     rubric: str = "default-en"
+    users: Users | None = None  # None: a local, single-person app (no login)
     history: HistoryStore = field(init=False)
+    downloads_dir: Path = field(init=False)
     _scorer: object = field(init=False, default=None, repr=False)
     _scorer_lock: threading.Lock = field(init=False, default_factory=threading.Lock, repr=False)
 
@@ -150,6 +159,35 @@ class AppResources:
         self.custom_personas_dir.mkdir(parents=True, exist_ok=True)
         self.exports_dir.mkdir(parents=True, exist_ok=True)
         self.history = HistoryStore(self.data_dir / "history.sqlite3")
+        # Files handed to the browser are copies in a private temp folder: Gradio serves files
+        # only from its allowed places (the temp dir is one; the user data dir is not, and must
+        # not be, since it holds every trainee's history).
+        self.downloads_dir = Path(tempfile.mkdtemp(prefix="callcoach-downloads-"))
+        atexit.register(shutil.rmtree, self.downloads_dir, ignore_errors=True)
+
+    @property
+    def browser_secret(self) -> str:
+        """The key that encrypts what the app keeps in each browser (the trainee's name, the call
+        in progress); kept in the data dir so it outlives a restart."""
+        path = self.data_dir / ".browser-secret"
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except OSError:
+            key = secrets.token_urlsafe(24)
+            try:
+                path.write_text(key, encoding="utf-8")
+                path.chmod(0o600)
+            except OSError:  # a read-only data dir: the name is remembered until the next restart
+                pass
+            return key
+
+    def offer(self, path: Path | str | None) -> str | None:
+        """A copy of a saved file that Gradio may serve as a download (None stays None)."""
+        if path is None:
+            return None
+        path = Path(path)
+        folder = Path(tempfile.mkdtemp(dir=self.downloads_dir))
+        return str(shutil.copy2(path, folder / path.name))
 
     @property
     def custom_personas_dir(self) -> Path:
@@ -176,7 +214,8 @@ class AppResources:
         return load_personas(self.persona_dirs())
 
 
-def make_resources(backend=None, analyzer=None, personas_dirs=None, data_dir_path=None, rubric="default-en", adapter: bool = True) -> AppResources:
+def make_resources(backend=None, analyzer=None, personas_dirs=None, data_dir_path=None, rubric="default-en",
+                   adapter: bool = True, users: Users | None = None) -> AppResources:
     """Resources from build_app()'s arguments: objects are used as given, strings are specs."""
     shared = backend if isinstance(backend, SharedBackend) else (
         SharedBackend(spec=backend, adapter=adapter) if backend is None or isinstance(backend, str) else SharedBackend(backend=backend)
@@ -184,4 +223,4 @@ def make_resources(backend=None, analyzer=None, personas_dirs=None, data_dir_pat
     ana = analyzer if isinstance(analyzer, SharedAnalyzer) else SharedAnalyzer(analyzer)
     root = Path(data_dir_path) if data_dir_path else data_dir()
     base = [Path(p) for p in personas_dirs] if personas_dirs is not None else [SHIPPED_DIR]
-    return AppResources(shared, ana, root, base, rubric)
+    return AppResources(shared, ana, root, base, rubric, users)

@@ -91,5 +91,17 @@ footer{display:none !important}
 .cc-tiles{display:flex;gap:10px;flex-wrap:wrap;margin:4px 0 8px}
 .cc-tile{background:white;border:1px solid #dbe2ea;border-radius:10px;padding:8px 14px;min-width:96px}
 .cc-tile-v{font-size:22px;font-weight:700;color:#0f172a}.cc-tile-k{font-size:12px;color:#64748b}
+.cc-error{background:#fef2f2;border:1px solid #fecaca;border-left:4px solid #b91c1c;color:#7f1d1d;border-radius:8px;padding:8px 12px;font-size:14px;margin:4px 0}
+.cc-notice{background:#f0fdfa;border:1px solid #99d5cc;border-left:4px solid #0f766e;color:#134e4a;border-radius:8px;padding:8px 12px;font-size:14px;margin:4px 0}
+.cc-warnings li{background:#fffbeb;border-left-color:#d97706}
+.cc-test{background:#fef3c7;color:#92400e;font-size:11px;font-weight:600}
+/* table headers wrap between words, never inside one ("Complianc e") */
+.table-wrap th, .table-wrap th *{word-break:normal !important;overflow-wrap:normal !important;hyphens:none}
+@media (max-width:640px){
+  #cc-header{flex-wrap:wrap;gap:4px}
+  #cc-header .cc-tagline{display:none}
+  #cc-status{text-align:left;flex-basis:100%}
+  .cc-cards{grid-template-columns:1fr}
+}
 """
 )

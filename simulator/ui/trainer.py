@@ -3,6 +3,7 @@ call against the draft, saving it as a new persona, and every trainee's history.
 
 from __future__ import annotations
 
+import re
 from html import escape
 from pathlib import Path
 
@@ -11,6 +12,9 @@ import gradio as gr
 from simulator.personas import SHIPPED_DIR, Persona, PersonaError, parse_persona, persona_files
 from simulator.ui import progress, views
 from simulator.ui.resources import AppResources
+from simulator.ui.users import viewer
+
+TRAINERS_ONLY = "Only trainers can change personas. Ask your training lead for the trainer role."
 
 PERSONA_HEADERS = ["Persona", "Name", "Temperament", "Difficulty", "Source", "Status"]
 
@@ -55,8 +59,22 @@ def persona_text(res: AppResources, persona_id: str | None) -> str:
     return ""
 
 
-def validation_html(text: str, source: str = "draft.yaml") -> tuple[str, Persona | None]:
-    """Check a draft: a green line when it is valid, else one row per problem (field and fix)."""
+def leftover_names(draft: Persona, template: Persona | None) -> list[str]:
+    """Words of the template's name still in a copy that has a new name ("Maria" in Rosa's lines)."""
+    if template is None or draft.name == template.name:
+        return []
+    new_words = set(draft.name.lower().split())
+    text = draft.model_dump_json(exclude={"name", "id"})
+    return [w for w in template.name.split()
+            if w.lower() not in new_words and len(w) > 1 and re.search(rf"\b{re.escape(w)}\b", text)]
+
+
+def validation_html(text: str, source: str = "draft.yaml", template: Persona | None = None) -> tuple[str, Persona | None]:
+    """Check a draft: a green line when it is valid, else one row per problem (field and fix).
+
+    ``template`` is the persona the draft was started from: names of the template left in a copy
+    with a new name are pointed out (the debtor would still greet as the template's person).
+    """
     if not (text or "").strip():
         return "<div class='cc-muted'>Paste or edit a persona's YAML to check it.</div>", None
     try:
@@ -69,27 +87,48 @@ def validation_html(text: str, source: str = "draft.yaml") -> tuple[str, Persona
             items.append(f"<li><b>{escape(file)}</b> &middot; field <code>{escape(field)}</code>: {escape(msg)}</li>")
         n = len(exc.problems)
         return f"<div class='cc-sec'>{n} problem{'s' if n != 1 else ''} to fix</div><ul class='cc-problems'>{''.join(items)}</ul>", None
-    return (
+    html = (
         f"<div class='cc-valid'>\u2714 Valid: {escape(persona.name)} ({escape(persona.temperament.value)}, "
-        f"{escape(persona.difficulty)}), saved as <code>{escape(persona.id)}.yaml</code></div>",
-        persona,
+        f"{escape(persona.difficulty)}). <i>Save as new persona</i> writes <code>{escape(persona.id)}.yaml</code>.</div>"
     )
+    left = leftover_names(persona, template)
+    if left:
+        words = ", ".join(f"'{w}'" for w in left)
+        html += (f"<ul class='cc-problems cc-warnings'><li>Still says {escape(words)} from {escape(template.name)}'s file: "
+                 f"change it to {escape(persona.name)}'s name, or the debtor will greet and talk as {escape(template.name)}.</li></ul>")
+    return html, persona
+
+
+class SaveError(ValueError):
+    """A draft that cannot be saved; the message says what to fix."""
 
 
 def save_persona(res: AppResources, text: str) -> tuple[str, Path]:
-    """Save a valid draft into the user data dir's personas folder; raises gr.Error otherwise."""
+    """Save a valid draft into the user data dir's personas folder; raises SaveError otherwise."""
     status, persona = validation_html(text)
     if persona is None:
-        raise gr.Error("Fix the problems listed under the editor before saving.")
+        raise SaveError("Fix the problems listed under the editor before saving.")
     base_ids = {f.stem for d in res.base_persona_dirs for f in persona_files([d])}
     if persona.id in base_ids:
-        raise gr.Error(f"'{persona.id}' is already a shipped persona: give your persona a new id (e.g. {persona.id}-v2).")
+        raise SaveError(f"'{persona.id}' is already a shipped persona: give your persona a new id (e.g. {persona.id}-v2).")
     path = res.custom_personas_dir / f"{persona.id}.yaml"
     existed = path.exists()
     tmp = path.with_suffix(".yaml.tmp")
     tmp.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
     tmp.replace(path)
     return f"{'Updated' if existed else 'Saved'} {path.name}: it is now on the Practice tab.", path
+
+
+def _start_if_draft(practice: dict):
+    """The Practice tab's start, run only when a test call's draft was set (else nothing changes)."""
+    start = practice["start"]["fn"]
+
+    def run(trainee, persona_id, exam_mode, draft, memory, request: gr.Request):
+        if draft is None:
+            return {practice["draft"]: None}  # (an empty dict would read as one missing value)
+        return start(trainee, persona_id, exam_mode, draft, memory, request)
+
+    return run
 
 
 def build_trainer_tab(res: AppResources, practice: dict, tabs: gr.Tabs) -> None:
@@ -110,7 +149,8 @@ def build_trainer_tab(res: AppResources, practice: dict, tabs: gr.Tabs) -> None:
                     checks = gr.HTML(validation_html("")[0], elem_id="cc-validation")
                     test_btn = gr.Button("Test call with this draft", variant="secondary", elem_id="cc-test-call")
                     save_btn = gr.Button("Save as new persona", variant="primary", elem_id="cc-save-persona")
-                    saved = gr.Markdown("", elem_id="cc-saved")
+                    saved = gr.HTML("", elem_id="cc-saved")
+            template = gr.State(None)  # the persona the draft was started from
         with gr.Tab("Trainees", id="trainees") as trainees_tab:
             gr.Markdown("Every trainee's calls and scores. Open a call to see its scorecard.")
             team = progress.build_team_section(res)
@@ -118,22 +158,39 @@ def build_trainer_tab(res: AppResources, practice: dict, tabs: gr.Tabs) -> None:
     def on_reload():
         return persona_rows(res), gr.Dropdown(choices=sorted(res.personas().personas)), gr.HTML(cards=picker_cards(res))
 
-    def on_save(text):
-        msg, _ = save_persona(res, text)
+    def on_save(text, request: gr.Request):
+        if not viewer(res.users, request).is_trainer:
+            return views.error_html(TRAINERS_ONLY), gr.skip(), gr.skip(), gr.skip()
+        try:
+            msg, _ = save_persona(res, text)
+        except SaveError as exc:
+            return views.error_html(str(exc)), gr.skip(), gr.skip(), gr.skip()
         rows, dropdown, cards = on_reload()
-        return msg, rows, dropdown, cards
+        return views.notice_html(msg), rows, dropdown, cards
 
-    def on_test(text, name):
-        _, persona = validation_html(text)
+    def on_test(text, name, tpl, request: gr.Request):
+        who = viewer(res.users, request)
+        _, persona = validation_html(text, template=tpl)
+        if not who.is_trainer:
+            return None, gr.skip(), gr.skip(), views.error_html(TRAINERS_ONLY)
         if persona is None:
-            raise gr.Error("Fix the problems listed under the editor before a test call.")
-        return persona, (name or "").strip() or "Trainer (test call)", gr.Tabs(selected="practice")
+            return None, gr.skip(), gr.skip(), views.error_html("Fix the problems listed under the editor before a test call.")
+        return persona, (name or "").strip() or "Trainer (test call)", gr.Tabs(selected="practice"), ""
 
-    start_from.change(lambda pid: persona_text(res, pid), start_from, code, api_visibility="private")
-    code.change(lambda t: validation_html(t)[0], code, checks, api_visibility="private", show_progress="hidden",
-                trigger_mode="always_last")
+    def on_start_from(pid):
+        try:
+            tpl = res.personas().get(pid) if pid else None
+        except KeyError:
+            tpl = None
+        return persona_text(res, pid), tpl, ""
+
+    start_from.change(on_start_from, start_from, [code, template, saved], api_visibility="private")
+    code.change(lambda t, tpl: validation_html(t, template=tpl)[0], [code, template], checks, api_visibility="private",
+                show_progress="hidden", trigger_mode="always_last")
     reload_btn.click(on_reload, None, [table, start_from, practice["picker"]], api_visibility="private")
     save_btn.click(on_save, code, [saved, table, start_from, practice["picker"]], api_name="save_persona")
-    test_btn.click(on_test, [code, practice["name"]], [practice["draft"], practice["name"], tabs],
-                   api_visibility="private").success(**practice["start"], api_visibility="private")
+    # The test call starts only when a draft was handed over (a trainer's, and valid).
+    test_btn.click(on_test, [code, practice["name"], template], [practice["draft"], practice["name"], tabs, saved],
+                   api_visibility="private").then(
+        _start_if_draft(practice), practice["start"]["inputs"], practice["start"]["outputs"], api_visibility="private")
     trainees_tab.select(team["refresh"], team["inputs"], team["outputs"], api_visibility="private")

@@ -14,6 +14,18 @@ from simulator.director import DebtorState
 from simulator.personas import Persona
 
 DIFFICULTY_ORDER = {"easy": 0, "medium": 1, "hard": 2}
+MAX_LINE_CHARS = 1000  # one thing said on the phone; longer input is refused with a message
+
+
+def error_html(message: str) -> str:
+    """A problem the user can fix, shown next to what they were doing (empty: nothing shown)."""
+    if not message:
+        return ""
+    return f'<div class="cc-error" role="alert">{escape(message)}</div>'
+
+
+def notice_html(message: str) -> str:
+    return f'<div class="cc-notice" role="status">{escape(message)}</div>' if message else ""
 
 # The persona picker: a gr.HTML whose value is the chosen persona id and whose ``cards`` prop
 # lists the personas. Clicking a card sets the value and fires ``change``.
@@ -57,9 +69,11 @@ def persona_cards(personas: Sequence[Persona]) -> list[dict]:
     return cards
 
 
-def on_line_html(persona: Persona, ended: bool = False) -> str:
+def on_line_html(persona: Persona, ended: bool = False, *, test: bool = False) -> str:
     """The strip above the chat: who you are talking to, and whether the call is live."""
     state = '<span class="cc-live cc-off">Call ended</span>' if ended else '<span class="cc-live">On the line</span>'
+    if test:
+        state += '<span class="cc-tag cc-test">Test call: not counted in progress</span>'
     return (
         f'<div class="cc-online">{state}<b>{escape(persona.name)}</b>'
         f'<span class="cc-diff cc-d-{escape(persona.difficulty)}">{escape(persona.difficulty)}</span>'
@@ -80,10 +94,14 @@ def _check(done: bool, label: str) -> str:
 
 
 def debtor_panel(
-    persona: Persona, state: DebtorState, context: CallContext, *, ended: bool = False, outcome: str | None = None, turns: int = 0
+    persona: Persona, state: DebtorState, context: CallContext, *, ended: bool = False, outcome: str | None = None,
+    turns: int = 0, learned: Sequence[tuple[str, str]] = (),
 ) -> str:
-    """Mood meters, the facts learned so far and the call checklist."""
-    facts = [f for f in persona.hidden_facts if f.id in state.revealed]
+    """Mood meters, what the debtor has told you so far, and the call checklist.
+
+    ``learned`` is ``(fact id, the debtor's words)`` for each hidden fact the debtor actually said:
+    the panel quotes them, and never shows a fact the trainee has not heard.
+    """
     holder = persona.third_party.account_holder if persona.third_party else persona.name
     html = [
         # data-turns lets tests (and scripts) wait until a turn is fully processed
@@ -97,10 +115,13 @@ def debtor_panel(
     html.append(f'<div class="cc-mood">Mood: <b>{escape(state.mood())}</b></div>')
     html.append(_meter("Trust", state.trust, "trust") + _meter("Anger", state.anger, "anger") + _meter("Distress", state.distress, "distress"))
     html.append('<div class="cc-sec">Facts learned</div>')
-    if facts:
-        html.append('<ul class="cc-facts">' + "".join(f"<li>{escape(f.fact)}</li>" for f in facts) + "</ul>")
+    hidden = len(persona.hidden_facts)
+    if learned:
+        html.append('<ul class="cc-facts">' + "".join(f"<li>&ldquo;{escape(said)}&rdquo;</li>" for _, said in learned) + "</ul>")
+        left = hidden - len(learned)
+        if left > 0:
+            html.append(f'<div class="cc-muted">{left} more thing{"s" if left != 1 else ""} to find out.</div>')
     else:
-        hidden = len(persona.hidden_facts)
         html.append(f'<div class="cc-muted">None yet. {hidden} thing{"s" if hidden != 1 else ""} to find out: ask open questions.</div>')
     html.append('<div class="cc-sec">Call checklist</div><ul class="cc-checklist">')
     html.append(_check(context.self_identified, "Said who you are"))
@@ -121,13 +142,16 @@ _ICONS = {"stop": "\u2716", "warn": "!", "good": "\u2714"}
 
 def coaching_html(turns: Sequence[tuple[int, Sequence[Flag]]], call_end: Sequence[tuple[int, Flag]] = ()) -> str:
     """Flags for the latest agent turn, then problems from earlier turns, then any rule that
-    only the end of the call settled (something required was never said)."""
+    only the end of the call settled (something required was never said).
+
+    Lines are numbered as the trainee counts them: their own lines, 1, 2, 3...
+    """
     if not turns and not call_end:
         return '<div class="cc-coach cc-muted">Coaching notes appear here after each thing you say.</div>'
     html = ['<div class="cc-coach">']
     if turns:
-        latest_turn, latest = turns[-1]
-        html.append(f'<div class="cc-sec">Your last line (turn {latest_turn})</div>')
+        latest_line, latest = turns[-1]
+        html.append(f'<div class="cc-sec">Your last line (line {latest_line})</div>')
         if latest:
             html.append('<ul class="cc-flags">')
             for f in latest:
@@ -139,12 +163,12 @@ def coaching_html(turns: Sequence[tuple[int, Sequence[Flag]]], call_end: Sequenc
     if earlier:
         html.append('<div class="cc-sec">Earlier</div><ul class="cc-flags cc-earlier">')
         for i, f in earlier[-4:]:
-            html.append(f'<li class="cc-flag cc-f-{f.level}"><span class="cc-turnref">Turn {i}</span><span>{escape(f.message)}</span></li>')
+            html.append(f'<li class="cc-flag cc-f-{f.level}"><span class="cc-turnref">Line {i}</span><span>{escape(f.message)}</span></li>')
         html.append("</ul>")
     if call_end:
         html.append('<div class="cc-sec">When the call ended</div><ul class="cc-flags">')
         for i, f in call_end:
-            html.append(f'<li class="cc-flag cc-f-{f.level}"><span class="cc-turnref">Turn {i}</span><span>{escape(f.message)}{_quote(f)}</span></li>')
+            html.append(f'<li class="cc-flag cc-f-{f.level}"><span class="cc-turnref">Line {i}</span><span>{escape(f.message)}{_quote(f)}</span></li>')
         html.append("</ul>")
     html.append("</div>")
     return "".join(html)
@@ -163,18 +187,23 @@ def hint_html(hint: Hint | None) -> str:
     return f'<div class="cc-hint"><div class="cc-sec">Suggested next line</div><div class="cc-hint-text">&ldquo;{escape(hint.text)}&rdquo;</div></div>'
 
 
+def history_outcome(record) -> str:
+    from rubrics.scorecard import outcome_label
+
+    if not record.ended_at:
+        return "In progress"
+    return "Abandoned (not finished)" if record.outcome == "abandoned" else outcome_label(record.outcome)
+
+
 def history_table_rows(records, persona_names: dict[str, str] | None = None) -> list[list]:
     """Rows for the history table: when, trainee, persona, turns, outcome, score, result."""
     names = persona_names or {}
-    from rubrics.scorecard import outcome_label
-
     rows = []
     for r in records:
         result = "" if r.passed is None else ("Pass" if r.passed else "Fail")
         rows.append([
             (r.started_at or "")[:16].replace("T", " "), r.trainee, names.get(r.persona or "", r.persona or ""), r.n_turns,
-            outcome_label(r.outcome) if r.ended_at else "In progress / interrupted",
-            "" if r.overall is None else round(r.overall), result,
+            history_outcome(r), "" if r.overall is None else f"{r.overall:.1f}", result,
         ])
     return rows
 
