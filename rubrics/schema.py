@@ -17,6 +17,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
+from simulator.datafile import Line, LongText, ShortText
+
 SCHEMA_VERSION = 1
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$", max_length=60)]
@@ -29,7 +31,9 @@ ContextFlag = Literal[
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: `.inf` and `.nan` are YAML numbers, but never a weight or a mark.
+    # Text fields keep the data-file limits (simulator/datafile.py, listed in rubrics/README.md).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Match(_Strict):
@@ -63,7 +67,7 @@ class Match(_Strict):
 
 class _IndicatorBase(_Strict):
     id: Slug
-    description: str = Field(min_length=3)
+    description: LongText = Field(min_length=3)
     weight: float = Field(gt=0, le=100)
     scope: Literal["turn", "call"] = Field(
         description="turn: share of eligible agent turns; call: once in the call is enough"
@@ -86,7 +90,7 @@ class _IndicatorBase(_Strict):
         description="Where a missing behaviour is reported: the first/last eligible turn, or (reply) "
         "the agent's reply to the debtor's most telling turn",
     )
-    advice: str = Field(
+    advice: LongText = Field(
         min_length=5,
         description="Feedback when this indicator is weak; may use {turn} {quote} {trigger}",
     )
@@ -104,7 +108,7 @@ class SemanticIndicator(_IndicatorBase):
     kind: Literal["semantic"]
     signal: str | None = None
     signals: list[str] = Field(default_factory=list, description="Any of these analysis signals")
-    exemplars: list[str] = Field(default_factory=list, description="Phrases matched with the embedder")
+    exemplars: list[Line] = Field(default_factory=list, description="Phrases matched with the embedder")
     threshold: float = Field(default=0.6, gt=0, lt=1, description="Cosine similarity for exemplars")
 
     @model_validator(mode="after")
@@ -135,7 +139,7 @@ class MetricIndicator(_IndicatorBase):
     metric: Literal["readability", "sentence_length", "jargon"]
     good: float = Field(description="At or better than this: full marks")
     bad: float = Field(description="At or worse than this: no marks")
-    jargon: list[str] = Field(default_factory=list, description="metric jargon: the terms to avoid")
+    jargon: list[ShortText] = Field(default_factory=list, description="metric jargon: the terms to avoid")
 
     @model_validator(mode="after")
     def _sane(self) -> MetricIndicator:
@@ -160,8 +164,8 @@ class RulebookPenalties(_Strict):
 
 class Criterion(_Strict):
     id: Slug
-    title: str
-    description: str = ""
+    title: ShortText
+    description: LongText = ""
     weight: float = Field(gt=0, le=100)
     indicators: list[Indicator] = Field(default_factory=list)
     from_rulebook: RulebookPenalties | None = Field(
@@ -182,11 +186,13 @@ class Criterion(_Strict):
 class Rubric(_Strict):
     schema_version: Literal[1] = SCHEMA_VERSION
     id: Slug
-    version: str = Field(description="Bump when weights or exemplars change; scores name it")
+    version: ShortText = Field(description="Bump when weights or exemplars change; scores name it")
     language: str = Field(pattern=r"^[a-z]{2}$")
-    title: str
-    description: str = ""
-    rulebook: str = Field(description="Rulebook id (a file in rubrics/) or a path")
+    title: ShortText
+    description: LongText = ""
+    rulebook: ShortText = Field(
+        description="Rulebook id: a rules-*.yaml file next to the rubric or in rubrics/ (rubrics.loader.rulebook_file)"
+    )
     pass_mark: float = Field(default=70, ge=0, le=100)
     criteria: list[Criterion] = Field(min_length=1)
 
@@ -252,7 +258,7 @@ class AmountDetect(_Strict):
     """An amount said by the agent exceeds the debt in metadata (when present)."""
 
     kind: Literal["amount"]
-    metadata_key: str = "debt_amount"
+    metadata_key: ShortText = "debt_amount"
     tolerance: float = Field(default=1.0, ge=0, description="Rounding allowed, in currency units")
 
 
@@ -261,11 +267,11 @@ Detect = Annotated[TurnDetect | MissingDetect | HourDetect | AmountDetect, Field
 
 class Rule(_Strict):
     id: Slug
-    title: str
-    citation: str
+    title: ShortText
+    citation: ShortText
     severity: Severity
     detect: Detect
-    advice: str = Field(min_length=5, description="Feedback for a violation; may use {turn} {quote}")
+    advice: LongText = Field(min_length=5, description="Feedback for a violation; may use {turn} {quote}")
 
     def referenced(self) -> list[str]:
         """The signals the rule's detection names (none for the hour and amount checks)."""
@@ -278,8 +284,8 @@ class Rule(_Strict):
 class Rulebook(_Strict):
     schema_version: Literal[1] = SCHEMA_VERSION
     id: Slug
-    version: str
-    jurisdiction: str
+    version: ShortText
+    jurisdiction: ShortText
     language: str = Field(pattern=r"^[a-z]{2}$")
     rules: list[Rule] = Field(min_length=1)
 

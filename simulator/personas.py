@@ -13,7 +13,16 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from simulator.datafile import DataFileError, load_model
+from simulator.datafile import (
+    MAX_LIST_ITEMS,
+    DataFileError,
+    Line,
+    LongText,
+    Name,
+    ShortText,
+    load_model,
+    read_text,
+)
 from simulator.intents import AgentSignal, Intent, Meter, Temperament, Topic
 
 SCHEMA_VERSION = 1
@@ -30,40 +39,46 @@ _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: `.inf` and `.nan` are YAML numbers, but never a debt or a meter.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def _items(**kw):
+    """A list field within the data-file limit (simulator/datafile.py)."""
+    return Field(max_length=MAX_LIST_ITEMS, **kw)
 
 
 class Profile(_Strict):
     age: int = Field(ge=18, le=110)
-    occupation: str
-    household: str
-    background: str = Field(min_length=10, description="Life situation in a few sentences")
+    occupation: ShortText
+    household: ShortText
+    background: LongText = Field(min_length=10, description="Life situation in a few sentences")
 
 
 class Debt(_Strict):
-    creditor: str
-    product: str = Field(description="e.g. credit card, personal loan, medical bill")
+    creditor: ShortText
+    product: ShortText = Field(description="e.g. credit card, personal loan, medical bill")
     amount: float = Field(gt=0)
-    currency: str = "USD"
+    currency: ShortText = "USD"
     days_past_due: int = Field(ge=0)
     account_last4: str = Field(pattern=r"^\d{4}$")
     fees_included: float = Field(default=0, ge=0, description="Part of amount that is fees")
 
 
 class HiddenFact(_Strict):
-    id: str = Field(pattern=r"^[a-z0-9_]+$")
-    fact: str = Field(min_length=5, description="What the debtor knows; revealed only when asked")
-    revealed_by: list[Topic] = Field(min_length=1)
+    id: str = Field(pattern=r"^[a-z0-9_]+$", max_length=60)
+    fact: Line = Field(min_length=5, description="What the debtor knows; revealed only when asked")
+    revealed_by: list[Topic] = _items(min_length=1)
     min_trust: Score = 0
     # words that would give the fact away if the debtor said them before it is revealed
-    leak_terms: list[str] = Field(default_factory=list)
+    leak_terms: list[ShortText] = _items(default_factory=list)
 
 
 class PaymentCapacity(_Strict):
     lump_sum_max: float = Field(ge=0, description="Most they could pay at once, now")
     monthly_max: float = Field(ge=0, description="Most they could pay per month")
     first_payment_within_days: int = Field(ge=0, le=90)
-    preferred_plan: str = Field(description="The plan they would suggest themselves")
+    preferred_plan: ShortText = Field(description="The plan they would suggest themselves")
 
     def fits(self, amount: float, *, monthly: bool) -> bool:
         limit = self.monthly_max if monthly else max(self.lump_sum_max, self.monthly_max)
@@ -85,38 +100,38 @@ class Thresholds(_Strict):
 
 
 class Voice(_Strict):
-    style_notes: list[str] = Field(min_length=1)
-    example_lines: list[str] = Field(min_length=2)
+    style_notes: list[Line] = _items(min_length=1)
+    example_lines: list[Line] = _items(min_length=2)
 
 
 class ThirdParty(_Strict):
-    relation: str = Field(description="Who answered, e.g. 'mother of the account holder'")
-    account_holder: str
+    relation: ShortText = Field(description="Who answered, e.g. 'mother of the account holder'")
+    account_holder: Name
 
 
 class Attorney(_Strict):
-    name: str
-    firm: str
-    phone: str
+    name: Name
+    firm: ShortText
+    phone: ShortText
 
 
 class Persona(_Strict):
     version: Literal[1] = Field(description="Schema version; currently 1")
-    id: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
-    name: str
+    id: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=60)
+    name: Name
     language: str = Field(default="en", pattern=r"^[a-z]{2}$")
     temperament: Temperament
     difficulty: Literal["easy", "medium", "hard"]
     situation: str = Field(min_length=10, max_length=160, description="One line for the persona card")
     profile: Profile
     debt: Debt
-    hidden_facts: list[HiddenFact] = Field(default_factory=list)
+    hidden_facts: list[HiddenFact] = _items(default_factory=list)
     payment_capacity: PaymentCapacity
     meters: dict[Meter, Score]
     sensitivities: dict[AgentSignal, Sensitivity]
     thresholds: Thresholds
     voice: Voice
-    fallback_lines: dict[Intent, list[str]]
+    fallback_lines: dict[Intent, Annotated[list[Line], _items()]]
     third_party: ThirdParty | None = None
     attorney: Attorney | None = None
 
@@ -176,11 +191,7 @@ def parse_persona(text: str, source: str = "<string>") -> Persona:
 
 def load_persona_file(path: Path | str) -> Persona:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PersonaError([f"{path}: (file): cannot read: {exc}"]) from None
-    persona = parse_persona(text, str(path))
+    persona = parse_persona(read_text(path, PersonaError), str(path))
     if persona.id != path.stem:
         raise PersonaError([f"{path}: id: '{persona.id}' must match the file name '{path.stem}'"])
     return persona
@@ -191,7 +202,11 @@ class PersonaLibrary:
     """Personas loaded from one or more folders; broken files are kept as problems, not raised."""
 
     personas: dict[str, Persona]
-    problems: list[str]
+    problems: list[str]  # at most a screenful per file; ``problem_count`` counts them all
+    problem_count: int = 0
+
+    def __post_init__(self) -> None:
+        self.problem_count = max(self.problem_count, len(self.problems))
 
     def get(self, persona_id: str) -> Persona:
         if persona_id not in self.personas:
@@ -215,17 +230,26 @@ def load_personas(paths: list[Path | str] | None = None) -> PersonaLibrary:
     """Load every persona file; one broken file never stops the others from loading."""
     personas: dict[str, Persona] = {}
     problems: list[str] = []
+    count = 0
     for f in persona_files(paths):
         if not f.exists():
             problems.append(f"{f}: (file): no such file or folder")
+            count += 1
             continue
         try:
             p = load_persona_file(f)
         except PersonaError as exc:
             problems.extend(exc.problems)
+            count += exc.count
+            continue
+        except (ValueError, TypeError, RecursionError, OverflowError) as exc:
+            # a case the loader did not foresee still costs this file only, not the folder
+            problems.append(f"{f}: (file): cannot be loaded: {type(exc).__name__}: {str(exc)[:200]}")
+            count += 1
             continue
         if p.id in personas:
             problems.append(f"{f}: id: duplicate persona id '{p.id}'")
+            count += 1
             continue
         personas[p.id] = p
-    return PersonaLibrary(personas, problems)
+    return PersonaLibrary(personas, problems, count)

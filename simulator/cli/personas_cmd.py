@@ -15,6 +15,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from simulator.datafile import capped
 from simulator.personas import (
     SHIPPED_DIR,
     Persona,
@@ -32,11 +33,15 @@ personas_app = typer.Typer(
 _DIR_HELP = "Folder or file of personas; repeat to add more (default: the shipped personas)."
 
 
-def _echo_problems(problems: list[str]) -> None:
-    # Plain echo, not rich: messages may hold [brackets] that rich would read as markup,
-    # and a one-line problem must stay on one line whatever the terminal width.
-    for line in problems:
-        typer.echo(line, err=True)
+def _echo_problems(problems: list[str], *, err: bool = True) -> None:
+    """At most a screenful of problem lines, then how many lines more there are.
+
+    Each file already reports at most a few lines and counts the rest itself.
+    Plain echo, not rich: messages may hold [brackets] that rich would read as markup, and a
+    one-line problem must stay on one line whatever the terminal width.
+    """
+    for line in capped(problems, noun="line"):
+        typer.echo(line, err=err)
 
 
 def _no_files(paths: list[Path] | None) -> list[str]:
@@ -86,13 +91,14 @@ def validate_personas(
 ) -> None:
     """Check persona files; print one line per problem and exit 1 if there are any."""
     library = load_personas(paths or None)
-    problems = _no_files(paths) + library.problems
+    missing = _no_files(paths)
+    problems = missing + library.problems
     if problems:
-        for line in problems:
-            typer.echo(line)
+        count = len(missing) + library.problem_count
+        _echo_problems(problems, err=False)
         valid = len(library.personas)
-        noun = "problem" if len(problems) == 1 else "problems"
-        typer.echo(f"{len(problems)} {noun}; {valid} personas valid", err=True)
+        noun = "problem" if count == 1 else "problems"
+        typer.echo(f"{count:,} {noun}; {valid} personas valid", err=True)
         raise typer.Exit(1)
     count = len(library.personas)
     typer.echo(f"{count} persona{'' if count == 1 else 's'} valid")
