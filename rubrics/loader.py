@@ -12,9 +12,10 @@ from functools import lru_cache
 from pathlib import Path
 
 from rubrics.schema import Match, Rubric, Rulebook
-from simulator.datafile import DataFileError, load_model
+from simulator.datafile import DataFileError, load_model, read_text
 
 SHIPPED_DIR = Path(__file__).resolve().parent
+_ID = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 _STRUCTURAL = re.compile(r"^(question:(open|closed)|topic:[a-z_]+|offer|offer:(monthly|dated))$")
 DEFAULT_RUBRICS = {"en": "default-en", "zh": "default-zh"}
 
@@ -48,13 +49,41 @@ def load_rubric(ref: str | Path | Rubric) -> Rubric:
     return _load_rubric_cached(str(path.resolve()), _mtime(path))
 
 
-def load_rulebook(ref: str | Path, *, relative_to: Path | None = None) -> Rulebook:
-    """Load and validate a rulebook by id or path."""
-    p = Path(ref)
-    if relative_to is not None and not p.is_absolute() and (relative_to / p).exists():
-        p = relative_to / p
-    path = resolve(p if p.exists() else ref, kind="rulebook")
+def load_rulebook(ref: str | Path) -> Rulebook:
+    """Load and validate a rulebook by shipped id or by a path the caller chose."""
+    path = resolve(ref, kind="rulebook")
     return _load_rulebook_cached(str(path.resolve()), _mtime(path))
+
+
+def rulebook_file(ref: str, rubric_file: Path) -> Path:
+    """The rulebook a rubric's ``rulebook:`` field names, found only in the rubrics folders.
+
+    ``rules-us`` is ``rules-us.yaml`` next to the rubric, else in the shipped ``rubrics/``
+    folder. A file name (``rules-us.yaml``, or a full path) is accepted only when it is a
+    ``rules-*`` file in one of those two folders: a rubric never makes callcoach read another
+    file (``/etc/shadow``, or a rubric) and echo its lines back as problems.
+    """
+    folders = list(dict.fromkeys([rubric_file.resolve().parent, SHIPPED_DIR.resolve()]))
+    if _ID.match(ref):
+        candidates = [folder / f"{ref}{suffix}" for folder in folders for suffix in (".yaml", ".yml")]
+    elif Path(ref).suffix.lower() in (".yaml", ".yml"):
+        p = Path(ref)
+        candidates = [p] if p.is_absolute() else [folder / p for folder in folders]
+    else:
+        candidates = []
+    for candidate in candidates:
+        try:
+            real = candidate.resolve()  # a link out of the folder is judged by where it leads
+        except (OSError, ValueError):
+            continue
+        if real.parent in folders and real.name.startswith("rules-") and real.is_file():
+            return real
+    known = sorted({f.stem for folder in folders for f in folder.glob("rules-*.y*ml") if f.resolve().parent in folders})
+    shown = ref if len(ref) <= 60 else ref[:57] + "..."
+    raise RubricError([
+        f"{rubric_file}: rulebook: {shown!r} is not a rulebook in the rubric's folder or in rubrics/; "
+        f"give a rulebook id (known: {', '.join(known) or 'none'}), e.g. 'rulebook: rules-us'"
+    ])
 
 
 def _mtime(path: Path) -> float:
@@ -68,11 +97,16 @@ def _mtime(path: Path) -> float:
 def _load_rubric_cached(path: str, _mtime: float) -> Rubric:
     rubric = _validate(Rubric, path)
     problems = _unknown_signals(path, rubric)
+    rulebook = None
     try:
-        rulebook = load_rulebook(rubric.rulebook, relative_to=Path(path).parent)
+        rulebook_path = rulebook_file(rubric.rulebook, Path(path))
     except RubricError as exc:
-        problems += [f"{path}: rulebook: {p}" for p in exc.problems]
-        rulebook = None
+        problems += exc.problems
+    else:
+        try:
+            rulebook = load_rulebook(rulebook_path)
+        except RubricError as exc:
+            problems += [f"{path}: rulebook: {p}" for p in exc.problems]
     if problems:
         raise RubricError(problems)
     rubric._rulebook = rulebook
@@ -103,12 +137,7 @@ def validate_file(path: str | Path) -> list[str]:
 
 
 def _validate(model: type[Rubric] | type[Rulebook], path: str):
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RubricError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
-    except UnicodeDecodeError:
-        raise RubricError([f"{path}: not UTF-8 text"]) from None
+    text = read_text(path, RubricError)  # within the data-file limits (simulator/datafile.py)
     return load_model(model, text, path, guide="rubrics/README.md", error=RubricError)
 
 
@@ -148,4 +177,4 @@ def _references(model: Rubric | Rulebook) -> list[tuple[str, list[str]]]:
     return out
 
 
-__all__ = ["Match", "RubricError", "load_rubric", "load_rulebook", "validate_file", "shipped_rubrics"]
+__all__ = ["Match", "RubricError", "load_rubric", "load_rulebook", "rulebook_file", "validate_file", "shipped_rubrics"]
