@@ -76,10 +76,10 @@ def build_app(
 
         resume, resume_inputs, resume_outputs = practice["load"]
 
-        def on_load(*args, request: gr.Request):
+        def on_load(memory, exam_mode, request: gr.Request):
             # The Trainer tab is for trainers; every callback checks the role again on the server.
             who = viewer(res.users, request)
-            return resume(*args, request=request) | {
+            return resume(memory, exam_mode, request) | {
                 practice["picker"]: gr.HTML(cards=trainer.picker_cards(res)),
                 status: _status_html(res.backend),
                 trainer_tab: gr.Tab(visible=who.is_trainer),

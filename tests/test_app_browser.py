@@ -6,45 +6,13 @@ picks a persona, plays a call, ends it, and checks the scorecard and the saved t
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-from pathlib import Path
-
 import pytest
 from app_support import OPENING_LINES, free_port, make_app
+from browser_support import browser  # noqa: F401  (the shared chromium fixture)
 
 import app as app_module
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def ensure_chromium() -> str:
-    """Debian's chromium; installed with apt when missing (CI runs as root)."""
-    if Path(CHROMIUM).exists():
-        return CHROMIUM
-    if shutil.which("apt-get") is None:
-        pytest.skip("no /usr/bin/chromium and no apt-get to install it")
-    env = {"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
-    cmd = ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]
-    if subprocess.run(cmd, env=env, capture_output=True).returncode != 0:
-        subprocess.run(["apt-get", "update"], env=env, capture_output=True, check=True)
-        subprocess.run(cmd, env=env, capture_output=True, check=True)
-    return CHROMIUM
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    exe = ensure_chromium()
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
 
 DEBTOR_LINES = [
     "Yes, this is Maria. Who's calling?",
@@ -102,7 +70,8 @@ def _play_a_call(page, demo, url):
         assert DEBTOR_LINES[i] in last, last
         if i == 0:
             page.wait_for_selector("#cc-coaching .cc-flag", timeout=90_000)
-    assert f"turn {2 * len(OPENING_LINES) - 1}" in page.inner_text("#cc-coaching").lower()
+    # coaching numbers the trainee's own lines, not both sides' turns
+    assert f"line {len(OPENING_LINES)}" in page.inner_text("#cc-coaching").lower()
 
     page.click("#cc-hint-btn")
     page.wait_for_selector("#cc-hint .cc-hint-text", timeout=90_000)

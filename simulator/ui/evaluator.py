@@ -125,9 +125,9 @@ def build_evaluator_tab(res: AppResources) -> None:
     table = gr.Dataframe(headers=BASE_HEADERS, value=[], interactive=False, wrap=True, label="Results",
                          elem_id="cc-eval-table", max_height=420)
     with gr.Row():
-        csv_file = gr.File(label="Results (CSV)", interactive=False)
-        jsonl_file = gr.File(label="Scores (JSONL)", interactive=False)
-        html_file = gr.File(label="Report (HTML)", interactive=False)
+        csv_file = gr.File(label="Results (CSV)", interactive=False, elem_id="cc-eval-csv")
+        jsonl_file = gr.File(label="Scores (JSONL)", interactive=False, elem_id="cc-eval-jsonl")
+        html_file = gr.File(label="Report (HTML)", interactive=False, elem_id="cc-eval-html")
 
     claims = UploadClaims()
     nothing = (gr.skip(),) * 4

@@ -374,16 +374,21 @@ def build_practice_tab(resources: AppResources, seed: int | None = None) -> dict
     view_outputs = [call_state, setup_col, call_col, setup_error, call_error, on_line, chat, panel, coaching, hint,
                     hint_btn, msg, send_btn, undo_btn, end_btn, result_col, scorecard, transcript_file, report_file]
 
-    def on_start(trainee, persona_id, exam_mode, draft, memory, request: gr.Request):
+    def on_start(trainee, persona_id, exam_mode, draft, request: gr.Request):
         who = viewer(resources.users, request)
         try:
             call = start_call(resources, trainee, persona_id, draft, seed, who=who)
         except SetupError as exc:
-            return _view(None, exam_mode, str(exc)) | {draft_state: None, remembered: memory}
-        memory = {**(memory or {}), "call_id": call.session.call_id}
-        if call.kind == PRACTICE:
+            return _view(None, exam_mode, str(exc)) | {draft_state: None}
+        return _view(call, exam_mode) | {draft_state: None}
+
+    def remember(call, memory):
+        """Keep the trainee's name and the call in progress in the browser (for a reload)."""
+        memory = dict(memory or {})
+        if call is not None and call.kind == PRACTICE:
             memory["name"] = call.trainee
-        return _view(call, exam_mode) | {draft_state: None, remembered: memory}
+        memory["call_id"] = None if call is None or call.finished else call.session.call_id
+        return memory
 
     def on_send(text, call, exam_mode):
         if call is None:
@@ -457,9 +462,10 @@ def build_practice_tab(resources: AppResources, seed: int | None = None) -> dict
                                                 "it is saved in My progress as abandoned.")
         return update | {remembered: {**memory, "call_id": None}}
 
-    start_evt = dict(fn=on_start, inputs=[name, picker, exam, draft_state, remembered],
-                     outputs=[*view_outputs, draft_state, remembered])
-    start_btn.click(**start_evt, api_name="start_call")
+    start_evt = dict(fn=on_start, inputs=[name, picker, exam, draft_state], outputs=[*view_outputs, draft_state])
+    remember_evt = dict(fn=remember, inputs=[call_state, remembered], outputs=remembered, api_visibility="private",
+                        show_progress="hidden")
+    start_btn.click(**start_evt, api_name="start_call").then(**remember_evt)
     # always_last: a line sent while the debtor's reply is still being finished runs right after
     # it instead of being dropped.
     send_evt = dict(fn=on_send, inputs=[msg, call_state, exam], outputs=view_outputs, concurrency_id="debtor",
@@ -474,5 +480,5 @@ def build_practice_tab(resources: AppResources, seed: int | None = None) -> dict
                                        remembered], api_visibility="private")
     exam.change(on_exam, [call_state, exam], view_outputs, api_visibility="private", show_progress="hidden")
     picker.change(on_pick, picker, picked, api_visibility="private")
-    return {"picker": picker, "name": name, "exam": exam, "draft": draft_state, "start": start_evt,
+    return {"picker": picker, "name": name, "exam": exam, "draft": draft_state, "start": start_evt, "remember": remember_evt,
             "view_outputs": view_outputs, "load": (on_load, [remembered, exam], [name, resumed, remembered, *view_outputs])}

@@ -89,14 +89,16 @@ def call_detail(res: AppResources, call_id: str | None, who: Viewer) -> tuple[st
 
 def _history_block(res: AppResources, *, team: bool):
     """The shared layout: summary, chart, table and a call picker with its scorecard."""
-    summary = gr.HTML("")
+    pre = "cc-team-" if team else "cc-"
+    summary = gr.HTML("", elem_id=f"{pre}history-summary")
     chart = gr.HTML(trend_svg([]))
     table = gr.Dataframe(headers=views.HISTORY_HEADERS, value=[], interactive=False, wrap=True,
-                         label="All calls" if team else "Your calls", max_height=360)
+                         label="All calls" if team else "Your calls", max_height=360, elem_id=f"{pre}history-table")
     with gr.Row():
-        pick = gr.Dropdown(label="Open a call", choices=[], value=None, scale=4)
-        report = gr.File(label="Report (HTML)", interactive=False, scale=2, visible=False, height=90)
-    detail = gr.HTML("")
+        pick = gr.Dropdown(label="Open a call", choices=[], value=None, scale=4, elem_id=f"{pre}open-call")
+        report = gr.File(label="Report (HTML)", interactive=False, scale=2, visible=False, height=90,
+                         elem_id=f"{pre}call-report")
+    detail = gr.HTML("", elem_id=f"{pre}call-detail")
 
     def on_pick(cid, request: gr.Request):
         html, path = call_detail(res, cid, viewer(res.users, request))
@@ -116,8 +118,8 @@ def build_progress_tab(res: AppResources, trainee_box: gr.Textbox) -> dict:
 
     def on_refresh(name: str, practice_name: str, request: gr.Request = None):
         # Behind a login the history is always the user's own, whatever name is typed.
-        who = viewer(res.users, request)
-        name = who.username or (name or "").strip() or (practice_name or "").strip()
+        person = viewer(res.users, request)
+        name = person.username or (name or "").strip() or (practice_name or "").strip()
         if not name:
             return {who: "", summary: "<div class='cc-muted'>Enter your name to see your calls.</div>",
                     chart: trend_svg([]), table: [], pick: gr.Dropdown(choices=[], value=None)}

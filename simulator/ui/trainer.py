@@ -123,10 +123,10 @@ def _start_if_draft(practice: dict):
     """The Practice tab's start, run only when a test call's draft was set (else nothing changes)."""
     start = practice["start"]["fn"]
 
-    def run(trainee, persona_id, exam_mode, draft, memory, request: gr.Request):
+    def run(trainee, persona_id, exam_mode, draft, request: gr.Request):
         if draft is None:
             return {practice["draft"]: None}  # (an empty dict would read as one missing value)
-        return start(trainee, persona_id, exam_mode, draft, memory, request)
+        return start(trainee, persona_id, exam_mode, draft, request)
 
     return run
 
@@ -192,5 +192,6 @@ def build_trainer_tab(res: AppResources, practice: dict, tabs: gr.Tabs) -> None:
     # The test call starts only when a draft was handed over (a trainer's, and valid).
     test_btn.click(on_test, [code, practice["name"], template], [practice["draft"], practice["name"], tabs, saved],
                    api_visibility="private").then(
-        _start_if_draft(practice), practice["start"]["inputs"], practice["start"]["outputs"], api_visibility="private")
+        _start_if_draft(practice), practice["start"]["inputs"], practice["start"]["outputs"], api_visibility="private",
+    ).then(**practice["remember"])
     trainees_tab.select(team["refresh"], team["inputs"], team["outputs"], api_visibility="private")
