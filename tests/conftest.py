@@ -21,3 +21,5 @@ def _isolated_user_dirs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("CALLCOACH_DATA_DIR", str(data))
     cache = tmp_path_factory.getbasetemp() / "model-cache"
     monkeypatch.setenv("CALLCOACH_CACHE_DIR", os.environ.get("CALLCOACH_TEST_CACHE_DIR", str(cache)))
+
+from browser_support import browser  # noqa: E402,F401  (the chromium fixture of the browser tests)

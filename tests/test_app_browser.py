@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 from app_support import OPENING_LINES, free_port, make_app
-from browser_support import browser  # noqa: F401  (the shared chromium fixture)
 
 import app as app_module
 

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import pytest
 from app_support import free_port
-from browser_support import browser  # noqa: F401  (the shared chromium fixture)
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,7 +110,7 @@ def play_whole_call(page, url: str, lines=LINES) -> str:
     return page.inner_text("#cc-scorecard")
 
 
-def test_a_newcomer_sees_the_scorecard_downloads_history_and_evaluator(browser, newcomer_app, tmp_path):  # noqa: F811
+def test_a_newcomer_sees_the_scorecard_downloads_history_and_evaluator(browser, newcomer_app, tmp_path):
     home, url = newcomer_app
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     errors: list[str] = []
@@ -159,7 +158,7 @@ def test_a_newcomer_sees_the_scorecard_downloads_history_and_evaluator(browser, 
         page.close()
 
 
-def test_reload_mid_call_returns_to_the_call_and_remembers_the_name(browser, newcomer_app, tmp_path):  # noqa: F811
+def test_reload_mid_call_returns_to_the_call_and_remembers_the_name(browser, newcomer_app, tmp_path):
     _, url = newcomer_app
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     try:
@@ -191,7 +190,7 @@ def test_reload_mid_call_returns_to_the_call_and_remembers_the_name(browser, new
 
 
 @pytest.mark.slow
-def test_a_newcomer_call_on_the_default_model(browser, tmp_path):  # noqa: F811
+def test_a_newcomer_call_on_the_default_model(browser, tmp_path):
     """The same call with nothing but ``make demo``'s defaults: the embedded model and adapter."""
     home = _fresh_home()
     port = free_port()
