@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -18,7 +19,13 @@ from typing import Literal
 
 import yaml
 
-from simulator.backends.base import Backend, Message
+from simulator.backends.base import (
+    MAX_REPLY_CHARS,
+    REPLY_DEADLINE_S,
+    Backend,
+    Message,
+    ReplyLimitError,
+)
 from simulator.director import DebtorState, Decision
 from simulator.intents import Intent, Temperament
 from simulator.personas import Persona
@@ -29,6 +36,11 @@ log = logging.getLogger(__name__)
 # The tuned adapter saw this much history in training (training/build_corpus.py).
 TUNED_HISTORY_TURNS = 4
 STOP = ["\n", "<|im_end|>", "Collector:", "Agent:", "Debt collector:"]
+# Length guards in characters as well as words (guards.yaml's max_words): a 100k-character run
+# with no spaces is one "word". A line over MAX_LINE_CHARS fails the too_long guard; the model's
+# output is not read past MAX_RAW_CHARS (the backends' own cap on a reply).
+MAX_LINE_CHARS = 400
+MAX_RAW_CHARS = MAX_REPLY_CHARS
 
 
 @lru_cache(maxsize=1)
@@ -289,6 +301,9 @@ def check_line(
         fails.append("breaks_character")
     if any(p.search(text) for p in g["_collector"]):
         fails.append("speaks_as_collector")
+    if len(text) > g.get("max_chars", MAX_LINE_CHARS):
+        fails.append("too_long")
+        return fails  # the word-level checks below would only read a line that is not used
     leaked = leaked_fact(text, persona, state.revealed)
     if leaked:
         fails.append(f"leaks_fact:{leaked}")
@@ -343,7 +358,12 @@ def _intent_failures(signals: frozenset[str], intent: Intent) -> list[str]:
 
 @dataclass
 class Actor:
-    """Renders a Decision as a line, streaming, with guards, one retry and a fallback."""
+    """Renders a Decision as a line, streaming, with guards, one retry and a fallback.
+
+    ``reply_deadline_s`` bounds the whole reply, retry included, on a backend that
+    ``takes_deadline``; a backend's :class:`ReplyLimitError` (deadline or size cap) goes
+    straight to the fallback line, without a retry that would most likely do the same.
+    """
 
     persona: Persona
     backend: Backend
@@ -352,6 +372,7 @@ class Actor:
     temperature: float = 0.7
     history_turns: int = 8
     seed: int = 0
+    reply_deadline_s: float = REPLY_DEADLINE_S
     fallback_used: dict[Intent, int] = field(default_factory=dict)
 
     def fallback_line(self, decision: Decision, earlier: list[str], agent_name: str | None) -> str:
@@ -373,10 +394,17 @@ class Actor:
         turns = TUNED_HISTORY_TURNS if style == "tuned" else self.history_turns
         messages = build_messages(self.persona, decision, history, history_turns=turns, agent_name=agent_name, style=style)
         failures: list[str] = []
+        ends = time.monotonic() + self.reply_deadline_s
         for attempt in range(2):
             shown = ""
             raw = ""
             aborted: list[str] = []
+            extra = {}
+            if getattr(self.backend, "takes_deadline", False):
+                extra["deadline_s"] = ends - time.monotonic()
+                if extra["deadline_s"] <= 0:
+                    failures.append("reply_deadline")
+                    break
             try:
                 for piece in self.backend.stream(
                     messages,
@@ -384,8 +412,12 @@ class Actor:
                     temperature=self.temperature if attempt == 0 else max(self.temperature, 0.9),
                     stop=STOP,
                     seed=self.seed * 7919 + turn_seed * 2 + attempt,
+                    **extra,
                 ):
                     raw += piece
+                    if len(raw) > MAX_RAW_CHARS:  # read no further, whatever the backend sends
+                        raw, aborted = raw[: MAX_RAW_CHARS + 1], ["too_long"]
+                        break
                     text = clean_line(raw, self.persona)
                     early = check_line(text, self.persona, decision.state, earlier, final=False)
                     if early:
@@ -394,6 +426,12 @@ class Actor:
                     if text.startswith(shown) and len(text) > len(shown):
                         yield ActorEvent("delta", text[len(shown):])
                         shown = text
+            except ReplyLimitError as exc:  # past the deadline or the size cap: no retry
+                log.warning("backend reply over a limit on attempt %d: %s", attempt + 1, exc)
+                failures.append(exc.guard)
+                if shown:
+                    yield ActorEvent("reset")
+                break
             except Exception as exc:  # backend errors and timeouts must not stall the call
                 log.warning("backend failed on attempt %d: %s", attempt + 1, exc)
                 failures.append("backend_error")

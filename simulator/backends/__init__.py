@@ -2,7 +2,8 @@
 
 Specs:
   ``transformers:<HF id or local path>[#gguf_file]`` in-process (default: bundled SmolLM2 GGUF)
-  ``openai:<base_url>#<model>`` any OpenAI-compatible server (vLLM, Ollama, llama.cpp, TGI)
+  ``openai:<base_url>#<model>`` any OpenAI-compatible server (vLLM, Ollama, llama.cpp, TGI);
+  each reply within ``reply_deadline_s`` (default 30 s) and ``max_reply_chars`` (default 2,000)
   ``scripted`` / ``echo`` for tests
 """
 
@@ -10,7 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from simulator.backends.base import Backend, BackendError, Message, cut_at_stop
+from simulator.backends.base import (
+    MAX_REPLY_CHARS,
+    REPLY_DEADLINE_S,
+    Backend,
+    BackendError,
+    Message,
+    ReplyLimitError,
+    cut_at_stop,
+)
 
 DEFAULT_SPEC = "transformers:default"
 
@@ -78,4 +87,7 @@ def make_backend(spec: str | None = None, *, adapter: bool | str = True, **kwarg
     return backend
 
 
-__all__ = ["Backend", "BackendError", "Message", "make_backend", "cut_at_stop", "DEFAULT_SPEC", "BACKENDS"]
+__all__ = [
+    "Backend", "BackendError", "ReplyLimitError", "Message", "make_backend", "cut_at_stop", "DEFAULT_SPEC", "BACKENDS",
+    "REPLY_DEADLINE_S", "MAX_REPLY_CHARS",
+]

@@ -12,8 +12,27 @@ class Message(TypedDict):
     content: str
 
 
+# Every reply a remote backend streams is bounded in time and in size, whatever the server does
+# (keep-alive comments for ever, one 100 MB chunk): past either limit the request is dropped
+# and the actor says its authored fallback line. Both are settings of the backend
+# (``OpenAIBackend(reply_deadline_s=..., max_reply_chars=...)``, or ``make_backend(spec, ...)``).
+REPLY_DEADLINE_S = 30.0  # seconds from sending the request to the reply's last piece
+MAX_REPLY_CHARS = 2_000  # characters of reply text; a debtor's line is a few sentences
+
+
 class BackendError(RuntimeError):
     """A backend could not produce text (load failure, HTTP error, timeout)."""
+
+
+class ReplyLimitError(BackendError):
+    """A reply ran past its deadline or its size cap; asking again would most likely do the same.
+
+    ``guard`` names the limit for the actor's failure list: ``reply_deadline`` or ``reply_too_long``.
+    """
+
+    def __init__(self, message: str, guard: str):
+        super().__init__(message)
+        self.guard = guard
 
 
 class Backend(ABC):
@@ -25,6 +44,9 @@ class Backend(ABC):
     prompt_style: str = "full"
     # The sampling temperature a call session uses with this backend unless told otherwise.
     default_temperature: float = 0.7
+    # True when ``stream`` takes ``deadline_s`` (seconds left for this reply): the actor then
+    # gives its retry only the time its first try left, so a whole reply keeps one deadline.
+    takes_deadline: bool = False
 
     @abstractmethod
     def stream(
