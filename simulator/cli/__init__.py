@@ -22,6 +22,7 @@ def _register() -> None:
         ("simulator.cli.personas_cmd", "personas_app", "personas"),
         ("simulator.cli.chat_cmd", "register", None),
         ("simulator.cli.bench_cmd", "bench_app", "bench"),
+        ("simulator.cli.users_cmd", "users_app", "users"),
         ("rubrics.cli", "rubrics_app", "rubrics"),
         ("evals.cli", "register", None),
     ]

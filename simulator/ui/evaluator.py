@@ -85,26 +85,28 @@ def write_outputs(records: list[dict], out_dir: Path, rubric: str = "default-en"
 
 
 class UploadClaims:
-    """Which browser session uploaded which file, so a batch scores only the caller's own uploads.
+    """Which browser session (or login) uploaded which file, so a batch scores only its own.
 
-    Gradio accepts any path in its upload cache as a file input, whoever uploaded it. The
-    upload event claims each new file for its session; the first claim wins, so a path learned
-    from somewhere else cannot be scored by another session.
+    Gradio accepts any path in its upload cache as a file input, whoever uploaded it. A file is
+    claimed by the first session that uploads it from the page (the upload event) or scores it
+    (an API client uploads and scores in one call); any other session is refused.
     """
 
     def __init__(self) -> None:
         self._owner: dict[str, str] = {}
         self._lock = threading.Lock()
 
-    def claim(self, session: str, paths: list[str]) -> list[str]:
+    def claim(self, owner: str, paths: list[str]) -> bool:
+        """Claim the unclaimed paths for ``owner``; True when every path is now ``owner``'s."""
         with self._lock:
-            for p in paths:
-                self._owner.setdefault(str(Path(p).resolve()), session)
-            return [p for p in paths if self._owner[str(Path(p).resolve())] == session]
+            keys = [str(Path(p).resolve()) for p in paths]
+            for k in keys:
+                self._owner.setdefault(k, owner)
+            return all(self._owner[k] == owner for k in keys)
 
-    def owned(self, session: str, paths: list[str]) -> bool:
-        with self._lock:
-            return all(self._owner.get(str(Path(p).resolve())) == session for p in paths)
+
+def _owner(request) -> str:
+    return getattr(request, "username", None) or getattr(request, "session_hash", None) or ""
 
 
 def _paths(files) -> list[str]:
@@ -133,13 +135,13 @@ def build_evaluator_tab(res: AppResources) -> None:
     nothing = (gr.skip(),) * 4
 
     def on_upload(files, request: gr.Request):
-        claims.claim(getattr(request, "session_hash", "") or "", _paths(files))
+        claims.claim(_owner(request), _paths(files))
 
     def on_run(paths, request: gr.Request, progress=gr.Progress()):
         if not paths:
             return (views.error_html("Upload at least one transcript file first."), *nothing)
         paths = _paths(paths)
-        if not claims.owned(getattr(request, "session_hash", "") or "", paths):
+        if not claims.claim(_owner(request), paths):
             return (views.error_html("Those files were not uploaded from this page: upload them again."), *nothing)
         progress(0, desc="Reading files")
         out = res.exports_dir / f"batch-{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 10_000:04d}"
