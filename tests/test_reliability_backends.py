@@ -226,3 +226,75 @@ def test_the_length_guard_counts_characters():
     state = initial_state(MARIA)
     assert check_line("x" * (MAX_LINE_CHARS + 1), MARIA, state, []) == ["too_long"]
     assert "too_long" not in check_line("I know, I know. I've been meaning to call you.", MARIA, state, [])
+
+
+# --- callcoach chat: brackets are text, and the transcript is always written ---------------------
+
+
+def _chat(tmp_path, replies: list[str], stdin: str):
+    from typer.testing import CliRunner
+
+    from simulator.cli import app
+
+    scripted = tmp_path / "replies.json"
+    scripted.write_text(json.dumps(replies), encoding="utf-8")
+    out = tmp_path / "calls" / "call.jsonl"
+    args = ["chat", "--persona", "cooperative-maria", "--backend", f"scripted:{scripted}", "--out", str(out)]
+    return CliRunner().invoke(app, args, input=stdin), out
+
+
+def test_chat_prints_markup_like_text_as_typed(tmp_path):
+    from simulator.transcript import read_jsonl
+
+    stdin = "Hi [/b] is this [bold]Maria[/bold]?\nAnd [/INST] [link=x]?\n/end\n"
+    result, out = _chat(tmp_path, ["Yeah [/INST] this is Maria.", "What [/b] do you mean?"], stdin)
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output and "MarkupError" not in result.output
+    assert "You: Hi [/b] is this [bold]Maria[/bold]?" in result.output
+    assert "Yeah [/INST] this is Maria." in result.output
+    texts = [t.text for t in read_jsonl(out)[0].turns]
+    assert "Hi [/b] is this [bold]Maria[/bold]?" in texts and "Yeah [/INST] this is Maria." in texts
+
+
+def test_chat_writes_the_transcript_when_the_call_breaks_mid_way(tmp_path, monkeypatch):
+    from simulator.session import CallSession
+    from simulator.transcript import read_jsonl
+
+    said = CallSession.say_stream
+
+    def breaks_on_the_second_turn(self, text):
+        if len(self.turns) > 2:
+            raise RuntimeError("the analyzer fell over")
+        yield from said(self, text)
+
+    monkeypatch.setattr(CallSession, "say_stream", breaks_on_the_second_turn)
+    result, out = _chat(tmp_path, ["Yeah, this is Maria."], "Hi, is this Maria?\nHow are you?\n/end\n")
+    assert result.exit_code == 1
+    assert "error: the call stopped: RuntimeError: the analyzer fell over" in result.output
+    assert "Traceback" not in result.output
+    assert [t.speaker for t in read_jsonl(out)[0].turns] == ["debtor", "agent", "debtor"]
+
+
+def test_chat_writes_the_transcript_on_ctrl_c(tmp_path, monkeypatch):
+    from simulator.session import CallSession
+    from simulator.transcript import read_jsonl
+
+    said = CallSession.say_stream
+
+    def interrupted(self, text):
+        if len(self.turns) > 2:
+            raise KeyboardInterrupt
+        yield from said(self, text)
+
+    monkeypatch.setattr(CallSession, "say_stream", interrupted)
+    result, out = _chat(tmp_path, ["Yeah, this is Maria."], "Hi, is this Maria?\nHow are you?\n")
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert "Transcript written to" in result.output
+    assert len(read_jsonl(out)[0].turns) == 3
+
+
+def test_chat_cannot_write_the_transcript_is_one_line(tmp_path):
+    (tmp_path / "calls").write_text("a file where a folder should be", encoding="utf-8")
+    result, _ = _chat(tmp_path, ["Yeah, this is Maria."], "Hi, is this Maria?\n/end\n")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "error: cannot write the transcript to" in result.output

@@ -1,19 +1,27 @@
-"""``callcoach chat``: a practice call in the terminal (works with piped stdin too)."""
+"""``callcoach chat``: a practice call in the terminal (works with piped stdin too).
+
+What the trainee types and what the model says is printed as plain text (rich ``Text``), never
+read as markup: ``[/b]`` or ``[/INST]`` in a line is just text. The transcript is written
+whatever happens mid-call (an error, Ctrl-C), so a call is never lost.
+"""
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
-err = Console(stderr=True)
+err = Console(stderr=True, highlight=False)
+log = logging.getLogger(__name__)
 
 
-def _fail(msg: str) -> None:
-    err.print(f"[red]error:[/red] {msg}", highlight=False)
-    raise typer.Exit(2)
+def _fail(msg: str, code: int = 2) -> None:
+    err.print(Text.assemble(("error:", "red"), " ", msg))
+    raise typer.Exit(code)
 
 
 def chat(
@@ -43,13 +51,37 @@ def chat(
     from simulator.session import CallSession
 
     session = CallSession(p, lm, default_analyzer(), seed=seed, agent_name=agent_name)
-    interactive = sys.stdin.isatty()
     out_console = Console(highlight=False)
+    try:
+        _run_call(session, out_console, show_state)
+    except KeyboardInterrupt:
+        out_console.print()
+        out_console.print(Text("(call interrupted)", style="dim"))
+        _finish(session, out_console, out)
+        raise
+    except Exception as exc:  # noqa: BLE001 - the call's transcript is saved, then one line
+        log.debug("chat failed mid-call", exc_info=True)
+        out_console.print()
+        _finish(session, out_console, out)
+        _fail(f"the call stopped: {type(exc).__name__}: {exc}", code=1)
+    else:
+        _finish(session, out_console, out)
+    finally:
+        lm.close()
+
+
+def _run_call(session, out_console: Console, show_state: bool) -> None:
+    p = session.persona
+    interactive = sys.stdin.isatty()
     live = out_console.is_terminal
     debtor = p.third_party.relation.split(" of ")[0].title() if p.third_party else p.name
-    out_console.print(f"[bold]Calling {p.name}[/bold] - {p.situation}  [dim](/end to finish, /undo to take back)[/dim]")
+    out_console.print(
+        Text.assemble(
+            (f"Calling {p.name}", "bold"), f" - {p.situation}  ", ("(/end to finish, /undo to take back)", "dim")
+        )
+    )
     opening = session.open()
-    out_console.print(f"[cyan]{debtor}:[/cyan] {opening.text}")
+    out_console.print(Text.assemble((f"{debtor}:", "cyan"), " ", opening.text))
 
     def prompt() -> str | None:
         if interactive:
@@ -60,7 +92,7 @@ def chat(
         line = sys.stdin.readline()
         if not line:
             return None
-        out_console.print(f"You: {line.rstrip()}")
+        out_console.print(Text(f"You: {line.rstrip()}"))
         return line
 
     while not session.ended:
@@ -72,14 +104,15 @@ def chat(
         if not line:
             continue
         if line == "/undo":
-            out_console.print("[dim](last turn taken back)[/dim]" if session.undo() else "[dim](nothing to undo)[/dim]")
+            done = session.undo()
+            out_console.print(Text("(last turn taken back)" if done else "(nothing to undo)", style="dim"))
             continue
-        out_console.print(f"[cyan]{debtor}:[/cyan] ", end="")
+        out_console.print(Text.assemble((f"{debtor}:", "cyan"), " "), end="")
         shown = ""
         reply = None
         for ev in session.say_stream(line):
             if ev.kind == "delta" and live:
-                out_console.print(ev.text, end="")
+                out_console.print(Text(ev.text), end="")
                 shown += ev.text
             elif ev.kind == "reset" and live:
                 # erase what was shown: the line failed a guard and is being redone
@@ -87,28 +120,39 @@ def chat(
                 shown = ""
             elif ev.kind == "final":
                 reply = ev.reply
-        if not live:
-            out_console.print(reply.text, end="")
+        if not live and reply is not None:
+            out_console.print(Text(reply.text), end="")
         out_console.print()
         if show_state and reply:
             st = reply.state
             m = st.meters
             out_console.print(
-                f"[dim]  intent={reply.intent.value} source={reply.source} trust={m['trust']:.0f} "
-                f"anger={m['anger']:.0f} distress={m['distress']:.0f} mood={st.mood()}"
-                + (f" revealed={','.join(reply.newly_revealed)}" if reply.newly_revealed else "")
-                + "[/dim]"
+                Text(
+                    f"  intent={reply.intent.value} source={reply.source} trust={m['trust']:.0f} "
+                    f"anger={m['anger']:.0f} distress={m['distress']:.0f} mood={st.mood()}"
+                    + (f" revealed={','.join(reply.newly_revealed)}" if reply.newly_revealed else ""),
+                    style="dim",
+                )
             )
+
+
+def _finish(session, out_console: Console, out: Path | None) -> None:
+    """Say how the call ended and append its transcript to ``out`` (a failure is one line)."""
     t = session.transcript()
     outcome = t.metadata.get("outcome") or "none"
     promise = t.metadata.get("promise")
-    out_console.print(f"[bold]Call ended.[/bold] Outcome: {outcome}" + (f" ({promise['plan']})" if promise else ""))
-    if out:
-        from simulator.transcript import append_jsonl
+    out_console.print(
+        Text.assemble(("Call ended.", "bold"), f" Outcome: {outcome}" + (f" ({promise['plan']})" if promise else ""))
+    )
+    if not out or not t.turns:
+        return
+    from simulator.transcript import append_jsonl
 
+    try:
         append_jsonl(out, t)
-        out_console.print(f"Transcript written to {out}")
-    lm.close()
+    except OSError as exc:
+        _fail(f"cannot write the transcript to {out}: {exc.strerror or exc}", code=1)
+    out_console.print(Text(f"Transcript written to {out}"))
 
 
 def register(app: typer.Typer) -> None:
