@@ -46,7 +46,19 @@ _register()
 
 
 def main() -> None:
+    # Commands report their own problems; these are the safety net for one they did not expect,
+    # so a user's mistake (a bad data file, an unreachable server) is never a traceback.
+    from simulator.backends.base import BackendError
+    from simulator.datafile import DataFileError, capped
+
     try:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except DataFileError as exc:
+        for line in capped(exc.problems, noun="line"):
+            print(line, file=sys.stderr)
+        sys.exit(1)
+    except BackendError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
