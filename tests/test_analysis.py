@@ -360,20 +360,54 @@ def test_recurring_and_split():
 # --------------------------------------------------------------------------- context
 
 
-def test_identity_verified_only_after_the_debtor_confirms(an):
+# Right-party verification (rules-us.yaml: "full name plus one detail"): the person confirms the
+# name the agent asked for AND gives an identifying detail the agent asked for. Labelled calls:
+# (turns, whether the call is verified after its last turn).
+HELLO = "Hi, this is Sam from Acme Recovery."
+VERIFICATION_CASES = [
+    # asked for the name, then the date of birth, and given both: verified
+    ([("agent", f"{HELLO} Am I speaking with Maria Delgado?"), ("debtor", "Yes, speaking."),
+      ("agent", "Thanks. Can you confirm your date of birth?"), ("debtor", "April 9th, 1974.")], True),
+    # the name and the date of birth asked at once, given at once
+    ([("agent", f"{HELLO} Can you confirm your full name and date of birth?"), ("debtor", "Maria Delgado, April 9th, 1974.")], True),
+    # a debtor who says a name is not verified ("I'm Mark" ticked the checklist before)
+    ([("agent", HELLO), ("debtor", "I'm Mark.")], False),
+    ([("agent", f"{HELLO} Is this Mark?"), ("debtor", "I'm Mark.")], False),
+    # the name confirmed is half of it: one identifying detail is still to come
+    ([("agent", f"{HELLO} Am I speaking with Maria Lopez?"), ("debtor", "Yes.")], False),
+    # a date of birth nobody asked for verifies nothing
+    ([("agent", HELLO), ("debtor", "March 3rd, 1955. What's this about?"),
+      ("agent", "Am I speaking with Walter Pryor?"), ("debtor", "Yes.")], False),
+    # asked for the date of birth, the person only says yes
+    ([("agent", f"{HELLO} Am I speaking with Walter Pryor?"), ("debtor", "Yes, this is Walter."),
+      ("agent", "Can you confirm your date of birth for me?"), ("debtor", "Yes.")], False),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("turns, verified", VERIFICATION_CASES)
+def test_identity_verified_needs_the_name_and_a_detail_the_agent_asked_for(an, turns, verified):
+    a = an.analyze_transcript(_call(*turns))
+    assert a[-1].after.identity_verified is verified, [sorted(x.signals) for x in a]
+    assert not any(x.after.identity_verified for x in a[:-1])  # never before the last answer
+
+
+def test_the_disclosure_after_verification_sees_a_verified_call(an):
     t = _call(
         ("agent", "Hello, this is Sam from Acme Recovery."),
         ("debtor", "Yes, this is Mark."),  # confirms before being asked: not verification
         ("agent", "Am I speaking with Mark Delaney?"),
         ("debtor", "Yes, speaking."),
+        ("agent", "Thanks. Can you confirm your date of birth?"),
+        ("debtor", "May 30th, 1982."),
         ("agent", "This is an attempt to collect a debt and any information obtained will be used for that purpose."),
     )
     a = an.analyze_transcript(t)
     assert a[0].after.self_identified and not a[0].after.identity_asked
-    assert not a[1].after.identity_verified
+    assert not a[1].after.name_confirmed
     assert a[2].after.identity_asked and not a[2].after.identity_verified
-    assert a[3].after.identity_verified and a[4].context.identity_verified
-    assert a[4].after.mini_miranda_given and a[4].after.agent_turns == 3
+    assert a[3].after.name_confirmed and not a[3].after.identity_verified
+    assert a[4].after.identifier_asked and a[5].after.identity_verified and a[6].context.identity_verified
+    assert a[6].after.mini_miranda_given and a[6].after.agent_turns == 4
 
 
 def test_third_party_set_by_a_debtor_line(an):

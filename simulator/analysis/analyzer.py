@@ -277,10 +277,17 @@ class Analyzer:
         return question, ordered
 
     def _offer(self, turn: TurnText, hits: tuple[Hit, ...], today: date | None) -> PaymentOffer | None:
-        """The payment offer of an agent's payment_offer or a debtor's promise, when it has an amount."""
+        """The payment plan of an agent's payment_offer, a debtor's promise, or an agent's recap
+        that reads a plan back (an amount with a date or a cadence), when it has an amount."""
         source = next((h for h in hits if h.signal in ("payment_offer", "debtor_promise")), None)
         if source is None:
-            return None
+            recap = next((h for h in hits if h.signal == "recap"), None)
+            # "so that's $1,200 you owe" is no plan: a recapped plan says when or how often
+            if recap is None or not find_amounts(recap.quote):
+                return None
+            if not (is_recurring(recap.quote) or find_date(recap.quote, today)):
+                return None
+            source = recap
         sentence = source.quote
         amounts = find_amounts(sentence)
         if not amounts:  # the plan sentence and its amount may be split: "$50 a month. Would that work?"
@@ -331,7 +338,8 @@ def update_context(before: CallContext, speaker: str, signals: set[str] | frozen
         return before.evolve(
             agent_turns=before.agent_turns + 1,
             self_identified=before.self_identified or "self_identification" in signals,
-            identity_asked=before.identity_asked or "identity_check" in signals,
+            identity_asked=before.identity_asked or bool(signals & {"identity_check", "identifier_request"}),
+            identifier_asked=before.identifier_asked or "identifier_request" in signals,
             debt_disclosed=before.debt_disclosed or bool(signals & {"debt_mention", "payment_offer"}),
             mini_miranda_given=before.mini_miranda_given or "mini_miranda" in signals,
         )
@@ -343,10 +351,15 @@ def update_context(before: CallContext, speaker: str, signals: set[str] | frozen
         "dispute_raised": before.dispute_raised or "debtor_dispute" in signals,
     }
     if "debtor_not_account_holder" in signals or speaker == "third_party":
-        changes.update(third_party=True, identity_verified=False)
-    elif speaker == "debtor" and before.identity_asked and "debtor_confirms_identity" in signals:
-        # the right party came to the phone (or answered the agent's check): verified
-        changes.update(identity_verified=True, third_party=False)
+        changes.update(third_party=True, identity_verified=False, name_confirmed=False, identifier_confirmed=False)
+    elif speaker == "debtor":
+        # Only answers to the agent's own check count: a name said before anyone asked, or a
+        # date of birth nobody asked for, verifies nothing.
+        name = before.name_confirmed or (before.identity_asked and "debtor_confirms_identity" in signals)
+        detail = before.identifier_confirmed or (before.identifier_asked and "debtor_gives_identifier" in signals)
+        changes.update(name_confirmed=name, identifier_confirmed=detail, identity_verified=name and detail)
+        if name:
+            changes.update(third_party=False)
     return before.evolve(**changes)
 
 

@@ -40,8 +40,13 @@ class CallContext:
 
     agent_turns: int = 0
     self_identified: bool = False
-    identity_asked: bool = False
-    identity_verified: bool = False  # agent asked AND the debtor confirmed
+    identity_asked: bool = False  # the agent checked who is on the line (name or a detail)
+    identifier_asked: bool = False  # ... and asked for an identifying detail (date of birth, address ...)
+    name_confirmed: bool = False  # asked who they are, the person confirmed they are the debtor
+    identifier_confirmed: bool = False  # asked for a detail, the person gave it
+    # Right-party verification (rules-us.yaml, DOMAIN.md U3/U13): the name plus one identifying
+    # detail the agent asked for. "Yes, this is Mark" alone is not verification.
+    identity_verified: bool = False
     third_party: bool = False  # the person on the line said they are not the account holder
     debt_disclosed: bool = False
     mini_miranda_given: bool = False
