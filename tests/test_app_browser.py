@@ -96,17 +96,29 @@ def test_exam_mode_hides_coaching(browser, served):
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(url)
     page.wait_for_selector(".cc-card", timeout=90_000)
+    # a mistake is a message next to the form, and the form still works after it
+    page.click("#cc-start")
+    page.wait_for_selector("#cc-setup-error .cc-error", timeout=30_000)
+    assert "Enter your name" in page.inner_text("#cc-setup-error")
     page.fill("#cc-name textarea, #cc-name input", "Exam Taker")
-    page.check("#cc-exam input")
+    page.check("#cc-exam input")  # ticked on the set-up screen: once an error here
+    page.wait_for_timeout(500)
+    assert page.locator(".toast-body").count() == 0
     page.click(".cc-card[data-id='hostile-mark']")
     page.click("#cc-start")
     page.wait_for_selector("#cc-chat .message", timeout=90_000)
+    assert page.locator("#cc-setup-error .cc-error").count() == 0
     page.fill("#cc-msg textarea", OPENING_LINES[0])
     page.press("#cc-msg textarea", "Enter")
     page.wait_for_function("() => document.querySelectorAll('#cc-chat .message-row').length >= 3", timeout=90_000)
     page.wait_for_timeout(500)
-    assert not page.locator("#cc-coaching .cc-flag").is_visible()
-    assert not page.locator("#cc-hint-btn").is_visible()
+    # only the conversation until the call ends: no coaching, hints, mood meters, facts or checklist
+    for crib in ("#cc-coaching .cc-flag", "#cc-hint-btn", "#cc-panel .cc-meter", "#cc-panel .cc-checklist"):
+        assert not page.locator(crib).first.is_visible(), crib
+    page.click("#cc-end")
+    page.wait_for_selector("#cc-scorecard .cc-scorecard", timeout=120_000)
+    assert page.locator("#cc-panel .cc-checklist").first.is_visible()  # after the call, the review
+    assert page.locator(".toast-body").count() == 0
     page.close()
 
 

@@ -263,6 +263,8 @@ def stream_turn(call: PracticeCall, text: str):
     text = (text or "").strip()
     if not text:
         raise SetupError("Type what you want to say first.")
+    if len(text) > views.MAX_LINE_CHARS:
+        raise SetupError(f"That line is {len(text):,} characters: on the phone, say it in under {views.MAX_LINE_CHARS:,}.")
     if call.session.ended:
         raise SetupError("The call has ended. Start a new call to keep practising.")
     base = call.messages() + [{"role": "user", "content": text}]
