@@ -221,3 +221,12 @@ def test_a_batch_scores_only_the_callers_uploads(served, tmp_path):
     file_data = {"path": path, "meta": {"_type": "gradio.FileData"}, "orig_name": "c.txt"}
     assert "scored" in ana_raw.attempt(fn, trigger, [[file_data]])
     assert "not uploaded from this page" in Raw(url, "ben").attempt(fn, trigger, [[file_data]])
+
+
+def test_an_upload_over_the_size_limit_is_refused(served):
+    _, url = served
+    raw = Raw(url, "ana")
+    limit_mb = int(app_module.MAX_UPLOAD.removesuffix("mb"))
+    big = b"Agent: hello\n" * ((limit_mb * 1024 * 1024) // 13 + 1000)
+    r = raw.http.post("/gradio_api/upload", files={"files": ("big.txt", big)})
+    assert r.status_code == 413, r.status_code

@@ -1,10 +1,11 @@
-"""Take the README screenshots: every tab of the app, in headless Debian chromium.
+"""Take the README screenshots: every tab of the app, at desktop and phone widths, in headless
+Debian chromium.
 
     python docs/screenshots/take_screenshots.py                    # the embedded default model
     python docs/screenshots/take_screenshots.py --backend echo     # fast, for layout work
 
 Uses a throw-away data dir; a few practice calls are played first so the progress chart and
-the trainees table have something to show.
+the trainees table have something to show. Phone shots are named ``*-phone.png``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+VIEWPORTS = {"": {"width": 1320, "height": 940}, "-phone": {"width": 390, "height": 844}}
 TRAINEE = "Sam Rivera"
 CALL = [
     "Hi, this is Sam from Acme Recovery. Am I speaking with Mark Kowalski?",
@@ -67,29 +70,37 @@ def main() -> None:
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1320, "height": 940}, device_scale_factor=1)
         try:
-            shoot(page, url, out)
-        except Exception:
-            failed = Path(tempfile.gettempdir()) / "callcoach-screenshot-failure.png"
-            page.screenshot(path=str(failed), full_page=True)
-            print(f"failed; the page at that moment: {failed}", file=sys.stderr)
-            raise
+            for suffix, viewport in VIEWPORTS.items():
+                page = browser.new_page(viewport=viewport, device_scale_factor=1)
+                try:
+                    shoot(page, url, out, suffix)
+                except Exception:
+                    failed = Path(tempfile.gettempdir()) / f"callcoach-screenshot-failure{suffix}.png"
+                    page.screenshot(path=str(failed), full_page=True)
+                    print(f"failed; the page at that moment: {failed}", file=sys.stderr)
+                    raise
+                finally:
+                    page.close()
         finally:
             browser.close()
             demo.close()
     print(f"screenshots in {out}")
 
 
-def shoot(page, url: str, out: Path) -> None:
-    """Walk through the tabs, saving one screenshot each."""
+def shoot(page, url: str, out: Path, suffix: str = "") -> None:
+    """Walk through the tabs, saving one screenshot each (``suffix`` names the viewport)."""
+
+    def snap(name: str) -> None:
+        page.screenshot(path=str(out / f"{name}{suffix}.png"), full_page=True)
+
     if True:
         page.goto(url)
         page.wait_for_selector(".cc-card")
         page.fill("#cc-name textarea, #cc-name input", TRAINEE)
         page.click(".cc-card[data-id='hostile-mark']")
         page.wait_for_timeout(400)
-        page.screenshot(path=str(out / "practice-setup.png"), full_page=True)
+        snap("practice-setup")
 
         page.click("#cc-start")
         page.wait_for_selector("#cc-chat .message-row")
@@ -100,18 +111,18 @@ def shoot(page, url: str, out: Path) -> None:
         page.click("#cc-hint-btn")
         page.wait_for_selector("#cc-hint .cc-hint-text")
         page.wait_for_timeout(300)
-        page.screenshot(path=str(out / "practice-call.png"), full_page=True)
+        snap("practice-call")
 
         page.click("#cc-end")
         page.wait_for_selector("#cc-scorecard .cc-scorecard", timeout=180_000)
         page.wait_for_timeout(500)
         page.locator("#cc-result").scroll_into_view_if_needed()
-        page.screenshot(path=str(out / "practice-scorecard.png"), full_page=True)
+        snap("practice-scorecard")
 
         page.click("#cc-tab-progress-button")
         page.wait_for_selector(".cc-tiles", timeout=30_000)
         page.wait_for_timeout(500)
-        page.screenshot(path=str(out / "progress.png"), full_page=True)
+        snap("progress")
 
         page.click("#cc-tab-trainer-button")
         page.wait_for_selector("#cc-persona-table")
@@ -131,16 +142,16 @@ def shoot(page, url: str, out: Path) -> None:
         page.keyboard.press("Control+Home")
         page.wait_for_selector("#cc-validation .cc-problems", timeout=30_000)
         page.wait_for_timeout(500)
-        page.screenshot(path=str(out / "trainer.png"), full_page=True)
+        snap("trainer")
 
         page.click("#cc-tab-evaluator-button")
         samples = sorted((ROOT / "tests" / "data" / "transcripts").glob("*"))
         page.set_input_files("#cc-eval-files input[type=file]", [str(s) for s in samples if s.suffix in {".jsonl", ".csv", ".txt"}])
         page.wait_for_timeout(1500)
         page.click("#cc-eval-run")
-        page.wait_for_selector("#cc-eval-summary strong", timeout=300_000)
+        page.wait_for_selector("#cc-eval-summary b", timeout=300_000)
         page.wait_for_timeout(800)
-        page.screenshot(path=str(out / "evaluator.png"), full_page=True)
+        snap("evaluator")
 
 
 if __name__ == "__main__":

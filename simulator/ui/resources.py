@@ -102,6 +102,10 @@ class SharedBackend(Backend):
     def default_temperature(self) -> float:
         return self._loaded("default_temperature")
 
+    @property
+    def takes_deadline(self) -> bool:  # a retry after a guard gets only the reply's time left
+        return self._loaded("takes_deadline")
+
     def stream(self, messages, **kw):
         yield from self.get().stream(messages, **kw)
 
