@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo chat test test-fast lint bench fidelity fidelity-heldout intent-audit corpus train clean
+.PHONY: install demo chat test test-fast lint soak bench fidelity fidelity-heldout intent-audit corpus train clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -35,6 +35,11 @@ test-fast: install
 
 lint: install
 	$(BIN)/ruff check .
+
+# Ten trainees calling at once on the default model, bounded to about five minutes: reply p95,
+# and a check that no turn was lost or mixed between calls (docs/RELIABILITY.md).
+soak: install
+	HF_HUB_OFFLINE=1 $(BIN)/python -m evals.soak --sessions 10 --lines 4 --minutes 4 --out out/soak.json
 
 bench: install
 	HF_HUB_OFFLINE=1 $(BIN)/callcoach bench reply --out out/bench-reply.json
