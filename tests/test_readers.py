@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 
 from simulator.transcript import Transcript
 from simulator.transcript_formats import (
+    DEFAULT_LIMITS,
     ReadError,
+    TranscriptLimits,
     iter_located,
     iter_transcripts,
     normalize_speaker,
@@ -102,11 +104,160 @@ def test_plain_text_without_speakers_is_an_error():
     assert isinstance(out[0], ReadError) and out[0].line == 1 and out[0].id == "notes"
 
 
-def test_non_utf8_file(tmp_path):
+def test_non_utf8_file_is_decoded_not_dropped(tmp_path):
     p = tmp_path / "x.jsonl"
-    p.write_bytes(b'{"id": "a"}\n\xff\xfe')
-    (line, err), = list(read_path(p))
-    assert isinstance(err, ReadError) and err.line == 2 and "UTF-8" in err.message
+    p.write_bytes(b'{"id": "a"}\n\xff\xfe')  # ASCII with two stray bytes: read as Windows-1252, line by line
+    (l1, e1), (l2, e2) = list(read_path(p))
+    assert (l1, l2) == (1, 2) and "missing 'turns'" in e1.message and e2.message.startswith("invalid JSON")
+
+
+def _conv(tid: str, text: str = "Hello") -> dict:
+    return {"id": tid, "turns": [{"speaker": "agent", "text": text}, {"speaker": "debtor", "text": "Yes?"}]}
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "cp1252", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-8-sig"])
+def test_legacy_and_utf16_files_give_one_transcript_each(tmp_path, encoding):
+    texts = ["Café con leche", "Señor Muñoz, £20 today", "naïve über façade"]
+    p = tmp_path / "calls.jsonl"
+    p.write_bytes("\n".join(json.dumps(_conv(f"c{i}", t), ensure_ascii=False) for i, t in enumerate(texts)).encode(encoding))
+    out = [item for _, item in read_path(p)]
+    assert [t.turns[0].text for t in out] == texts
+
+
+def test_gb18030_chinese_file_is_decoded(tmp_path):
+    text = "您好，我是催收员，请问您什么时候方便还款？"
+    p = tmp_path / "calls.csv"
+    p.write_bytes(f"id,turn,speaker,text\nz1,0,催收员,{text}\nz1,1,客户,下周吧。\n".encode("gb18030"))
+    (_, t), = list(read_path(p))
+    assert t.turns[0].text == text and t.turns[1].speaker == "debtor"
+
+
+def test_damaged_utf8_costs_only_the_transcript_with_the_bad_byte(tmp_path):
+    good = [json.dumps(_conv(f"u{i}", "Grüße, 您好"), ensure_ascii=False).encode() for i in range(3)]
+    bad = json.dumps(_conv("bad", "cut here: X")).encode().replace(b"X", b"\xe4\xbd")  # a truncated character
+    p = tmp_path / "calls.jsonl"
+    p.write_bytes(b"\n".join([good[0], bad, good[1], good[2]]))
+    out = [item for _, item in read_path(p)]
+    assert [getattr(x, "id", None) for x in out] == ["u0", "bad", "u1", "u2"]
+    assert isinstance(out[1], ReadError) and "undecodable byte 0xE4" in out[1].message
+    assert isinstance(out[0], Transcript) and out[0].turns[0].text == "Grüße, 您好"
+
+
+def test_lone_surrogate_is_an_error_for_its_transcript_only():
+    text = "\n".join([
+        json.dumps(_conv("a")),
+        '{"id": "b\\ud800", "turns": [{"speaker": "agent", "text": "x"}]}',
+        '{"id": "c", "turns": [{"speaker": "agent", "text": "broken \\udc00 pair"}]}',
+        json.dumps(_conv("d")),
+    ])
+    out = items(text, "jsonl", "s.jsonl")
+    assert [type(x).__name__ for x in out] == ["Transcript", "ReadError", "ReadError", "Transcript"]
+    assert out[1].message == "id: lone surrogate \\ud800 (not valid Unicode text)"
+    assert "turns[0].text: lone surrogate" in out[2].message
+    record = json.dumps(out[1].to_record(), ensure_ascii=False)
+    record.encode("utf-8")  # writable: the surrogate is spelled out, not kept
+    assert json.loads(record)["id"] == "b\\ud800"
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json"])
+def test_deep_nesting_and_huge_integers_are_errors_in_place(fmt):
+    deep = '{"id": "deep", "turns": [], "metadata": {"x": ' + "[" * 50_000 + "]" * 50_000 + "}}"
+    huge = '{"id": "huge", "turns": [], "metadata": {"x": ' + "7" * 5_000 + "}}"
+    nested = {"id": "nested", "turns": [], "metadata": {}}
+    inner = nested["metadata"]
+    for _ in range(100):
+        inner["x"] = {}
+        inner = inner["x"]
+    parts = [json.dumps(_conv("a")), deep, huge, json.dumps(nested), json.dumps(_conv("b"))]
+    text = "\n".join(parts) if fmt == "jsonl" else "[\n" + ",\n".join(parts) + "\n]"
+    located = list(read_text(text, "d", fmt))
+    out = [item for _, item in located]
+    assert [type(x).__name__ for x in out] == ["Transcript", "ReadError", "ReadError", "ReadError", "Transcript"]
+    assert "nested too deeply" in out[1].message and "more than 4,300 digits" in out[2].message
+    assert out[3].id == "nested" and "nested more than 64 levels deep" in out[3].message
+    assert [line for line, _ in located] == ([1, 2, 3, 4, 5] if fmt == "jsonl" else [2, 3, 4, 5, 6])
+
+
+@pytest.mark.parametrize("sep", ["\u2028", "\u2029", "\x85", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e"])
+def test_unicode_line_separators_do_not_split_lines(sep):
+    calls = [_conv(f"x{i}", f"before{sep}after") for i in range(3)]
+    out = items("\n".join(json.dumps(c, ensure_ascii=False) for c in calls), "jsonl")
+    assert [t.id for t in out] == ["x0", "x1", "x2"] and out[0].turns[0].text == f"before{sep}after"
+    txt = items(f"Agent: one{sep}still one\nDebtor: two\n", "txt", "t.txt")
+    assert [t.text for t in txt[0].turns] == [f"one{sep}still one", "two"]
+
+
+@pytest.mark.parametrize(
+    "fault, indent",
+    [('"note" "MARK"', 1), ('"note" = "MARK"', None), ("'note': 'MARK'", 2), ('"note": "MARK', 1),
+     ('"note": MARK"', 2), ('"note": "MARK",', 1), ('"note": {"MARK"', 1), ('"note": [[{"MARK"', 2),
+     ('"note": "MARK"} garbage', 1), ('"note": "MARK"}}', None)],
+)
+def test_json_list_syntax_error_keeps_later_elements(fault, indent):
+    calls = [{**_conv(f"e{i}"), "note": "MARK"} for i in range(4)]
+    text = json.dumps(calls, indent=indent)
+    marker = '"note": "MARK"'
+    cut = text.index(marker, text.index('"e1"'))
+    text = text[:cut] + fault + text[cut + len(marker):]
+    out = items(text, "json", "l.json")
+    assert [type(x).__name__ for x in out] == ["Transcript", "ReadError", "Transcript", "Transcript"], out
+    assert [x.id for x in out if isinstance(x, Transcript)] == ["e0", "e2", "e3"]
+    assert out[1].message.startswith("invalid JSON") and "\n" not in str(out[1])
+
+
+def test_wrapped_list_with_a_broken_element_keeps_the_rest():
+    text = '{"transcripts": [\n  {"id": "a", "turns": []},\n  {"id": "b" "turns": []},\n  {"id": "c", "turns": []}\n]}'
+    out = items(text, "json", "w.json")
+    assert [getattr(x, "id", None) for x in out] == ["a", None, "c"] and out[1].line == 3
+
+
+def test_csv_field_over_128_kib_is_read_or_limited():
+    big = "x" * 140_000
+    text = f"id,turn,speaker,text\na,0,agent,hi\nb,0,agent,{big}\nc,0,agent,\"{big}\"\nd,0,agent,bye\n"
+    out = items(text, "csv", "big.csv")
+    assert [x.id for x in out] == ["a", "b", "c", "d"]
+    assert isinstance(out[1], ReadError) and "140,000 characters, over the limit of 4,000" in out[1].message
+    roomy = [x for _, x in read_text(text, "big.csv", "csv", TranscriptLimits(max_turn_chars=200_000))]
+    assert all(isinstance(x, Transcript) for x in roomy) and roomy[1].turns[0].text == big
+
+
+@pytest.mark.parametrize(
+    "row", ['a2,0,agent,"never closed', 'a2,0,agent,"closed by the next row', 'a2,0,agent,"x" trailing']
+)
+def test_csv_bad_quote_costs_only_its_call(row):
+    text = f'id,turn,speaker,text\na1,0,agent,hi\n{row}\na3,0,agent,"yes, fine"\na3,1,debtor,ok\na4,0,agent,bye\n'
+    out = items(text, "csv", "q.csv")
+    assert [x.id for x in out] == ["a1", "a2", "a3", "a4"]
+    assert isinstance(out[1], ReadError) and out[1].line == 3 and "invalid CSV" in out[1].message
+    assert [t.text for t in out[2].turns] == ["yes, fine", "ok"]
+
+
+def test_limits_give_one_error_each_in_every_format(tmp_path):
+    lim = TranscriptLimits(max_turns=3, max_turn_chars=10, max_file_mb=0.001)
+    many = {"id": "many", "turns": [{"speaker": "agent", "text": "hi"}] * 4}
+    long = _conv("long", "y" * 11)
+    jsonl = "\n".join(json.dumps(c) for c in (_conv("ok"), many, long))
+    out = [x for _, x in read_text(jsonl, "l.jsonl", "jsonl", lim)]
+    assert [x.id for x in out] == ["ok", "many", "long"] and isinstance(out[0], Transcript)
+    assert out[1].message == "4 turns, over the limit of 3 a call (--max-turns)"
+    assert out[2].message == "turns[0].text: 11 characters, over the limit of 10 a turn (--max-turn-chars)"
+    csv_text = "id,turn,speaker,text\n" + "".join(f"m,{i},agent,hi\n" for i in range(5)) + f"n,0,agent,{'z' * 11}\n"
+    out = [x for _, x in read_text(csv_text, "c.csv", "csv", lim)]
+    assert [x.id for x in out] == ["m", "n"] and "more than 3 turns" in out[0].message and "--max-turn-chars" in out[1].message
+    txt = "Agent: a\nDebtor: b\nAgent: c\nDebtor: d\n---\nAgent: " + "w" * 11 + "\n"
+    out = [x for _, x in read_text(txt, "t.txt", "txt", lim)]
+    assert [x.id for x in out] == ["t", "t-2"] and "--max-turns" in out[0].message and "--max-turn-chars" in out[1].message
+    big = tmp_path / "big.jsonl"
+    big.write_text(jsonl * 100)
+    (line, err), = list(read_path(big, lim))
+    assert line == 0 and "over the limit of 0.001 MB (--max-file-mb)" in err.message
+    assert DEFAULT_LIMITS == TranscriptLimits(max_file_mb=50, max_turns=400, max_turn_chars=4_000)
+
+
+def test_plain_text_header_with_long_whitespace_is_fast():
+    text = "# note:" + " " * 200_000 + "x\nAgent: hi\n"
+    (_, t), = list(read_text(text, "h.txt", "txt"))
+    assert t.metadata["note"] == "x"
 
 
 def test_folder_is_read_in_sorted_order_with_locations():
@@ -148,8 +299,8 @@ def test_fuzz_json_structures_and_truncation(calls, cut):
     for text, fmt in ((jsonl, "jsonl"), (whole, "json"), (whole[:cut], "json"), (jsonl[:cut], "jsonl")):
         result = list(read_text(text, "fuzz", fmt))
         _check(result, fmt)
-    # complete JSONL: one item per non-empty line, in order
-    assert len(list(read_text(jsonl, "f", "jsonl"))) == sum(1 for line in jsonl.splitlines() if line.strip())
+    # complete JSONL: one item per non-empty line (split at "\n" only: ids may hold U+0085), in order
+    assert len(list(read_text(jsonl, "f", "jsonl"))) == sum(1 for line in jsonl.split("\n") if line.strip())
 
 
 @settings(max_examples=100, deadline=None)
