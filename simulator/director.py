@@ -29,8 +29,20 @@ SIGNAL_MAP: dict[AgentSignal, tuple[str, ...]] = {
     AgentSignal.abuse: ("abuse", "crime_accusation"),
     AgentSignal.self_identification: ("self_identification",),
     AgentSignal.identity_check: ("identity_check",),
-    AgentSignal.offer_help: ("offer_help", "support_referral"),
+    # asking kindly and directly whether they are safe is help, like pointing to support
+    AgentSignal.offer_help: ("offer_help", "support_referral", "safety_check"),
 }
+
+# Offenses that end the call (README: "threats end in a hang-up or a complaint"). An insult, a
+# threat of violence or of arrest ends it at once, whoever the debtor is; a clear threat of a
+# lawsuit, of telling the family or the employer, of a crime, or posing as police ends it at
+# once unless the debtor is cooperative (a warning first, then the next offense ends it); the
+# milder threats (credit report, calling over and over) get a warning, and the second ends it.
+SEVERE_OFFENSES = frozenset({"abuse", "threat_violence", "threat_arrest"})
+CLEAR_OFFENSES = frozenset({"threat_legal", "threat_contact_others", "crime_accusation", "impersonation"})
+MILD_OFFENSES = frozenset({"threat_credit", "threat_repeated_calls"})
+# Debtors who answer an offense with a complaint rather than a hang-up.
+COMPLAINERS = frozenset({Temperament.hostile, Temperament.disputing, Temperament.represented, Temperament.wrong_party})
 
 ENDING_INTENTS = {Intent.hang_up, Intent.goodbye}
 HARDSHIP_TOPICS = {Topic.situation, Topic.employment, Topic.health, Topic.household, Topic.expenses, Topic.reason_unpaid, Topic.wellbeing}
@@ -62,6 +74,7 @@ class DebtorState:
     threats: int = 0
     abuse: int = 0
     pressure: int = 0
+    offenses: int = 0  # agent turns with a threat or an insult (SEVERE/CLEAR/MILD_OFFENSES)
     intent_history: tuple[Intent, ...] = ()
     ended: bool = False
 
@@ -189,6 +202,7 @@ class Director:
             threats=state.threats + (AgentSignal.threat in present),
             abuse=state.abuse + (AgentSignal.abuse in present),
             pressure=state.pressure + (AgentSignal.pressure in present),
+            offenses=state.offenses + bool(analysis.signals & (SEVERE_OFFENSES | CLEAR_OFFENSES | MILD_OFFENSES)),
             help_offered=state.help_offered or ("support_referral" in analysis.signals),
         )
         new = _reveal(p, st, analysis)
@@ -197,12 +211,12 @@ class Director:
         intent, outcome, reason, detail, st = self._choose(st, analysis, present, bool(new), rng)
         # Avoid a broken record: the same non-terminal intent three times running becomes a
         # neighbouring one, so the debtor keeps moving like a person would.
-        if intent not in ENDING_INTENTS and st.intent_history[-2:] == (intent, intent):
+        if intent not in ENDING_INTENTS and not st.ended and st.intent_history[-2:] == (intent, intent):
             alt = _ALTERNATIVES.get(intent)
             if alt:
                 intent = rng.choice(alt)
                 reason += f"; varied to {intent.value} after repeating"
-        ended = intent in ENDING_INTENTS
+        ended = intent in ENDING_INTENTS or st.ended  # a complaint that ends the call marks the state
         st = replace(
             st,
             intent=intent,
@@ -218,12 +232,19 @@ class Director:
         temp = p.temperament
         hostile_turn = bool(present & {AgentSignal.threat, AgentSignal.abuse})
 
-        # 1. The agent ends the call.
-        if "close" in sig and not a.question and a.offer is None:
+        # 1. Threats and insults end the call, even one said on the way out.
+        offense = self._offense_ends_call(st, sig)
+        if offense:
+            return offense
+
+        # 2. The agent ends the call (a recap of the plan the debtor agreed to may close it).
+        if "close" in sig and not a.question and (a.offer is None or ("recap" in sig and st.promise is not None)):
+            if a.offer is not None:
+                st = self._recapped(st, a)
             outcome = st.outcome or self._outcome_on_close(st)
             return Intent.goodbye, outcome, "agent closed the call", {}, st
 
-        # 2. Anger boils over: complaint after threats/abuse, otherwise a hang-up.
+        # Anger boils over into a complaint or a hang-up.
         if hostile_turn and st.anger >= th.complaint_anger:
             return Intent.threaten_complaint, Outcome.complaint, "threat or abuse pushed anger past the complaint threshold", {}, replace(st, ended=True)
         if st.anger >= th.hang_up_anger:
@@ -238,29 +259,34 @@ class Director:
             r = self._represented(st, a, present)
             if r:
                 return r
-        if temp is Temperament.vulnerable or st.distress >= 90:
+
+        # 4. Character tests and identity: asked who they are, or for a detail (date of birth,
+        # address) while the call is not yet verified, they answer; even a debtor in distress.
+        if "break_character_attempt" in sig:
+            return Intent.deflect, None, "ignores an attempt to break character", {}, st
+        asked_detail = "identifier_request" in sig and not a.context.identity_verified
+        if (AgentSignal.identity_check in present and not st.identity_confirmed) or asked_detail:
+            if st.agent_turns == 1 and AgentSignal.self_identification not in present and st.trust < 40:
+                return Intent.ask_who_is_calling, None, "wants to know who is calling first", {}, st
+            reason = "gives the detail asked for" if asked_detail and st.identity_confirmed else "confirms who they are"
+            return Intent.confirm_identity, None, reason, {}, replace(st, identity_confirmed=True)
+
+        # 5. A debtor in crisis: the person first (their own words, or the persona's distress).
+        if temp is Temperament.vulnerable or st.distress >= 90 or a.context.distress_disclosed:
             r = self._vulnerable(st, a, present)
             if r:
                 return r
-
-        # 4. Character tests and identity.
-        if "break_character_attempt" in sig:
-            return Intent.deflect, None, "ignores an attempt to break character", {}, st
-        if AgentSignal.identity_check in present and not st.identity_confirmed:
-            if st.agent_turns == 1 and AgentSignal.self_identification not in present and st.trust < 40:
-                return Intent.ask_who_is_calling, None, "wants to know who is calling first", {}, st
-            return Intent.confirm_identity, None, "confirms who they are", {}, replace(st, identity_confirmed=True)
         if st.agent_turns == 1 and AgentSignal.self_identification not in present and not a.question:
             return Intent.ask_who_is_calling, None, "caller did not say who they are", {}, st
 
-        # 5. Disputes come before money for a disputing debtor.
+        # 6. Disputes come before money for a disputing debtor.
         if temp is Temperament.disputing and st.trust < th.agree_trust:  # proof offered = trust earned
             if "rights_statement" in sig or "legal_consequence_statement" in sig:
                 return Intent.ask_proof, Outcome.dispute, "told of their rights: wants it in writing", {}, st
             intent = Intent.dispute if st.intent != Intent.dispute else Intent.ask_proof
             return intent, Outcome.dispute, "disputes the debt until proof is offered", {}, st
 
-        # 6. Money on the table.
+        # 7. Money on the table.
         if a.offer is not None:
             return self._consider_offer(st, a)
         if Topic.payment_ability in a.question_topics:
@@ -270,8 +296,10 @@ class Director:
                 return Intent.stall, None, "asked to commit, stalls", {}, st
             return Intent.deflect, None, "not ready to talk numbers", {}, st
 
-        # 7. Pressure and threats.
+        # 8. Pressure and threats.
         if hostile_turn or AgentSignal.pressure in present:
+            if sig & (CLEAR_OFFENSES | MILD_OFFENSES):
+                return Intent.threaten_hang_up, None, "a first threat: warns that the next one ends the call", {}, st
             if st.anger >= th.hang_up_anger - 20:
                 return Intent.threaten_hang_up, None, "pushed close to hanging up", {}, st
             if temp is Temperament.distressed and st.distress >= 60:
@@ -280,7 +308,7 @@ class Director:
                 return Intent.stall, None, "pressure makes them stall", {}, st
             return (Intent.vent if st.anger >= 40 else Intent.refuse), None, "reacts to pressure", {}, st
 
-        # 8. Questions and listening.
+        # 9. Questions and listening.
         if revealed:
             fact = next(f for f in p.hidden_facts if f.id == st.revealed[-1])
             intent = Intent.explain_hardship if set(fact.revealed_by) & HARDSHIP_TOPICS else Intent.answer_question
@@ -301,7 +329,7 @@ class Director:
             if st.trust >= th.agree_trust and st.agent_turns >= th.min_turns_before_agreement:
                 return self._counter(st, "feels understood and suggests a plan")
 
-        # 9. Default behaviour by temperament.
+        # 10. Default behaviour by temperament.
         default = {
             Temperament.cooperative: Intent.answer_question,
             Temperament.hostile: Intent.vent if st.anger >= 55 else Intent.deflect,
@@ -314,6 +342,36 @@ class Director:
         return default, None, "default for temperament", {}, st
 
     # --- helpers --------------------------------------------------------------------
+    def _offense_ends_call(self, st: DebtorState, sig: frozenset[str]):
+        """The debtor's answer to a threat or an insult that ends the call, or None (a warning
+        comes from the pressure branch)."""
+        if not sig & (SEVERE_OFFENSES | CLEAR_OFFENSES | MILD_OFFENSES):
+            return None
+        temp = self.persona.temperament
+        ends = (
+            bool(sig & SEVERE_OFFENSES)
+            or (bool(sig & CLEAR_OFFENSES) and temp is not Temperament.cooperative)
+            or st.offenses >= 2  # the second offense of any kind
+        )
+        if not ends:
+            return None
+        st = replace(st, ended=True)
+        if temp in COMPLAINERS or "abuse" in sig or st.anger >= self.persona.thresholds.complaint_anger:
+            return Intent.threaten_complaint, Outcome.complaint, "a threat or an insult: complains and ends the call", {}, st
+        return Intent.hang_up, Outcome.hang_up, "a threat or an insult: hangs up", {}, st
+
+    def _recapped(self, st: DebtorState, a: TurnAnalysis) -> DebtorState:
+        """The plan the agent recapped becomes the promise, when it is within what they can pay."""
+        offer = a.offer
+        if offer is None or not self.persona.payment_capacity.fits(offer.amount, monthly=offer.monthly):
+            return st
+        return replace(st, promise=self._promise(offer))
+
+    def _promise(self, offer) -> Promise:
+        due = _first_payment_date(self.persona, self.today, offer.days_from_now)
+        per = " a month" if offer.monthly else ""
+        return Promise(offer.amount, offer.monthly, due.isoformat(), f"${offer.amount:,.2f}{per}, first payment {due.isoformat()}")
+
     def _outcome_on_close(self, st: DebtorState) -> Outcome:
         if st.promise:
             return Outcome.promise_to_pay
@@ -331,13 +389,14 @@ class Director:
         assert offer is not None
         fits = p.payment_capacity.fits(offer.amount, monthly=offer.monthly)
         early = st.agent_turns < th.min_turns_before_agreement
-        if fits and not early and st.trust >= th.agree_trust:
-            due = _first_payment_date(p, self.today, offer.days_from_now)
-            per = " a month" if offer.monthly else ""
-            plan = f"${offer.amount:,.2f}{per}, first payment {due.isoformat()}"
-            promise = Promise(offer.amount, offer.monthly, due.isoformat(), plan)
-            detail = {"amount": offer.amount, "monthly": offer.monthly, "date": due.isoformat(), "plan": plan}
-            return Intent.promise_to_pay, Outcome.promise_to_pay, "offer fits and trust is high enough", detail, replace(st, promise=promise)
+        # A recap of a plan within their means, once they have agreed to pay (or offered this
+        # amount themselves), is agreed as recapped: the recorded promise is what was read back.
+        agreed = "recap" in a.signals and (st.promise is not None or st.intent is Intent.counter_offer)
+        if fits and (agreed or (not early and st.trust >= th.agree_trust)):
+            promise = self._promise(offer)
+            detail = {"amount": offer.amount, "monthly": offer.monthly, "date": promise.due, "plan": promise.plan}
+            reason = "agrees to the plan as recapped" if agreed else "offer fits and trust is high enough"
+            return Intent.promise_to_pay, Outcome.promise_to_pay, reason, detail, replace(st, promise=promise)
         if p.temperament is Temperament.evasive and fits:
             return Intent.stall, None, "offer fits but they stall without trust", {}, st
         if not fits and st.trust >= th.agree_trust - 20:
@@ -379,7 +438,17 @@ class Director:
         if "support_referral" in a.signals or (st.help_offered and AgentSignal.empathy in present):
             st = replace(st, meters={**st.meters, "distress": _clamp(st.distress - 15)})
             return Intent.accept_help, Outcome.referred_to_help, "the caller pointed to help", {}, st
-        if AgentSignal.pressure in present or AgentSignal.threat in present or a.offer is not None:
+        if "safety_check" in a.signals:
+            if st.help_offered:
+                return Intent.accept_help, Outcome.referred_to_help, "asked again about their safety, after help was offered", {}, st
+            # asked plainly and kindly, they answer honestly (the question may earn the fact)
+            return Intent.express_despair, None, "asked directly about their safety: answers honestly", {}, st
+        collecting = (
+            a.offer is not None
+            or "payment_offer" in a.signals
+            or Topic.payment_ability in a.question_topics
+        )
+        if AgentSignal.pressure in present or AgentSignal.threat in present or collecting:
             st = replace(st, meters={**st.meters, "distress": _clamp(st.distress + 10)})
             if st.distress >= 97:
                 return Intent.hang_up, Outcome.hang_up, "overwhelmed by pressure", {}, st

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from helpers import ta
 
+from simulator.analysis.types import CallContext
 from simulator.director import Director, initial_state
 from simulator.intents import Intent, Outcome
 from simulator.personas import load_personas
@@ -155,3 +156,98 @@ def test_agent_closing_ends_the_call_with_the_agreed_outcome():
     assert decisions[-1].intent is Intent.goodbye
     assert decisions[-1].state.ended
     assert decisions[-1].state.outcome is Outcome.promise_to_pay
+
+
+# --- threats and insults end the call (README: "threats end in a hang-up or a complaint") ------
+
+ENDINGS = (Outcome.hang_up, Outcome.complaint)
+
+
+@pytest.mark.parametrize("pid", sorted(LIB.personas))
+@pytest.mark.parametrize("offense, within", [("threat_arrest", 1), ("abuse", 1), ("threat_violence", 1),
+                                             ("threat_legal", 2), ("threat_contact_others", 2), ("threat_credit", 2)])
+def test_threats_and_insults_end_the_call_for_every_persona(pid, offense, within):
+    opening = [ta("greeting", "self_identification", "identity_check", verified=False)]
+    decisions = play(pid, opening + [ta(offense, "debt_mention")] * 3)
+    after = decisions[1:]
+    ended_at = next((i for i, d in enumerate(after, 1) if d.state.ended), None)
+    assert ended_at is not None and ended_at <= within, [d.intent.value for d in decisions]
+    assert after[ended_at - 1].state.outcome in ENDINGS
+    assert after[ended_at - 1].intent in (Intent.hang_up, Intent.threaten_complaint)
+
+
+def test_an_arrest_threat_ends_the_call_at_once_even_for_the_most_patient_debtor():
+    d = play("cooperative-maria", [ta("self_identification", "identity_check"), ta("empathy", question="open", topics=("situation",)),
+                                    ta("threat_arrest")])
+    assert d[-1].state.ended and d[-1].state.outcome in ENDINGS
+    # a first threat of a lawsuit: a cooperative debtor warns before ending the call
+    warned = play("cooperative-maria", [ta("self_identification", "identity_check"), ta("threat_legal")])
+    assert warned[-1].intent is Intent.threaten_hang_up and not warned[-1].state.ended
+
+
+# --- identity: a detail asked for gets an answer --------------------------------------------------
+
+
+def test_the_debtor_answers_a_request_for_a_detail_until_verified():
+    asked_detail = ta("identifier_request", "identity_check", question="closed", verified=False)
+    d = play("cooperative-maria", [ta("self_identification", "identity_check", verified=False), asked_detail])
+    assert [x.intent for x in d] == [Intent.confirm_identity, Intent.confirm_identity]
+    # once verified, asking again is no identity question for the debtor
+    d = play("cooperative-maria", [ta("self_identification", "identity_check", verified=False),
+                                    ta("identifier_request", "identity_check", question="closed", verified=True)])
+    assert d[-1].intent is not Intent.confirm_identity
+
+
+def test_a_distressed_debtor_still_answers_who_they_are():
+    d = play("vulnerable-walter", [ta("self_identification", "identity_check", verified=False)])
+    assert d[0].intent is Intent.confirm_identity
+
+
+# --- a debtor in crisis ------------------------------------------------------------------------
+
+
+def test_asked_about_safety_they_answer_honestly_and_money_after_a_self_harm_hint_deepens_the_distress():
+    pid = "vulnerable-walter"
+    safety = ta("safety_check", question="closed", topics=("wellbeing",))
+    d = play(pid, [ta("self_identification", "identity_check"), ta("empathy"), safety])
+    assert d[-1].intent is Intent.express_despair
+    assert "not_safe" in d[-1].state.revealed  # the question earns the hidden fact
+    helped = play(pid, [ta("self_identification", "identity_check"), safety, ta("support_referral", "empathy")])
+    assert helped[-1].intent is Intent.accept_help and helped[-1].state.outcome is Outcome.referred_to_help
+    # after help, a payment question is still collecting from a person in crisis: no counter-offer
+    asked_to_pay = ta(question="open", topics=("payment_ability",))
+    pushed = play(pid, [ta("self_identification", "identity_check"), safety, ta("support_referral", "empathy"), asked_to_pay])
+    assert pushed[-1].intent is Intent.express_despair
+    assert pushed[-1].state.distress > helped[-1].state.distress
+
+
+def test_a_debtor_who_spoke_of_self_harm_is_treated_as_in_crisis_whatever_the_persona():
+    crisis = ta(question="open", topics=("payment_ability",))
+    crisis = type(crisis)(**{**crisis.__dict__, "context": CallContext(identity_verified=True, distress_disclosed=True)})
+    d = play("cooperative-maria", [ta("self_identification", "identity_check"), ta("empathy")] * 2 + [crisis])
+    assert d[-1].intent is not Intent.counter_offer
+
+
+# --- the recapped plan is the promise ------------------------------------------------------------
+
+
+def test_the_plan_the_agent_recaps_is_the_promise_recorded():
+    pid = "cooperative-maria"
+    cap = persona(pid).payment_capacity
+    agreed = (cap.monthly_max, True, 10)
+    recapped = (cap.monthly_max - 25, True, 14)
+    script = [
+        ta("self_identification", "identity_check"),
+        ta("empathy", question="open", topics=("situation",)),
+        ta("empathy", "offer_help"),
+        ta("payment_offer", offer=agreed),
+    ]
+    decisions = play(pid, script + [ta("recap", "close", offer=recapped)])
+    assert decisions[-2].state.promise.amount == cap.monthly_max
+    last = decisions[-1]
+    assert last.intent is Intent.goodbye and last.state.outcome is Outcome.promise_to_pay
+    assert last.state.promise.amount == recapped[0], "the recapped plan, not the first figure"
+    # the debtor named a figure; the agent reads a plan back ("So to confirm ... does that work?")
+    after_counter = play(pid, script[:3] + [ta(question="open", topics=("payment_ability",)), ta("recap", question="closed", offer=recapped)])
+    assert after_counter[-2].intent is Intent.counter_offer
+    assert after_counter[-1].intent is Intent.promise_to_pay and after_counter[-1].state.promise.amount == recapped[0]
