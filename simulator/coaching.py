@@ -29,7 +29,14 @@ from simulator.personas import Persona
 
 LEVELS = ("stop", "warn", "good")  # display order: problems first
 SEVERITY_LEVEL = {"blocker": "stop", "major": "stop", "minor": "warn"}
-_SUPPORT_SIGNALS = ("support_referral", "offer_help")
+_SUPPORT_SIGNALS = ("support_referral", "offer_help", "safety_check")
+# Once the debtor has spoken of self-harm or not coping, the hint walks the person-first steps,
+# in this order: (hint, what the agent has to have said for the step to be done).
+_CRISIS_STEPS = (
+    ("safety_check", ("safety_check",)),
+    ("crisis_line", ("support_referral",)),
+    ("pause_and_follow_up", ("follow_up",)),
+)
 
 
 @dataclass(frozen=True)
@@ -157,8 +164,10 @@ def suggest_line(
 ) -> Hint:
     """A suggested next line for the agent, fitted to where the call stands.
 
-    Rules are checked in order of what matters most (compliance, then the debtor's wellbeing,
-    then the conversation); the first one that applies gives the line.
+    Rules are checked in order of what matters most (a debtor in crisis first: their safety,
+    the crisis line, a pause and a later call, never money; then compliance, then the
+    conversation); the first one that applies gives the line. Every name in a hint comes from
+    the persona: the trainee calls on behalf of its creditor.
     """
     data = coaching_data()
     holder = persona.third_party.account_holder if persona.third_party else persona.name
@@ -167,7 +176,6 @@ def suggest_line(
     amount = debtor_offers[-1].amount if debtor_offers else max(25.0, round(persona.debt.amount / 12 / 25) * 25)
     fill = {
         "agent": agent_name or "Sam",
-        "agency": data.get("agency", "our office"),
         "debtor": holder,
         "first_name": _first_name(holder),
         "creditor": persona.debt.creditor,
@@ -177,6 +185,11 @@ def suggest_line(
     asked_topics = {t for a in agent_turns for t in a.question_topics}
 
     def rule() -> str:
+        if context.distress_disclosed:  # the person before the account, from here to the end
+            for step, said in _CRISIS_STEPS:
+                if not _addressed(analyses, None, said):
+                    return step
+            return "close_with_care"
         if not agent_turns or not context.self_identified:
             return "introduce"
         if context.third_party:
@@ -185,10 +198,8 @@ def suggest_line(
             return "stop_requested"
         if context.attorney_mentioned:
             return "attorney"
-        if context.distress_disclosed and not _addressed(analyses, None, _SUPPORT_SIGNALS):
-            return "distress"
         if not context.identity_verified:
-            return "verify"
+            return "verify_detail" if context.name_confirmed else "verify"
         if context.first_contact and not context.mini_miranda_given:
             return "mini_miranda"
         if context.dispute_raised and not _addressed(analyses, None, ("rights_statement",)):

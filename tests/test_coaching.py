@@ -3,6 +3,9 @@ suggested next line, from hand-built analyses."""
 
 from __future__ import annotations
 
+import re
+
+import pytest
 from helpers import ta
 
 from rubrics import Violation, load_rubric
@@ -29,6 +32,13 @@ def codes(flags):
 
 
 PRIOR = [agent("self_identification")]  # an earlier agent turn, so the first-line check is off
+
+
+@pytest.fixture(scope="module")
+def an():
+    from simulator.analysis import default_analyzer
+
+    return default_analyzer()
 
 
 US = load_rubric("default-en").rulebook_rules
@@ -120,7 +130,21 @@ def test_pressure_is_a_warning_unless_a_rule_already_cites_it():
 
 def test_ignoring_distress_or_a_dispute():
     assert "ignored_distress" in codes(coach_turn(agent("payment_offer", identity_verified=True, distress_disclosed=True), PRIOR))
+    assert "ignored_distress" in codes(coach_turn(agent(question="closed", identity_verified=True, distress_disclosed=True), PRIOR))
     assert "ignored_distress" not in codes(coach_turn(agent("support_referral", identity_verified=True, distress_disclosed=True), PRIOR))
+    assert "ignored_distress" not in codes(coach_turn(agent("safety_check", identity_verified=True, distress_disclosed=True), PRIOR))
+    # money after a self-harm hint: the rulebook's stop flag says it (once), praise is silenced
+    pushed = agent("payment_offer", identity_verified=True, distress_disclosed=True)
+    flags = coach_turn(pushed, PRIOR, [violation("policy-distress-collecting")], US)
+    assert [(f.level, f.code) for f in flags] == [("stop", "policy-distress-collecting")]
+    assert "988" in flags[0].message
+
+
+def test_asking_about_safety_and_arranging_a_call_are_praised():
+    flags = coach_turn(agent("safety_check", identity_verified=True, distress_disclosed=True), PRIOR)
+    assert ("good", "safety_check") in [(f.level, f.code) for f in flags]
+    assert "follow_up" in codes(coach_turn(agent("follow_up", identity_verified=True), PRIOR))
+    assert "follow_up" not in codes(coach_turn(agent("follow_up", identity_verified=True, stop_requested=True), PRIOR))
     assert "ignored_dispute" in codes(coach_turn(agent("payment_offer", identity_verified=True, dispute_raised=True), PRIOR))
     flags = coach_turn(agent("payment_offer", "deny_dispute_rights", identity_verified=True, dispute_raised=True), PRIOR,
                        [violation("fdcpa-1692g")], US)
@@ -163,10 +187,58 @@ def test_hint_opens_the_call_with_an_introduction():
 def test_hint_follows_the_compliance_order():
     opened = [ta("self_identification", verified=False)]
     assert hint(history=opened, self_identified=True).rule == "verify"
+    # the name is confirmed: one identifying detail is still to come
+    assert hint(history=opened, self_identified=True, name_confirmed=True).rule == "verify_detail"
     assert hint(history=opened, self_identified=True, identity_verified=True).rule == "mini_miranda"
-    assert hint(history=opened, self_identified=True, identity_verified=True, mini_miranda_given=True,
-                distress_disclosed=True).rule == "distress"
     assert hint(history=opened, self_identified=True, stop_requested=True).rule == "stop_requested"
+
+
+WALTER = LIB.get("vulnerable-walter")
+
+
+def test_a_debtor_in_crisis_gets_person_first_hints_and_never_money():
+    """After a self-harm hint: ask about safety, offer 988, pause and arrange a call, close with
+    care; never a payment question, whatever else the call has or lacks."""
+    opened = [ta("self_identification", verified=False)]
+    crisis = dict(self_identified=True, distress_disclosed=True)
+    steps = []
+    history = list(opened)
+    for said in ("safety_check", "support_referral", "follow_up", "close"):
+        h = hint(WALTER, history=history, **crisis)
+        steps.append(h.rule)
+        history.append(ta(said))
+    assert steps == ["safety_check", "crisis_line", "pause_and_follow_up", "close_with_care"]
+    # even mid-plan (a promise on record, not verified, no mini-Miranda) the person comes first
+    st = initial_state(WALTER)
+    st = type(st)(**{**st.__dict__, "promise": Promise(300.0, True, "2026-12-04", "$300 a month")})
+    for ctx in ({}, {"identity_verified": True, "mini_miranda_given": True}, {"stop_requested": True}):
+        assert hint(WALTER, state=st, history=opened, **crisis, **ctx).rule == "safety_check"
+    texts = [coaching_data()["hints"][k] for k in ("safety_check", "crisis_line", "pause_and_follow_up", "close_with_care")]
+    assert "ending your life" in texts[0] and "988" in texts[1]
+    for text in texts:
+        assert not re.search(r"\b(pay|payment|amount|afford|plan|balance)\b", text, re.I), text
+
+
+def test_crisis_hints_say_what_they_are_for(an):
+    """Each person-first hint, said as the trainee would, is read by the analysis as that step."""
+    fill = {"first_name": "Walter"}
+    expect = {"safety_check": "safety_check", "crisis_line": "support_referral", "pause_and_follow_up": "follow_up"}
+    for key, signal in expect.items():
+        a = an.analyze_turn(coaching_data()["hints"][key].format(**fill), speaker="agent")
+        assert signal in a.signals, (key, sorted(a.signals))
+        assert a.signals.isdisjoint({"payment_offer", "pressure", "debt_mention"}) and a.offer is None, key
+
+
+def test_hints_use_the_personas_creditor_and_never_assume_a_payday():
+    data = coaching_data()
+    assert "agency" not in data and "Acme" not in str(data["hints"])
+    for persona in (MARIA, WALTER):
+        intro = hint(persona)
+        assert persona.debt.creditor in intro.text and persona.name in intro.text
+        h = hint(persona, history=[ta("self_identification")], self_identified=True, identity_verified=True)
+        assert h.rule == "mini_miranda" and persona.debt.creditor in h.text
+    for text in data["hints"].values():
+        assert not re.search(r"\b(payday|paycheck|salary|wages|your job|employer)\b", text, re.I), text
 
 
 def test_hint_for_a_wrong_party_asks_for_a_call_back_without_the_debt():
