@@ -5,13 +5,17 @@ Multi-format readers (CSV, plain text, speaker aliases) live in ``simulator.tran
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 Speaker = Literal["agent", "debtor", "third_party"]
 
@@ -36,7 +40,15 @@ class Transcript(BaseModel):
         return [(i, t) for i, t in enumerate(self.turns) if t.speaker == "agent"]
 
     def to_json_line(self) -> str:
-        return json.dumps(self.model_dump(mode="json", exclude_none=True), ensure_ascii=False)
+        line = json.dumps(self.model_dump(mode="json", exclude_none=True), ensure_ascii=False)
+        # A lone surrogate (from a bad "\\ud800" escape) cannot be written as UTF-8: U+FFFD.
+        return _LONE_SURROGATE.sub("\ufffd", line)
+
+    def content_hash(self) -> str:
+        """sha256 of everything the call holds (id, turns, language, persona, metadata, extra
+        fields): an edited transcript gets a new hash, a re-read one the same."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def append_jsonl(path: Path | str, transcript: Transcript) -> None:
