@@ -90,7 +90,11 @@ class IndicatorResult:
     trigger: str = ""
 
 
-def evaluate(ind, view: CallView, matcher: ExemplarMatcher | None, language: str) -> IndicatorResult:
+def evaluate(
+    ind, view: CallView, matcher: ExemplarMatcher | None, language: str, no_credit: frozenset[str] = frozenset()
+) -> IndicatorResult:
+    """``no_credit``: signals that keep a turn from earning a ``+`` indicator (the rubric's
+    ``no_credit_with``: a demand with pressure is no clear offer, a threat no strength)."""
     res = IndicatorResult(ind.id, None)
     if isinstance(ind, SemanticIndicator) and ind.exemplars and matcher is None:
         return res  # pure aggregation without an embedder: exemplar indicators are not judged
@@ -108,7 +112,8 @@ def evaluate(ind, view: CallView, matcher: ExemplarMatcher | None, language: str
     hits: list[tuple[int, str]] = []
     misses: list[int] = []
     for pos in eligible:
-        quote = _hit(ind, view, pos, matcher)
+        tainted = ind.effect == "+" and not view.features[pos].isdisjoint(no_credit)
+        quote = None if tainted else _hit(ind, view, pos, matcher)
         if quote is not None:
             hits.append((pos, quote))
         else:
@@ -129,7 +134,7 @@ def evaluate(ind, view: CallView, matcher: ExemplarMatcher | None, language: str
         if ind.scope == "call":
             anchor = (
                 eligible[-1] if ind.anchor == "last"
-                else _reply_anchor(view, eligible) if ind.anchor == "reply"
+                else _reply_anchor(view, eligible, ind.only_if_call_has) if ind.anchor == "reply"
                 else eligible[0]
             )
             missed = [anchor] if not hits else []
@@ -141,7 +146,9 @@ def evaluate(ind, view: CallView, matcher: ExemplarMatcher | None, language: str
         ]
         weak = missed[0] if missed else eligible[0]
         res.weak_turn, res.weak_quote = index(weak), short(view.analyses[weak].text, 80)
-        res.trigger = view.trigger_quote(weak, trigger_names or _signals_of(view, view.last_other[weak]))
+        res.trigger = view.trigger_quote(
+            weak, trigger_names or [*ind.only_if_call_has, *_signals_of(view, view.last_other[weak])]
+        )
     elif not positive and hits:
         res.weak_turn, res.weak_quote = index(hits[0][0]), hits[0][1]
         res.trigger = view.trigger_quote(hits[0][0], trigger_names)
@@ -158,14 +165,16 @@ TELLING = frozenset({"debtor_hardship", "debtor_distress_severe", "debtor_disput
                      "debtor_refusal", "debtor_stop_request", "debtor_attorney"})
 
 
-def _reply_anchor(view: CallView, eligible: list[int]) -> int:
-    """The agent turn that answers the debtor's most telling turn (story signals, then length)."""
+def _reply_anchor(view: CallView, eligible: list[int], prefer: Sequence[str] = ()) -> int:
+    """The agent turn that answers the debtor's most telling turn: first one that says what the
+    indicator is about (``prefer``, its ``only_if_call_has``), then story signals, then length."""
 
-    def weight(p: int) -> tuple[int, int]:
+    def weight(p: int) -> tuple[int, int, int]:
         other = view.last_other[p]
         if other is None:
-            return (-1, 0)
-        return (len(TELLING & view.features[other]), len(view.analyses[other].text))
+            return (-1, -1, 0)
+        f = view.features[other]
+        return (len(f.intersection(prefer)), len(TELLING & f), len(view.analyses[other].text))
 
     return max(eligible, key=weight)
 

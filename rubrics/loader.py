@@ -171,6 +171,9 @@ def _references(model: Rubric | Rulebook) -> list[tuple[str, list[str]]]:
         for c in model.criteria:
             for ind in c.indicators:
                 out.append((f"criteria[{c.id}].indicators[{ind.id}]", ind.referenced()))
+        for g in model.required_to_pass:
+            out.append((f"required_to_pass[{g.id}]", g.referenced()))
+        out.append(("no_credit_with", list(model.no_credit_with)))
     else:
         for r in model.rules:
             out.append((f"rules[{r.id}].detect", r.referenced()))

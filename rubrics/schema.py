@@ -183,6 +183,45 @@ class Criterion(_Strict):
         return self
 
 
+class CallCondition(_Strict):
+    """Something the call as a whole did; every field given must hold (AND)."""
+
+    call_has: list[str] = Field(
+        default_factory=list, description="Some turn in the call (any speaker) has ANY of these"
+    )
+    agent_turn: Match | None = Field(default=None, description="Some agent turn matches this")
+
+    @model_validator(mode="after")
+    def _something(self) -> CallCondition:
+        if not self.call_has and self.agent_turn is None:
+            raise ValueError("give call_has, agent_turn, or both")
+        return self
+
+    def referenced(self) -> list[str]:
+        return [*self.call_has, *(self.agent_turn.referenced() if self.agent_turn else [])]
+
+
+class PassRequirement(_Strict):
+    """What a call must reach to pass, whatever its score (a gate next to the pass mark)."""
+
+    id: Slug
+    reason: LongText = Field(min_length=5, description="Why the call did not pass, shown on the scorecard")
+    any_of: list[CallCondition] = Field(min_length=1, description="Met when one of these holds")
+    only_if_call_has: list[str] = Field(
+        default_factory=list, description="Applies only to calls where some turn has one of these"
+    )
+    waived_by: list[CallCondition] = Field(
+        default_factory=list,
+        description="Proper endings that make the requirement unnecessary (a crisis, a dispute ...)",
+    )
+
+    def referenced(self) -> list[str]:
+        refs = list(self.only_if_call_has)
+        for c in (*self.any_of, *self.waived_by):
+            refs += c.referenced()
+        return refs
+
+
 class Rubric(_Strict):
     schema_version: Literal[1] = SCHEMA_VERSION
     id: Slug
@@ -194,6 +233,13 @@ class Rubric(_Strict):
         description="Rulebook id: a rules-*.yaml file next to the rubric or in rubrics/ (rubrics.loader.rulebook_file)"
     )
     pass_mark: float = Field(default=70, ge=0, le=100)
+    required_to_pass: list[PassRequirement] = Field(
+        default_factory=list, description="What a call must reach to pass, whatever its score"
+    )
+    no_credit_with: list[str] = Field(
+        default_factory=list,
+        description="A turn with any of these signals (pressure, threats) earns no + indicator",
+    )
     criteria: list[Criterion] = Field(min_length=1)
 
     # Set by the loader: the rulebook this rubric names, and the file it came from.
@@ -216,6 +262,10 @@ class Rubric(_Strict):
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise ValueError(f"duplicate criterion ids: {', '.join(dupes)}")
+        gates = [g.id for g in self.required_to_pass]
+        dupes = sorted({i for i in gates if gates.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate required_to_pass ids: {', '.join(dupes)}")
         return self
 
 

@@ -12,6 +12,8 @@ import re
 from html import escape
 from typing import Any
 
+from rubrics.scorer import NOT_PASSED
+
 OUTCOME_LABELS = {
     "promise_to_pay": "Promise to pay",
     "refusal": "Refused to pay",
@@ -36,6 +38,12 @@ def _as_dict(score: Any) -> dict:
 
 def _band(value: float) -> str:
     return _GOOD if value >= 75 else _WARN if value >= 50 else _BAD
+
+
+def score_text(value: float) -> str:
+    """A score as shown everywhere on the scorecard: one decimal, as the verdict judges it
+    (69.8 against a pass mark of 70 reads 69.8, never a rounded-up 70)."""
+    return f"{float(value):.1f}"
 
 
 def _label(name: str) -> str:
@@ -80,7 +88,7 @@ def radar_svg(values: dict[str, float], width: int = 400, height: int = 290) -> 
         dy = -4 if ly < cy - 8 else (12 if ly > cy + 8 else 4)
         parts.append(
             f'<text x="{lx:.1f}" y="{ly + dy:.1f}" text-anchor="{anchor}" font-size="12" fill="#334155">'
-            f'{escape(_label(name))} <tspan font-weight="700" fill="{_band(values[name])}">{values[name]:.0f}</tspan></text>'
+            f'{escape(_label(name))} <tspan font-weight="700" fill="{_band(values[name])}">{score_text(values[name])}</tspan></text>'
         )
     pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in (point(i, clamp(values[k])) for i, k in enumerate(names)))
     parts.append(f'<polygon points="{pts}" fill="rgba(15,118,110,0.22)" stroke="#0f766e" stroke-width="2"/>')
@@ -100,7 +108,7 @@ def bars_svg(values: dict[str, float], width: int = 260) -> str:
         parts.append(f'<text x="0" y="{y + 14}" font-size="12" fill="#334155">{escape(_label(name))}</text>')
         parts.append(f'<rect x="96" y="{y + 3}" width="{width - 136}" height="14" rx="7" fill="#e2e8f0"/>')
         parts.append(f'<rect x="96" y="{y + 3}" width="{(width - 136) * max(0, min(100, v)) / 100:.1f}" height="14" rx="7" fill="{_band(v)}"/>')
-        parts.append(f'<text x="{width - 4}" y="{y + 14}" font-size="12" text-anchor="end" fill="#334155">{v:.0f}</text>')
+        parts.append(f'<text x="{width - 4}" y="{y + 14}" font-size="12" text-anchor="end" fill="#334155">{score_text(v)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -134,7 +142,7 @@ def trend_svg(points: list[dict], width: int = 640, height: int = 220, pass_mark
     for i, p in enumerate(points):
         x, y = xy(i, p["overall"])
         color = _GOOD if p.get("passed") else _BAD
-        title = escape(f"{(p.get('started_at') or '')[:16].replace('T', ' ')} {p.get('persona') or ''}: {p['overall']:.0f}")
+        title = escape(f"{(p.get('started_at') or '')[:16].replace('T', ' ')} {p.get('persona') or ''}: {score_text(p['overall'])}")
         parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="5" fill="{color}" stroke="white" stroke-width="1.5"><title>{title}</title></circle>')
     step = max(1, n // 10)
     last_day = None
@@ -167,15 +175,20 @@ def render_scorecard(score: Any, *, outcome: str | None = None, promise: dict | 
     violations = s.get("violations") or []
     blockers = [v for v in violations if v.get("severity") == "blocker"]
     verdict = "Passed" if passed else "Not passed"
+    feedback = [str(f) for f in s.get("feedback") or []]
+    # what the call never reached (the rubric's required_to_pass) is said next to the verdict
+    reasons = [f[len(NOT_PASSED):] for f in feedback if f.startswith(NOT_PASSED)]
+    feedback = [f for f in feedback if not f.startswith(NOT_PASSED)]
     why = ""
     if not passed and blockers:
         why = f" &middot; {len(blockers)} blocker{'s' if len(blockers) != 1 else ''}"
     html = [
         '<div class="cc-scorecard">',
         '<div class="cc-sc-head">',
-        f'<div class="cc-overall" style="border-color:{_band(overall)}"><span class="cc-overall-num" style="color:{_band(overall)}">{overall:.0f}</span><span class="cc-overall-of">/ 100</span></div>',
+        f'<div class="cc-overall" style="border-color:{_band(overall)}"><span class="cc-overall-num" style="color:{_band(overall)}">{score_text(overall)}</span><span class="cc-overall-of">/ 100</span></div>',
         '<div class="cc-sc-summary">',
         f'<div class="cc-verdict {"cc-pass" if passed else "cc-fail"}">{verdict}{why}</div>',
+        *(f'<div class="cc-why">{escape(r[:1].upper() + r[1:])}</div>' for r in reasons),
         f'<div class="cc-outcome"><b>Outcome:</b> {escape(outcome_label(outcome, promise))}</div>',
         f'<div class="cc-rubric">Rubric: {escape(str(s.get("rubric", "")))}</div>',
         "</div></div>",
@@ -186,7 +199,7 @@ def render_scorecard(score: Any, *, outcome: str | None = None, promise: dict | 
     for name, crit in (s.get("criteria") or {}).items():
         value = float(crit.get("score", 0))
         html.append(
-            f'<div class="cc-crit"><div class="cc-crit-head"><span>{escape(_label(name))}</span><b style="color:{_band(value)}">{value:.0f}</b></div>'
+            f'<div class="cc-crit"><div class="cc-crit-head"><span>{escape(_label(name))}</span><b style="color:{_band(value)}">{score_text(value)}</b></div>'
             f'<div class="cc-bar"><div style="width:{max(0, min(100, value)):.0f}%;background:{_band(value)}"></div></div>'
         )
         ev = crit.get("evidence") or []
@@ -220,7 +233,6 @@ def render_scorecard(score: Any, *, outcome: str | None = None, promise: dict | 
         for name, e in strengths[:5]:
             html.append(f'<li><span class="cc-turnref">Turn {e.get("turn")}</span> {escape(_label(str(e.get("indicator", ""))))} ({escape(_label(name))}): &ldquo;{escape(str(e.get("quote", "")))}&rdquo;</li>')
         html.append("</ul>")
-    feedback = s.get("feedback") or []
     if feedback:
         html.append('<h4 class="cc-h">Suggestions</h4><ul class="cc-feedback">')
         html.extend(f"<li>{_link_turns(str(f))}</li>" for f in feedback)
@@ -235,6 +247,7 @@ SCORECARD_CSS = """
 .cc-overall{width:92px;height:92px;border-radius:50%;border:6px solid;display:flex;flex-direction:column;align-items:center;justify-content:center;flex:none}
 .cc-overall-num{font-size:30px;font-weight:700;line-height:1}.cc-overall-of{font-size:12px;color:#64748b}
 .cc-verdict{font-size:20px;font-weight:700}.cc-pass{color:#0f766e}.cc-fail{color:#b91c1c}
+.cc-why{color:#b91c1c;font-size:14px;margin-top:2px}
 .cc-outcome{margin-top:4px}.cc-rubric{font-size:12px;color:#64748b;margin-top:2px}
 .cc-sc-body{display:flex;flex-wrap:wrap;gap:18px;align-items:flex-start}
 .cc-radar{flex:none}.cc-criteria{flex:1;min-width:260px}
@@ -282,4 +295,4 @@ def render_report(score: Any, transcript: Any, *, title: str | None = None) -> s
     )
 
 
-__all__ = ["render_scorecard", "render_report", "radar_svg", "bars_svg", "trend_svg", "outcome_label", "SCORECARD_CSS"]
+__all__ = ["render_scorecard", "render_report", "radar_svg", "bars_svg", "trend_svg", "outcome_label", "score_text", "SCORECARD_CSS"]

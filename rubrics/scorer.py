@@ -16,16 +16,19 @@ from rubrics.loader import DEFAULT_RUBRICS, load_rubric
 from rubrics.matching import CallView
 from rubrics.results import CriterionScore, Evidence, Score, Violation
 from rubrics.rulebook import SEVERITY_ORDER, fill_advice, find_violations, turn_violations
-from rubrics.schema import Criterion, Rubric
+from rubrics.schema import CallCondition, Criterion, PassRequirement, Rubric
 from simulator.analysis.types import CallContext, TurnAnalysis
 from simulator.transcript import Transcript
 
 FEEDBACK_INDICATORS = 3  # the weakest indicators that get a suggestion
 FEEDBACK_VIOLATIONS = 3  # distinct rules broken that get a suggestion
+# A requirement to pass the call did not meet opens the feedback with this (the scorecard shows
+# it next to the verdict): the Score contract keeps its fields, and a reader of the JSON sees why.
+NOT_PASSED = "Not passed: "
 
 __all__ = [
     "Score", "CriterionScore", "Evidence", "Violation", "Scorer", "LiveScorer", "TurnReport",
-    "score_transcript", "score_many", "score_analyses",
+    "score_transcript", "score_many", "score_analyses", "unmet_requirements", "NOT_PASSED",
 ]
 
 
@@ -119,8 +122,9 @@ def score_analyses(
     weak: list[tuple[float, IndicatorResult, Criterion]] = []
     total_weight = sum(c.weight for c in rubric.criteria)
     overall = 0.0
+    no_credit = frozenset(rubric.no_credit_with)
     for crit in rubric.criteria:
-        results = [evaluate(ind, view, matcher, rubric.language) for ind in crit.indicators]
+        results = [evaluate(ind, view, matcher, rubric.language, no_credit) for ind in crit.indicators]
         score, evidence = _criterion_score(crit, results, violations, bool(view.agent_positions))
         criteria[crit.id] = CriterionScore(score=round(score, 1), evidence=evidence)
         overall += crit.weight * score
@@ -129,18 +133,40 @@ def score_analyses(
             if r.value is not None and r.value < 1 and r.weak_turn is not None:
                 loss = (crit.weight / total_weight) * (ind.weight / applicable) * (1 - r.value)
                 weak.append((loss, r, crit))
-    overall = overall / total_weight
+    # The verdict is judged on the overall as shown (one decimal): 69.96 shows as 70.0 and passes.
+    overall = round(overall / total_weight, 1)
     blocked = any(v.severity == "blocker" for v in violations)
-    passed = bool(view.agent_positions) and not blocked and overall >= rubric.pass_mark
+    unmet = unmet_requirements(rubric, view) if view.agent_positions else []
+    passed = bool(view.agent_positions) and not blocked and not unmet and overall >= rubric.pass_mark
+    feedback = [NOT_PASSED + g.reason for g in unmet]
+    feedback += _feedback(rubric, violations, weak, bool(view.agent_positions))
     return Score(
         id=transcript.id,
         rubric=rubric.id,
-        overall=round(overall, 1),
+        overall=overall,
         passed=passed,
         criteria=criteria,
         violations=violations,
-        feedback=_feedback(rubric, violations, weak, bool(view.agent_positions)),
+        feedback=feedback,
     )
+
+
+def unmet_requirements(rubric: Rubric, view: CallView) -> list[PassRequirement]:
+    """The rubric's ``required_to_pass`` the call did not meet (each fails the call)."""
+    unmet = []
+    for g in rubric.required_to_pass:
+        if g.only_if_call_has and view.call_features.isdisjoint(g.only_if_call_has):
+            continue
+        if any(_holds(c, view) for c in g.waived_by) or any(_holds(c, view) for c in g.any_of):
+            continue
+        unmet.append(g)
+    return unmet
+
+
+def _holds(c: CallCondition, view: CallView) -> bool:
+    if c.call_has and view.call_features.isdisjoint(c.call_has):
+        return False
+    return c.agent_turn is None or any(view.matches(c.agent_turn, p) for p in view.agent_positions)
 
 
 def _criterion_score(
@@ -173,10 +199,17 @@ def _feedback(rubric: Rubric, violations: list[Violation], weak, has_agent: bool
         if len(seen) >= FEEDBACK_VIOLATIONS:
             break
     indicators = {ind.id: ind for c in rubric.criteria for ind in c.indicators}
-    weak.sort(key=lambda x: -x[0])
+    # A debtor in crisis comes first: what the call owed them is said before anything else.
+    weak.sort(key=lambda x: (not _in_crisis(indicators[x[1].indicator]), -x[0]))
     for _, r, _crit in weak[:FEEDBACK_INDICATORS]:
         out.append(_render(indicators[r.indicator].advice, r.weak_turn, r.weak_quote, r.trigger))
     return out
+
+
+def _in_crisis(ind) -> bool:
+    """An indicator judged only in a call where the debtor spoke of self-harm or not coping."""
+    when = ind.when.context.get("distress_disclosed") if ind.when is not None else None
+    return when is True or "debtor_distress_severe" in ind.only_if_call_has
 
 
 def _render(advice: str, turn: int, quote: str, trigger: str) -> str:
@@ -238,7 +271,7 @@ class LiveScorer:
             for ind in crit.indicators:
                 if ind.scope != "turn" or (ind.when is not None and not view.matches(ind.when, pos)):
                     continue
-                r = evaluate(ind, _single(view, pos), self.scorer.matcher, rubric.language)
+                r = evaluate(ind, _single(view, pos), self.scorer.matcher, rubric.language, frozenset(rubric.no_credit_with))
                 report.evidence += r.evidence
                 if r.value is not None and r.value < 1 and r.weak_turn == index:
                     report.tips.append(_render(ind.advice, index, r.weak_quote, r.trigger))

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from rubrics import call_end_violations, turn_violations
 from rubrics.loader import load_rubric, validate_file
-from rubrics.scorer import score_analyses
+from rubrics.scorer import NOT_PASSED, score_analyses
 from simulator.analysis.types import CallContext, Hit, PaymentOffer, TurnAnalysis
 from simulator.cli import app
 from simulator.transcript import Transcript
@@ -225,9 +225,11 @@ def test_feedback_has_three_weakest_indicators_turn_referenced():
     s = score(("agent", "Is this John?", ["identity_check"]),
               ("debtor", "Yes.", ["debtor_confirms_identity"], {"identity_verified": True}),
               ("agent", "Hello.", ["greeting"]))
-    indicator_tips = s.feedback[len({v.rule for v in s.violations}):]
+    gates = [f for f in s.feedback if f.startswith(NOT_PASSED)]  # what the call never reached
+    assert gates and s.feedback[: len(gates)] == gates
+    indicator_tips = s.feedback[len(gates) + len({v.rule for v in s.violations}):]
     assert len(indicator_tips) == 3
-    assert all(f.startswith("Turn ") for f in s.feedback)
+    assert all(f.startswith("Turn ") for f in s.feedback[len(gates):])
 
 
 def test_pressure_penalty_grows_with_hits():
@@ -327,3 +329,118 @@ def test_live_scorer_reports_per_turn_and_matches_batch_scoring():
     assert any(e.indicator == "acknowledges_hardship" and e.effect == "-" for e in last.evidence)
     batch = score_transcript(live.transcript, "default-en", analyzer=an)
     assert live.score().model_dump() == batch.model_dump()
+
+
+# --- what a call must reach to pass (rubric: required_to_pass) ---------------------------------
+
+GREETED = OPENING[:1] + [("debtor", "Yes, speaking.", ["debtor_confirms_identity"], {"name_confirmed": True})]
+DISTRESS = ("debtor", "Some days I don't see much point in any of it.", ["debtor_distress_severe"], {"distress_disclosed": True})
+
+
+def gates(s) -> list[str]:
+    return [f[len(NOT_PASSED):] for f in s.feedback if f.startswith(NOT_PASSED)]
+
+
+def test_a_short_call_with_no_plan_does_not_pass_whatever_its_score():
+    # the newcomer's exam call: introduction, disclosure, an open question, empathy; no plan
+    exam = score(*OPENING, GOOD_REST[0], GOOD_REST[1])
+    assert exam.overall >= EN.pass_mark and not exam.passed
+    assert [g.split(":")[0] for g in gates(exam)] == ["the call never reached a payment plan"]
+    # never reached the purpose either: both said, the purpose first
+    hello = score(*GREETED, ("agent", "How are you today?", [], {}, {"question": "open"}))
+    assert [g.split(":")[0] for g in gates(hello)] == ["the call never reached its purpose", "the call never reached a payment plan"]
+    # the full call reaches both and passes
+    assert gates(score(*OPENING, *GOOD_REST)) == []
+
+
+PROPER_ENDINGS = {
+    "crisis": [*GREETED, DISTRESS,
+               ("agent", "Are you thinking about ending your life? Are you safe right now?", ["safety_check"], {}, {"question": "closed"}),
+               ("debtor", "I don't know.", []),
+               ("agent", "You can call or text 988 any time. Let's put the account on hold; I'll call you next week.", ["support_referral", "follow_up"]),
+               ("debtor", "Alright.", []),
+               ("agent", "Take care of yourself, Walter. Goodbye.", ["close"])],
+    "dispute": [*OPENING, ("debtor", "That's not my debt.", ["debtor_dispute"], {"dispute_raised": True}),
+                ("agent", "You have the right to dispute it. We'll send you the validation notice in writing. Goodbye.", ["rights_statement", "close"])],
+    "attorney": [*OPENING, ("debtor", "Talk to my lawyer.", ["debtor_attorney"], {"attorney_mentioned": True}),
+                 ("agent", "Could I have your attorney's name and number? Thank you, goodbye.", ["close"])],
+    "third party": [("agent", "Hi, this is Sam from Acme Recovery. May I speak with Ryan?", ["self_identification", "identity_check"]),
+                    ("third_party", "He's not here, I'm his mother.", ["debtor_not_account_holder"], {"third_party": True}),
+                    ("agent", "Could you ask him to call Sam at 555-0100? Thank you, goodbye.", ["close"])],
+    "stop request": [*OPENING, ("debtor", "Stop calling me.", ["debtor_stop_request"], {"stop_requested": True}),
+                     ("agent", "Understood, we will stop calling. Goodbye.", ["close"])],
+}
+
+
+@pytest.mark.parametrize("ending", sorted(PROPER_ENDINGS))
+def test_a_call_that_ends_properly_for_another_reason_needs_no_plan(ending):
+    s = score(*PROPER_ENDINGS[ending])
+    assert gates(s) == [], s.feedback
+
+
+def test_a_debtor_in_crisis_comes_first_in_the_verdict_and_the_suggestions():
+    ignored = score(*GREETED, DISTRESS, ("agent", "I see. Thank you for your time, goodbye.", ["close"]))
+    assert not ignored.passed
+    assert gates(ignored)[0].startswith("the debtor spoke of self-harm or not coping")
+    assert "payment plan" not in " ".join(ignored.feedback) and "purpose" not in " ".join(gates(ignored))
+    tips = [f for f in ignored.feedback if not f.startswith(NOT_PASSED)]
+    assert "are you thinking about ending your life" in tips[0].lower() and "Some days" in tips[0]
+    assert not any(w in f.lower() for f in ignored.feedback for w in ("afford", "manage each month", "offer concrete", "recap the agreement"))
+    # asking about safety earns empathy credit, a strength on the scorecard
+    cared = score(*PROPER_ENDINGS["crisis"])
+    assert cared.criteria["empathy"].score > ignored.criteria["empathy"].score
+    assert any(e.indicator == "asks_about_safety" and e.effect == "+" for e in cared.criteria["empathy"].evidence)
+
+
+def test_the_verdict_judges_the_overall_as_shown(tmp_path):
+    """69.8 against 70 reads 69.8 / Not passed; a score shown as the mark passes it."""
+    call_turns = [*OPENING, *GOOD_REST[:-1], ("agent", "To recap: $50 a month from Friday. Goodbye.", ["recap", "close"])]
+    s = score(*call_turns)
+    assert 0 < s.overall < 100
+    data = yaml.safe_load(Path("rubrics/default-en.yaml").read_text())
+    data["rulebook"] = str(Path("rubrics/rules-us.yaml").resolve())
+    for mark, passed in ((s.overall, True), (round(s.overall + 0.1, 1), False)):
+        data["pass_mark"] = mark
+        p = tmp_path / f"mark-{mark}.yaml"
+        p.write_text(yaml.safe_dump(data, allow_unicode=True))
+        again = score(*call_turns, rubric=load_rubric(p))
+        assert again.overall == s.overall and again.passed is passed, (mark, again.overall)
+
+
+def test_a_demand_with_pressure_is_no_strength():
+    demand = ("agent", "I need a payment from you today, no excuses. $50 on Friday.", ["pressure", "payment_offer"], {},
+              {"offer": PaymentOffer(50, date_text="Friday"), "amounts": (50.0,)})
+    s = score(*OPENING, GOOD_REST[0], demand)
+    strengths = [e for c in s.criteria.values() for e in c.evidence if e.effect == "+"]
+    assert strengths and all(e.turn != 4 for e in strengths), strengths
+    clear = next(e for e in s.criteria["clarity"].evidence if e.indicator == "clear_offer")
+    assert clear.effect == "-"
+
+
+def test_requirements_name_known_signals(tmp_path):
+    data = yaml.safe_load(Path("rubrics/default-en.yaml").read_text())
+    data["required_to_pass"][1]["any_of"][0]["agent_turn"]["signals"].append("mini_mirandaa")
+    data["rulebook"] = str(Path("rubrics/rules-us.yaml").resolve())
+    p = tmp_path / "typo.yaml"
+    p.write_text(yaml.safe_dump(data))
+    assert validate_file(p) == [f"{p}: required_to_pass[purpose]: unknown signal 'mini_mirandaa'"]
+
+
+def test_scorecard_shows_one_decimal_and_why_a_call_did_not_pass():
+    from rubrics.scorecard import render_report, render_scorecard
+
+    card = {
+        "id": "c", "rubric": "default-en", "overall": 69.8, "passed": False,
+        "criteria": {"empathy": {"score": 69.96, "evidence": []}, "clarity": {"score": 80.0, "evidence": []},
+                     "compliance": {"score": 100.0, "evidence": []}},
+        "violations": [],
+        "feedback": [NOT_PASSED + "the call never reached a payment plan: propose one.", "Turn 3: ask an open question."],
+    }
+    html = render_scorecard(card)
+    assert ">69.8<" in html and ">70<" not in html and "Not passed" in html
+    assert ">70.0<" in html and ">80.0<" in html  # every score the same way, one decimal
+    why = html.index('class="cc-why"')
+    assert html.index("The call never reached a payment plan", why) < html.index("Suggestions")
+    assert html.count("never reached a payment plan") == 1 and "Turn 3" in html
+    report = render_report(card, Transcript(id="c", turns=[{"speaker": "agent", "text": "Hi"}]))
+    assert ">69.8<" in report
