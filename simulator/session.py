@@ -6,18 +6,26 @@ once; the same analysis moves the director and is kept for live coaching and sco
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
+from typing import NamedTuple
 
 from simulator.actor import Actor, ActorEvent, ActorLine
+from simulator.analysis.analyzer import split_sentences
 from simulator.analysis.types import CallContext, TurnAnalysis
 from simulator.backends.base import Backend
 from simulator.director import DebtorState, Decision, Director, initial_state
 from simulator.intents import Intent, Outcome
-from simulator.personas import Persona
+from simulator.personas import HiddenFact, Persona
 from simulator.transcript import Transcript, Turn
+
+# A model line written to reveal a fact is taken to voice it when one of its sentences means the
+# same as the fact (all-MiniLM-L6-v2 cosine): paraphrases score 0.54-0.69 against Walter's and
+# Dana's facts, unrelated lines from the same call at most 0.32.
+FACT_SIMILARITY = 0.5
 
 
 @dataclass(frozen=True)
@@ -32,6 +40,15 @@ class DebtorReply:
     ended: bool
     newly_revealed: tuple[str, ...] = ()
     failures: tuple[str, ...] = ()
+    turn: int = -1  # index of this debtor line in the call's turns
+
+
+class LearnedFact(NamedTuple):
+    """A hidden fact the debtor actually said, in their own words (the facts-learned panel)."""
+
+    fact_id: str  # the persona's hidden_facts[].id
+    said: str  # the sentence of the debtor's line that carries it
+    turn: int  # index of that debtor line in the call's turns
 
 
 @dataclass(frozen=True)
@@ -100,7 +117,7 @@ class CallSession:
         decision = self.director.opening(self.state)
         text = self.actor.fallback_line(decision, [], self.agent_name)
         self.state = decision.state
-        reply = DebtorReply(text, decision.intent, "fallback", None, self.state, False)
+        reply = DebtorReply(text, decision.intent, "fallback", None, self.state, False, turn=len(self.turns))
         self._append_debtor(text)
         self.replies.append(reply)
         return reply
@@ -137,8 +154,11 @@ class CallSession:
                 yield ReplyEvent(ev.kind, ev.text)
         assert line is not None
         self.state = decision.state
+        turn = len(self.turns)
         self._append_debtor(line.text)
-        reply = DebtorReply(line.text, line.intent, line.source, analysis, self.state, self.state.ended, decision.newly_revealed, line.failures)
+        reply = DebtorReply(
+            line.text, line.intent, line.source, analysis, self.state, self.state.ended, decision.newly_revealed, line.failures, turn
+        )
         self.replies.append(reply)
         yield ReplyEvent("final", line.text, reply)
 
@@ -168,6 +188,45 @@ class CallSession:
         return True
 
     # --- output -----------------------------------------------------------------------
+    def learned_facts(self) -> list[LearnedFact]:
+        """The hidden facts the debtor has actually said so far, first said first.
+
+        The director marking a fact revealed (``state.revealed``) only lets the debtor say it;
+        what the trainee has learned is what the debtor's lines carry. A debtor line voices a
+        fact when one of its sentences says one of the fact's ``leak_terms`` (the words that give
+        it away) or a figure from the fact ("$412", "3,400"); a model line written for the turn
+        the fact was revealed on also voices it when a sentence means the same as the fact
+        (embedding similarity, ``FACT_SIMILARITY``). Authored fallback lines never say a hidden
+        fact unless its words are in them, so they are judged by the words alone.
+        """
+        facts = {f.id: f for f in self.persona.hidden_facts}
+        generated_for = {
+            r.turn: set(r.newly_revealed) for r in self.replies if r.newly_revealed and r.source != "fallback" and r.turn >= 0
+        }
+        found: dict[str, LearnedFact] = {}
+        for i, t in enumerate(self.turns):
+            if t.speaker == "agent" or len(found) == len(facts):
+                continue
+            sentences = split_sentences(t.text, self.persona.language) or [t.text]
+            for fid, fact in facts.items():
+                if fid in found:
+                    continue
+                said = _said_in_words(fact, sentences)
+                if said is None and fid in generated_for.get(i, ()):
+                    said = self._said_in_meaning(fact, sentences)
+                if said is not None:
+                    found[fid] = LearnedFact(fid, said, i)
+        return sorted(found.values(), key=lambda f: f.turn)
+
+    def _said_in_meaning(self, fact: HiddenFact, sentences: list[str]) -> str | None:
+        embedder = getattr(self.analyzer, "embedder", None)
+        if embedder is None:  # a pattern-only language: the words alone decide
+            return None
+        vectors = embedder.encode([fact.fact, *sentences])
+        sims = vectors[1:] @ vectors[0]
+        best = int(sims.argmax())
+        return sentences[best] if float(sims[best]) >= FACT_SIMILARITY else None
+
     def transcript(self) -> Transcript:
         """The call so far, in the contract format, with outcome and final state in metadata."""
         st = self.state
@@ -191,4 +250,22 @@ class CallSession:
         )
 
 
-__all__ = ["CallSession", "DebtorReply", "ReplyEvent", "ActorEvent"]
+def _fact_terms(fact: HiddenFact) -> list[re.Pattern[str]]:
+    """The fact's leak terms (plurals and possessives too) and its figures ("$3,400" = "3400")."""
+    terms = [
+        re.compile(rf"(?<!\w){re.escape(term)}(?:s|es|'s)?(?!\w)", re.IGNORECASE) for term in fact.leak_terms
+    ]
+    for figure in re.findall(r"\d[\d,]*(?:\.\d+)?", fact.fact):
+        digits = figure.replace(",", "")
+        if len(digits.split(".")[0]) >= 3:  # "412", "3,400": a day of the month ("the 20th") is no giveaway
+            loose = ",?".join(re.escape(d) for d in digits)
+            terms.append(re.compile(rf"(?<![\d.,]){loose}(?![\d])"))
+    return terms
+
+
+def _said_in_words(fact: HiddenFact, sentences: list[str]) -> str | None:
+    terms = _fact_terms(fact)
+    return next((s for s in sentences if any(t.search(s) for t in terms)), None)
+
+
+__all__ = ["CallSession", "DebtorReply", "LearnedFact", "ReplyEvent", "ActorEvent", "FACT_SIMILARITY"]

@@ -198,3 +198,87 @@ def test_a_short_call_with_the_real_default_model(analyzer):
         if r.source != "fallback":  # what the model said passed every guard
             assert check_line(r.text, p, s.state, []) == []
     assert len(s.transcript().turns) == 5
+
+
+# --- facts learned: what the debtor said, not what the director unlocked --------------------------
+
+
+def directed(paraphrases: dict[str, str], default: str = "I don't know what to tell you."):
+    """A scripted model that follows the stage direction: on the turn a fact is revealed ("You
+    may now mention: ...") it says the line written for that fact, else a neutral line."""
+
+    def reply(messages):
+        direction = messages[-1]["content"]
+        for fact_text, line in paraphrases.items():
+            if "You may now mention" in direction and fact_text in direction:
+                return line
+        return default
+
+    return ScriptedBackend(default=reply)
+
+
+def test_facts_learned_are_only_what_the_debtor_said_in_their_own_words(analyzer):
+    walter = LIB.get("vulnerable-walter")
+    facts = {f.id: f for f in walter.hidden_facts}
+    # the model says June's bills in its own words (no leak term): meaning decides
+    backend = directed({facts["june_did_the_bills"].fact: "June did all the bills on the computer. I don't know how to get into any of it."})
+    s = CallSession(walter, backend, analyzer, seed=1, agent_name="Sam")
+    s.open()
+    for line in [
+        "Hi, this is Sam calling on behalf of Lakeland Federal Credit Union. Am I speaking with Walter Pryor?",
+        "How have things been at home since your wife passed?",
+        "I'm so sorry. I need to ask you directly: are you thinking about ending your life? Are you safe right now?",
+    ]:
+        s.say(line)
+    assert {"june_did_the_bills", "not_safe"} <= set(s.state.revealed)  # the director unlocked both
+    learned = s.learned_facts()
+    assert [f.fact_id for f in learned] == ["june_did_the_bills"], learned  # ... he said one of them
+    [june] = learned
+    assert june.said == "June did all the bills on the computer." and s.turns[june.turn].text.startswith(june.said)
+    assert s.turns[june.turn].speaker == "debtor"
+    fid, said, turn = june  # a plain tuple for the panel
+
+
+def test_a_fact_said_with_its_words_or_figures_is_learned_whoever_wrote_the_line(analyzer):
+    dana = LIB.get("distressed-dana")
+    facts = {f.id: f for f in dana.hidden_facts}
+    backend = directed({facts["unemployment_benefits"].fact: "Sorry. I get $412 a week now. It just started."}, default="Yes, this is Dana.")
+    s = CallSession(dana, backend, analyzer, seed=1, agent_name="Sam")
+    s.open()
+    for line in [
+        "Hi, this is Sam calling on behalf of Meridian Credit Union. Am I speaking with Dana Whitfield?",
+        "Thanks, Dana. For security, can you confirm your date of birth?",
+        "I'm sorry things have been so hard. Are you working at the moment, or is any money coming in?",
+    ]:
+        s.say(line)
+    learned = {f.fact_id: f for f in s.learned_facts()}
+    assert "unemployment_benefits" in learned, [t.text for t in s.turns]
+    assert learned["unemployment_benefits"].said == "I get $412 a week now."
+    assert set(learned) <= set(s.state.revealed)
+    # undo takes back what was said with the turn
+    s.undo()
+    assert "unemployment_benefits" not in {f.fact_id for f in s.learned_facts()}
+
+
+def test_the_recapped_plan_is_the_promise_recorded(analyzer):
+    p = LIB.get("cooperative-maria")
+    cap = p.payment_capacity
+    s = CallSession(p, ScriptedBackend(default=None), analyzer, seed=1, agent_name="Sam")
+    s.open()
+    for line in [
+        f"Hi, this is Sam calling on behalf of {p.debt.creditor}. Am I speaking with {p.name}?",
+        "Thanks, Maria. For security, can you confirm your date of birth?",
+        f"Thank you. This is an attempt to collect a debt and any information obtained will be used for that purpose. I'm calling about your {p.debt.creditor} account.",
+        "I'm sorry you've had such a hard time. How have things been for you lately?",
+        "That sounds really stressful. What could you manage each month?",
+        f"Would ${cap.monthly_max:.0f} a month starting next Friday work for you?",
+    ]:
+        if s.ended:
+            break
+        s.say(line)
+    assert s.state.promise is not None and s.state.promise.amount == cap.monthly_max, [r.intent.value for r in s.replies]
+    smaller = cap.monthly_max - 25
+    s.say(f"So to confirm: ${smaller:.0f} a month, starting on the 1st. Thank you for your time, Maria, goodbye.")
+    t = s.transcript()
+    assert s.ended and t.metadata["outcome"] == Outcome.promise_to_pay.value
+    assert t.metadata["promise"]["amount"] == smaller, "the plan read back, not the first figure"
