@@ -210,3 +210,39 @@ def test_downloads_are_copies_outside_the_data_dir(demo):
     call.finish()
     offered = res.offer(call.transcript_path)
     assert not offered.startswith(str(res.data_dir)) and open(offered).read() == call.transcript_path.read_text()
+
+
+# --- 2. the facts panel shows only what the debtor said ------------------------------------------
+
+EMPATHETIC = [
+    "Hi, this is Sam calling about your Quickcash loan. Am I speaking with Dana Whitfield?",
+    "Thanks Dana. Can you confirm your date of birth for me?",
+    "I'm a debt collector and this is an attempt to collect a debt; any information obtained will be used for that purpose.",
+    "That sounds really hard, I'm sorry. How are things going with work at the moment?",
+    "I understand. What does money look like for you each week right now?",
+    "What other bills are you juggling at the moment?",
+]
+
+
+def test_the_facts_panel_never_shows_a_fact_the_debtor_did_not_say(tmp_path):
+    demo = make_app(tmp_path / "data", default="Okay.")  # a debtor who says nothing of substance
+    call = start_call(demo.callcoach, "Sam", "distressed-dana")
+    play(call, EMPATHETIC)
+    panel = call.panel_html()
+    for fact in call.persona.hidden_facts:
+        assert fact.fact not in panel and "412" not in panel
+    assert "to find out" in panel
+
+
+def test_the_facts_panel_quotes_what_the_debtor_said(tmp_path):
+    # which facts were said is CallSession.learned_facts (tests/test_session.py); the panel quotes them
+    from simulator.session import LearnedFact
+
+    demo = make_app(tmp_path / "data")
+    call = start_call(demo.callcoach, "Sam", "distressed-dana")
+    s = call.session
+    said = [LearnedFact("unemployment_benefits", "I get $412 a week now.", 3)]
+    panel = views.debtor_panel(s.persona, s.state, s.context, learned=said)
+    assert "&ldquo;I get $412 a week now.&rdquo;" in panel
+    assert "Her unemployment benefits" not in panel  # their words, not the persona file's
+    assert f"{len(s.persona.hidden_facts) - 1} more things to find out" in panel

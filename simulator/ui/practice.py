@@ -177,9 +177,8 @@ class PracticeCall:
         from rubrics.scorecard import outcome_label
 
         outcome = outcome_label(s.outcome.value, s.state.promise.__dict__ if s.state.promise else None) if s.outcome else None
-        learned = s.learned_facts() if hasattr(s, "learned_facts") else None
         return views.debtor_panel(s.persona, s.state, s.context, ended=s.ended, outcome=outcome, turns=len(s.turns),
-                                  learned=learned)
+                                  learned=s.learned_facts())
 
     def coaching_html(self) -> str:
         return views.coaching_html(self.flags, self.call_end)

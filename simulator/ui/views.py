@@ -12,6 +12,7 @@ from simulator.analysis.types import CallContext
 from simulator.coaching import Flag, Hint
 from simulator.director import DebtorState
 from simulator.personas import Persona
+from simulator.session import LearnedFact
 
 DIFFICULTY_ORDER = {"easy": 0, "medium": 1, "hard": 2}
 MAX_LINE_CHARS = 1000  # one thing said on the phone; longer input is refused with a message
@@ -95,12 +96,12 @@ def _check(done: bool, label: str) -> str:
 
 def debtor_panel(
     persona: Persona, state: DebtorState, context: CallContext, *, ended: bool = False, outcome: str | None = None,
-    turns: int = 0, learned: Sequence[tuple[str, str]] = (),
+    turns: int = 0, learned: Sequence[LearnedFact] = (),
 ) -> str:
     """Mood meters, what the debtor has told you so far, and the call checklist.
 
-    ``learned`` is ``(fact id, the debtor's words)`` for each hidden fact the debtor actually said:
-    the panel quotes them, and never shows a fact the trainee has not heard.
+    ``learned`` holds the hidden facts the debtor actually said (``CallSession.learned_facts``):
+    the panel quotes the debtor's words, and never shows a fact the trainee has not heard.
     """
     holder = persona.third_party.account_holder if persona.third_party else persona.name
     html = [
@@ -117,7 +118,7 @@ def debtor_panel(
     html.append('<div class="cc-sec">Facts learned</div>')
     hidden = len(persona.hidden_facts)
     if learned:
-        html.append('<ul class="cc-facts">' + "".join(f"<li>&ldquo;{escape(said)}&rdquo;</li>" for _, said in learned) + "</ul>")
+        html.append('<ul class="cc-facts">' + "".join(f"<li>&ldquo;{escape(f.said)}&rdquo;</li>" for f in learned) + "</ul>")
         left = hidden - len(learned)
         if left > 0:
             html.append(f'<div class="cc-muted">{left} more thing{"s" if left != 1 else ""} to find out.</div>')
