@@ -33,11 +33,11 @@ SIGNAL_MAP: dict[AgentSignal, tuple[str, ...]] = {
     AgentSignal.offer_help: ("offer_help", "support_referral", "safety_check"),
 }
 
-# Offenses that end the call (README: "threats end in a hang-up or a complaint"). An insult, a
-# threat of violence or of arrest ends it at once, whoever the debtor is; a clear threat of a
-# lawsuit, of telling the family or the employer, of a crime, or posing as police ends it at
-# once unless the debtor is cooperative (a warning first, then the next offense ends it); the
-# milder threats (credit report, calling over and over) get a warning, and the second ends it.
+# Offenses that end the call (README: "threats end in a hang-up or a complaint"), whoever the
+# debtor is. An insult or a clear threat (violence, arrest, a lawsuit, telling the employer or
+# the family, a crime, posing as police) is answered at once: the debtor says they will
+# complain (or that they are going), and whatever the agent says next, they hang up. The milder
+# threats (the credit report, calling over and over) get a warning first; the second ends it.
 SEVERE_OFFENSES = frozenset({"abuse", "threat_violence", "threat_arrest"})
 CLEAR_OFFENSES = frozenset({"threat_legal", "threat_contact_others", "crime_accusation", "impersonation"})
 MILD_OFFENSES = frozenset({"threat_credit", "threat_repeated_calls"})
@@ -75,6 +75,7 @@ class DebtorState:
     abuse: int = 0
     pressure: int = 0
     offenses: int = 0  # agent turns with a threat or an insult (SEVERE/CLEAR/MILD_OFFENSES)
+    leaving: bool = False  # said they will complain or go after an offense: the next turn ends the call
     intent_history: tuple[Intent, ...] = ()
     ended: bool = False
 
@@ -233,7 +234,7 @@ class Director:
         hostile_turn = bool(present & {AgentSignal.threat, AgentSignal.abuse})
 
         # 1. Threats and insults end the call, even one said on the way out.
-        offense = self._offense_ends_call(st, sig)
+        offense = self._answer_offense(st, sig)
         if offense:
             return offense
 
@@ -298,7 +299,7 @@ class Director:
 
         # 8. Pressure and threats.
         if hostile_turn or AgentSignal.pressure in present:
-            if sig & (CLEAR_OFFENSES | MILD_OFFENSES):
+            if sig & MILD_OFFENSES:
                 return Intent.threaten_hang_up, None, "a first threat: warns that the next one ends the call", {}, st
             if st.anger >= th.hang_up_anger - 20:
                 return Intent.threaten_hang_up, None, "pushed close to hanging up", {}, st
@@ -342,23 +343,21 @@ class Director:
         return default, None, "default for temperament", {}, st
 
     # --- helpers --------------------------------------------------------------------
-    def _offense_ends_call(self, st: DebtorState, sig: frozenset[str]):
-        """The debtor's answer to a threat or an insult that ends the call, or None (a warning
-        comes from the pressure branch)."""
+    def _answer_offense(self, st: DebtorState, sig: frozenset[str]):
+        """After a threat or an insult: say they will complain (or go), then hang up on the next
+        turn, whatever it says. None when the turn is no such offense, or a first mild one (the
+        pressure branch warns)."""
+        if st.leaving:
+            return Intent.hang_up, st.outcome or Outcome.hang_up, "said they would end the call after an offense", {}, replace(st, ended=True)
         if not sig & (SEVERE_OFFENSES | CLEAR_OFFENSES | MILD_OFFENSES):
             return None
-        temp = self.persona.temperament
-        ends = (
-            bool(sig & SEVERE_OFFENSES)
-            or (bool(sig & CLEAR_OFFENSES) and temp is not Temperament.cooperative)
-            or st.offenses >= 2  # the second offense of any kind
-        )
-        if not ends:
+        if not sig & (SEVERE_OFFENSES | CLEAR_OFFENSES) and st.offenses < 2:
             return None
-        st = replace(st, ended=True)
+        st = replace(st, leaving=True)
+        temp = self.persona.temperament
         if temp in COMPLAINERS or "abuse" in sig or st.anger >= self.persona.thresholds.complaint_anger:
-            return Intent.threaten_complaint, Outcome.complaint, "a threat or an insult: complains and ends the call", {}, st
-        return Intent.hang_up, Outcome.hang_up, "a threat or an insult: hangs up", {}, st
+            return Intent.threaten_complaint, Outcome.complaint, "a threat or an insult: will complain, then go", {}, st
+        return Intent.threaten_hang_up, Outcome.hang_up, "a threat or an insult: is going", {}, st
 
     def _recapped(self, st: DebtorState, a: TurnAnalysis) -> DebtorState:
         """The plan the agent recapped becomes the promise, when it is within what they can pay."""

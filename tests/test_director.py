@@ -161,28 +161,35 @@ def test_agent_closing_ends_the_call_with_the_agreed_outcome():
 # --- threats and insults end the call (README: "threats end in a hang-up or a complaint") ------
 
 ENDINGS = (Outcome.hang_up, Outcome.complaint)
+ANNOUNCED = (Intent.threaten_complaint, Intent.threaten_hang_up)
 
 
 @pytest.mark.parametrize("pid", sorted(LIB.personas))
-@pytest.mark.parametrize("offense, within", [("threat_arrest", 1), ("abuse", 1), ("threat_violence", 1),
-                                             ("threat_legal", 2), ("threat_contact_others", 2), ("threat_credit", 2)])
-def test_threats_and_insults_end_the_call_for_every_persona(pid, offense, within):
+@pytest.mark.parametrize("offense, warned", [("threat_arrest", False), ("abuse", False), ("threat_violence", False),
+                                             ("threat_legal", False), ("threat_contact_others", False),
+                                             ("threat_credit", True)])  # fmt: skip
+def test_threats_and_insults_end_the_call_for_every_persona(pid, offense, warned):
+    """The debtor says they will complain (or go) right away, then hangs up on the next line,
+    whatever it is; a milder threat gets a warning first."""
     opening = [ta("greeting", "self_identification", "identity_check", verified=False)]
-    decisions = play(pid, opening + [ta(offense, "debt_mention")] * 3)
+    sorry = ta("empathy", text="I'm sorry, I didn't mean that.")
+    decisions = play(pid, opening + [ta(offense, "debt_mention")] * (2 if warned else 1) + [sorry, sorry])
     after = decisions[1:]
-    ended_at = next((i for i, d in enumerate(after, 1) if d.state.ended), None)
-    assert ended_at is not None and ended_at <= within, [d.intent.value for d in decisions]
-    assert after[ended_at - 1].state.outcome in ENDINGS
-    assert after[ended_at - 1].intent in (Intent.hang_up, Intent.threaten_complaint)
+    if warned:  # the first mild threat: the debtor reacts in character, the second ends it
+        if after[0].state.ended:  # ... or it is too much at once (Mark's anger, Dana's distress)
+            assert after[0].state.outcome in ENDINGS
+            return
+        after = after[1:]
+    assert after[0].intent in ANNOUNCED and after[0].state.outcome in ENDINGS and not after[0].state.ended
+    assert after[1].intent is Intent.hang_up and after[1].state.ended, "an apology does not save the call"
+    assert after[1].state.outcome is after[0].state.outcome
 
 
-def test_an_arrest_threat_ends_the_call_at_once_even_for_the_most_patient_debtor():
-    d = play("cooperative-maria", [ta("self_identification", "identity_check"), ta("empathy", question="open", topics=("situation",)),
-                                    ta("threat_arrest")])
-    assert d[-1].state.ended and d[-1].state.outcome in ENDINGS
-    # a first threat of a lawsuit: a cooperative debtor warns before ending the call
-    warned = play("cooperative-maria", [ta("self_identification", "identity_check"), ta("threat_legal")])
-    assert warned[-1].intent is Intent.threaten_hang_up and not warned[-1].state.ended
+def test_an_insult_is_answered_with_a_complaint_and_a_threat_to_a_gentle_debtor_with_a_hang_up():
+    insulted = play("vulnerable-walter", [ta("self_identification", "identity_check"), ta("abuse")])
+    assert insulted[-1].intent is Intent.threaten_complaint and insulted[-1].state.outcome is Outcome.complaint
+    threatened = play("distressed-dana", [ta("self_identification", "identity_check"), ta("threat_arrest")])
+    assert threatened[-1].intent is Intent.threaten_hang_up and threatened[-1].state.outcome is Outcome.hang_up
 
 
 # --- identity: a detail asked for gets an answer --------------------------------------------------

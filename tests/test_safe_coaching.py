@@ -151,22 +151,23 @@ def test_the_date_of_birth_asked_for_and_given_verifies(scorer):
 
 
 @pytest.mark.parametrize("pid", sorted(LIB.personas))
-@pytest.mark.parametrize("line, within", [
-    ("If you don't pay today, you'll be arrested.", 1),
-    ("You're a useless deadbeat.", 1),
-    ("We're going to sue you if you don't pay this week.", 2),
+@pytest.mark.parametrize("line", [
+    "If you don't pay today, you'll be arrested.",
+    "You're a useless deadbeat.",
+    "We're going to sue you if you don't pay this week.",
+    "We'll call your employer and tell them about this debt.",
 ])  # fmt: skip
-def test_a_threat_or_an_insult_ends_the_call(scorer, pid, line, within):
+def test_a_threat_or_an_insult_ends_the_call_within_two_lines(scorer, pid, line):
+    """The debtor says they will complain (or go) at once, and hangs up on the next line."""
     call = Call(pid, scorer)
     p = call.persona
     call.say(f"Hi, this is Sam calling on behalf of {p.debt.creditor}. May I speak with {p.name}?")
-    said = 0
-    while said < within and not call.session.ended:
-        reply = call.say(line)
-        said += 1
-    assert reply.ended, [r.intent.value for r in call.session.replies]
+    first = call.say(line)
+    assert first.intent in (Intent.threaten_complaint, Intent.threaten_hang_up), [r.intent.value for r in call.session.replies]
+    assert not first.ended
+    second = call.say("I'm sorry, I didn't mean that. Can we start again?")
+    assert second.ended and second.intent is Intent.hang_up
     assert call.session.outcome in (Outcome.hang_up, Outcome.complaint)
-    assert reply.intent in (Intent.hang_up, Intent.threaten_complaint)
     with pytest.raises(RuntimeError):
         call.session.say("Hello? Are you still there?")
 
