@@ -117,9 +117,6 @@ def check_bank(bank: LineBank, persona: Persona, source: str, analyzer=None) -> 
     held_back |= {norm(x) for x in persona.voice.example_lines}
     seen: dict[str, str] = {}
     state = initial_state(persona)
-    for intent in Intent:
-        if len(bank.lines.get(intent, [])) < MIN_PER_INTENT:
-            problems.append(f"{source}: lines.{intent.value}: needs at least {MIN_PER_INTENT} lines (see {GUIDE})")
     for intent, items in bank.lines.items():
         for i, item in enumerate(items):
             where = f"{source}: lines.{intent.value}[{i}]"
@@ -155,6 +152,11 @@ def check_bank(bank: LineBank, persona: Persona, source: str, analyzer=None) -> 
             fails = [f for f in check_line(filled, persona, state, [], analyzer=analyzer, intent=intent) if f in _GUARDS]
             if fails:
                 problems.append(f"{where}: fails the actor's guard {fails[0]}")
+    # What is wrong in the lines written comes first; what is still missing after (only the first
+    # problems of a file are worded, the rest are counted).
+    for intent in Intent:
+        if len(bank.lines.get(intent, [])) < MIN_PER_INTENT:
+            problems.append(f"{source}: lines.{intent.value}: needs at least {MIN_PER_INTENT} lines (see {GUIDE})")
     return problems
 
 

@@ -48,6 +48,7 @@ class PracticeCall:
     hint: Hint | None = None
     kind: str = PRACTICE  # TEST: a trainer's call against a persona draft (never in progress figures)
     history_error: str | None = None  # set when saving to the history failed; the call goes on
+    _downloads: dict[str, str | None] = field(default_factory=dict, repr=False)
 
     @classmethod
     def start(cls, resources: AppResources, trainee: str, persona: Persona, seed: int | None = None,
@@ -86,6 +87,13 @@ class PracticeCall:
 
     def save_turns(self) -> None:
         self._history(self.resources.history.sync_turns, self.session.call_id, self.session.turns)
+
+    def download(self, which: str) -> str | None:
+        """The browser's copy of the transcript or report file (made once, after the call)."""
+        if which not in self._downloads:
+            path = self.transcript_path if which == "transcript" else self.report_path
+            self._downloads[which] = self.resources.offer(path)
+        return self._downloads[which]
 
     def line_number(self, turn_index: int) -> int:
         """The trainee's own line number (1, 2, ...) of a transcript turn index (both sides count there)."""
@@ -368,8 +376,8 @@ def build_practice_tab(resources: AppResources, seed: int | None = None) -> dict
             end_btn: gr.Button(interactive=not done),
             result_col: gr.Column(visible=done),
             scorecard: call.scorecard_html(),
-            transcript_file: resources.offer(call.transcript_path) if done else None,
-            report_file: resources.offer(call.report_path) if done else None,
+            transcript_file: call.download("transcript") if done else None,
+            report_file: call.download("report") if done else None,
         }
 
     view_outputs = [call_state, setup_col, call_col, setup_error, call_error, on_line, chat, panel, coaching, hint,
