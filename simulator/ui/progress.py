@@ -25,9 +25,9 @@ def summary_html(series: list[dict], who: str | None) -> str:
     last = scores[-1]
     tiles = [
         ("Scored calls", f"{len(series)}"),
-        ("Average", f"{sum(scores) / len(scores):.0f}"),
-        ("Best", f"{max(scores):.0f}"),
-        ("Latest", f"{last:.0f}"),
+        ("Average", f"{sum(scores) / len(scores):.1f}"),
+        ("Best", f"{max(scores):.1f}"),
+        ("Latest", f"{last:.1f}"),
         ("Pass rate", f"{100 * passed / len(series):.0f}%"),
     ]
     title = f"<div class='cc-sec'>{escape(who)}</div>" if who else ""
