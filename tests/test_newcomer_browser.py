@@ -90,13 +90,18 @@ def _download_ok(page, selector: str) -> bytes:
     return resp.body()
 
 
-def play_whole_call(page, url: str, lines=LINES) -> str:
+def open_call(page, url: str, trainee: str, persona: str) -> None:
+    """Open the page, type the name, pick the debtor's card and start: the debtor picks up."""
     page.goto(url)
     page.wait_for_selector(".cc-card", timeout=120_000)
-    page.fill("#cc-name textarea, #cc-name input", "Newcomer Nia")
-    page.click(".cc-card[data-id='cooperative-maria']")
+    page.fill("#cc-name textarea, #cc-name input", trainee)
+    page.click(f".cc-card[data-id='{persona}']")
     page.click("#cc-start")
     page.wait_for_selector("#cc-chat .message", timeout=120_000)
+
+
+def play_whole_call(page, url: str, lines=LINES) -> str:
+    open_call(page, url, "Newcomer Nia", "cooperative-maria")
     for i, line in enumerate(lines):
         page.fill("#cc-msg textarea", line)
         page.press("#cc-msg textarea", "Enter")
@@ -162,12 +167,7 @@ def test_reload_mid_call_returns_to_the_call_and_remembers_the_name(browser, new
     _, url = newcomer_app
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     try:
-        page.goto(url)
-        page.wait_for_selector(".cc-card", timeout=120_000)
-        page.fill("#cc-name textarea, #cc-name input", "Reloading Ray")
-        page.click(".cc-card[data-id='hostile-mark']")
-        page.click("#cc-start")
-        page.wait_for_selector("#cc-chat .message", timeout=120_000)
+        open_call(page, url, "Reloading Ray", "hostile-mark")
         page.fill("#cc-msg textarea", LINES[0].replace("Maria Delgado", "Mark Kowalski"))
         page.press("#cc-msg textarea", "Enter")
         page.wait_for_selector("#cc-panel .cc-panel[data-turns='3']", timeout=120_000)
