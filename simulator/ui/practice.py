@@ -310,10 +310,11 @@ def build_practice_tab(resources: AppResources, seed: int | None = None) -> dict
     with gr.Column(visible=True, elem_id="cc-setup") as setup_col:
         gr.Markdown("### 1. Who is calling?", elem_classes=["cc-step"])
         with gr.Row(equal_height=True):
+            # min widths: on a phone the row wraps instead of squeezing the exam label off-screen
             name = gr.Textbox(label="Your name", placeholder="e.g. Sam Rivera", max_lines=1, scale=3, elem_id="cc-name",
-                              max_length=80)
+                              max_length=80, min_width=240)
             exam = gr.Checkbox(label="Exam mode (only the conversation until the call ends)", value=False, scale=2,
-                               elem_id="cc-exam")
+                               elem_id="cc-exam", min_width=240)
         resumed = gr.HTML("", elem_id="cc-resumed")
         gr.Markdown("### 2. Choose a debtor to call", elem_classes=["cc-step"])
         picker = gr.HTML(
