@@ -102,6 +102,8 @@ footer{display:none !important}
   #cc-header .cc-tagline{display:none}
   #cc-status{text-align:left;flex-basis:100%}
   .cc-cards{grid-template-columns:1fr}
+  #cc-setup .row{flex-wrap:wrap !important}
+  #cc-name,#cc-exam{flex:1 1 100% !important;min-width:100% !important}
 }
 """
 )
