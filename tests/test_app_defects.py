@@ -246,3 +246,13 @@ def test_the_facts_panel_quotes_what_the_debtor_said(tmp_path):
     assert "&ldquo;I get $412 a week now.&rdquo;" in panel
     assert "Her unemployment benefits" not in panel  # their words, not the persona file's
     assert f"{len(s.persona.hidden_facts) - 1} more things to find out" in panel
+
+
+def test_the_same_file_uploaded_by_two_people_can_be_scored_by_both_and_by_nobody_else():
+    # Gradio's upload cache is content-addressed: a re-upload (another tab, after a reload) shares a path
+    claims = evaluator.UploadClaims()
+    claims.add("tab-1", ["/cache/abc/calls.jsonl"])
+    claims.add("tab-2", ["/cache/abc/calls.jsonl"])
+    assert claims.claim("tab-1", ["/cache/abc/calls.jsonl"]) and claims.claim("tab-2", ["/cache/abc/calls.jsonl"])
+    assert not claims.claim("someone-else", ["/cache/abc/calls.jsonl"])
+    assert claims.claim("api-client", ["/cache/new/other.jsonl"])  # uploads and scores in one call

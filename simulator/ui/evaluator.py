@@ -85,24 +85,31 @@ def write_outputs(records: list[dict], out_dir: Path, rubric: str = "default-en"
 
 
 class UploadClaims:
-    """Which browser session (or login) uploaded which file, so a batch scores only its own.
+    """Which browser sessions (or logins) uploaded which file, so a batch scores only their own.
 
-    Gradio accepts any path in its upload cache as a file input, whoever uploaded it. A file is
-    claimed by the first session that uploads it from the page (the upload event) or scores it
-    (an API client uploads and scores in one call); any other session is refused.
+    Gradio accepts any path in its upload cache as a file input, whoever uploaded it. Each upload
+    from the page adds its session to the file's owners (the cache is content-addressed, so two
+    people uploading the same file share a path, and both may score it); an API client that
+    uploads and scores in one call claims a file nobody has claimed yet. Anyone else is refused.
     """
 
     def __init__(self) -> None:
-        self._owner: dict[str, str] = {}
+        self._owners: dict[str, set[str]] = {}
         self._lock = threading.Lock()
 
+    def add(self, owner: str, paths: list[str]) -> None:
+        """The page uploaded these files for ``owner``."""
+        with self._lock:
+            for p in paths:
+                self._owners.setdefault(str(Path(p).resolve()), set()).add(owner)
+
     def claim(self, owner: str, paths: list[str]) -> bool:
-        """Claim the unclaimed paths for ``owner``; True when every path is now ``owner``'s."""
+        """True when every path is ``owner``'s (an unclaimed path becomes theirs)."""
         with self._lock:
             keys = [str(Path(p).resolve()) for p in paths]
             for k in keys:
-                self._owner.setdefault(k, owner)
-            return all(self._owner[k] == owner for k in keys)
+                self._owners.setdefault(k, {owner})
+            return all(owner in self._owners[k] for k in keys)
 
 
 def _owner(request) -> str:
@@ -135,7 +142,7 @@ def build_evaluator_tab(res: AppResources) -> None:
     nothing = (gr.skip(),) * 4
 
     def on_upload(files, request: gr.Request):
-        claims.claim(_owner(request), _paths(files))
+        claims.add(_owner(request), _paths(files))
 
     def on_run(paths, request: gr.Request, progress=gr.Progress()):
         if not paths:

@@ -408,7 +408,10 @@ def build_practice_tab(resources: AppResources, seed: int | None = None) -> dict
             return  # an Enter on an empty box (e.g. pressed twice) is not an error
         try:
             for messages, flags_changed in stream_turn(call, text):
-                update = {chat: messages, msg: "", call_error: ""}
+                # While the debtor answers, the box and the button wait: a line sent mid-reply
+                # used to blank the call screen and be lost. The final view below opens them again.
+                update = {chat: messages, msg: gr.Textbox(value="", interactive=False),
+                          send_btn: gr.Button(interactive=False), call_error: ""}
                 if flags_changed and not exam_mode:
                     update |= {coaching: call.coaching_html(), panel: call.panel_html(), hint: ""}
                 yield update
@@ -417,7 +420,6 @@ def build_practice_tab(resources: AppResources, seed: int | None = None) -> dict
             return
         if call.session.ended:
             call.finish()
-        # No value for the message box here: the trainee may already be typing the next line.
         yield _view(call, exam_mode)
 
     def on_undo(call, exam_mode):
