@@ -388,8 +388,24 @@ class Actor:
         self.fallback_used[decision.intent] = start + 1
         return lines[start % len(lines)].format_map(fill)
 
+    def detail_line(self, earlier: list[str], agent_name: str | None, decision: Decision) -> str | None:
+        """An authored identity line that gives a detail (it has a date or number), not said yet."""
+        fill = placeholders(self.persona, decision, agent_name)
+        lines = [x.format_map(fill) for x in self.persona.fallback_lines[Intent.confirm_identity]]
+        with_detail = [x for x in lines if re.search(r"\d", x)]
+        fresh = [x for x in with_detail if x not in earlier]
+        return (fresh or with_detail or [None])[0]
+
     def stream(self, decision: Decision, history: list[Turn], *, agent_name: str | None = None, turn_seed: int = 0) -> Iterator[ActorEvent]:
         earlier = [t.text for t in history if t.speaker != "agent"]
+        if decision.detail.get("gives_detail"):
+            # The model is never told the persona's date of birth; asked for it, it made one up
+            # or dodged (a real-model walk-through: never once in 11 asks). Say the authored line.
+            text = self.detail_line(earlier, agent_name, decision)
+            if text is not None:
+                yield ActorEvent("delta", text)
+                yield ActorEvent("final", text, ActorLine(text, decision.intent, "fallback", ()))
+                return
         style = getattr(self.backend, "prompt_style", "full")
         turns = TUNED_HISTORY_TURNS if style == "tuned" else self.history_turns
         messages = build_messages(self.persona, decision, history, history_turns=turns, agent_name=agent_name, style=style)

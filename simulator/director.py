@@ -269,8 +269,11 @@ class Director:
         if (AgentSignal.identity_check in present and not st.identity_confirmed) or asked_detail:
             if st.agent_turns == 1 and AgentSignal.self_identification not in present and st.trust < 40:
                 return Intent.ask_who_is_calling, None, "wants to know who is calling first", {}, st
-            reason = "gives the detail asked for" if asked_detail and st.identity_confirmed else "confirms who they are"
-            return Intent.confirm_identity, None, reason, {}, replace(st, identity_confirmed=True)
+            if asked_detail and st.identity_confirmed:
+                # The detail itself (a date of birth) is in the persona's authored lines, not in
+                # anything the model is told: the actor says one of those (detail "gives_detail").
+                return Intent.confirm_identity, None, "gives the detail asked for", {"gives_detail": True}, st
+            return Intent.confirm_identity, None, "confirms who they are", {}, replace(st, identity_confirmed=True)
 
         # 5. A debtor in crisis: the person first (their own words, or the persona's distress).
         if temp is Temperament.vulnerable or st.distress >= 90 or a.context.distress_disclosed:

@@ -256,3 +256,14 @@ def test_the_same_file_uploaded_by_two_people_can_be_scored_by_both_and_by_nobod
     assert claims.claim("tab-1", ["/cache/abc/calls.jsonl"]) and claims.claim("tab-2", ["/cache/abc/calls.jsonl"])
     assert not claims.claim("someone-else", ["/cache/abc/calls.jsonl"])
     assert claims.claim("api-client", ["/cache/new/other.jsonl"])  # uploads and scores in one call
+
+
+def test_asked_for_a_date_of_birth_the_debtor_gives_it_even_when_the_model_dodges(tmp_path):
+    # the real model was never told the persona's date of birth and dodged every time: calls
+    # could never be verified, and every disclosure after was flagged
+    demo = make_app(tmp_path / "data", default="Yes, that's me. I'm not sure what this is about.")
+    call = start_call(demo.callcoach, "Sam", "cooperative-maria")
+    play(call, ["Hi, this is Sam calling for Northstar. Am I speaking with Maria Delgado?",
+                "Thanks. For security, can you confirm your date of birth?"])
+    assert "1974" in call.session.turns[-1].text
+    assert call.session.context.identity_verified
