@@ -128,15 +128,18 @@ def tiny(tiny_gguf):
 # ---- the merge (no llama.cpp) ---------------------------------------------------------------
 
 
-def test_merge_adds_the_lora_update_and_copies_the_rest(tiny_gguf, tmp_path):
+@pytest.mark.parametrize("weights", ["q8_0", "f16"])
+def test_merge_adds_the_lora_update_and_copies_the_rest(tiny_gguf, tmp_path, weights):
     from simulator.backends.gguf_merge import merge_lora_into_gguf, permute_rows
 
     adapter = write_adapter(tmp_path / "adapter")
     out = tmp_path / "merged.gguf"
-    merge_lora_into_gguf(tiny_gguf, adapter, out)
+    merge_lora_into_gguf(tiny_gguf, adapter, out, weights)
     base, merged = gguf.GGUFReader(str(tiny_gguf)), gguf.GGUFReader(str(out))
     assert merged.fields["tokenizer.chat_template"].contents() == base.fields["tokenizer.chat_template"].contents()
-    assert merged.fields["general.file_type"].contents() == int(gguf.LlamaFileType.MOSTLY_F16)
+    qtype = {"q8_0": gguf.GGMLQuantizationType.Q8_0, "f16": gguf.GGMLQuantizationType.F16}[weights]
+    file_type = {"q8_0": gguf.LlamaFileType.MOSTLY_Q8_0, "f16": gguf.LlamaFileType.MOSTLY_F16}[weights]
+    assert merged.fields["general.file_type"].contents() == int(file_type)
     from safetensors.numpy import load_file
 
     lora = load_file(str(adapter / "adapter_model.safetensors"))
@@ -146,14 +149,19 @@ def test_merge_adds_the_lora_update_and_copies_the_rest(tiny_gguf, tmp_path):
             name = f"blk.{layer}.{GGUF_NAMES[kind]}.weight"
             w0, _ = dense(base, name)
             w1, t1 = dense(merged, name)
-            assert t1.tensor_type == gguf.GGMLQuantizationType.F16
+            assert t1.tensor_type == qtype
             prefix = f"base_model.model.{_hf_module(layer, kind)}"
             delta = (lora[f"{prefix}.lora_B.weight"].astype(np.float32) @ lora[f"{prefix}.lora_A.weight"].astype(np.float32)) * scale
             if kind == "q_proj":  # llama.cpp's rotary row order, as convert_hf_to_gguf.py writes it
                 delta = permute_rows(delta, HEADS)
             elif kind == "k_proj":
                 delta = permute_rows(delta, KV_HEADS)
-            np.testing.assert_allclose(w1, (w0 + delta).astype(np.float16).astype(np.float32), rtol=0, atol=0)
+            want = w0 + delta
+            if weights == "f16":
+                want = want.astype(np.float16).astype(np.float32)
+            else:
+                want = gguf.quants.dequantize(gguf.quants.quantize(want, qtype), qtype)
+            assert np.array_equal(w1, want), name
     for name in ("token_embd.weight", "output_norm.weight", "blk.0.attn_norm.weight"):
         assert np.array_equal(dense(base, name)[0], dense(merged, name)[0])
 

@@ -18,8 +18,18 @@ computation whether or not it was reused, so a reply does not depend on what cam
 ``reuse_block=0`` llama.cpp reuses the exact common prefix (``cache_prompt``): less to feed, but
 a reply may differ by rounding from a fresh backend's.
 
-Speed notes: see ``evals/bench_reply.py`` (``callcoach bench reply`` compares this backend with
-the transformers one, interleaved, on the same prompts).
+Speed notes, measured with ``callcoach bench reply`` (evals/bench_reply.py: this backend and the
+transformers one interleaved on the same call) on the 2-core AMD EPYC this project runs on, with
+other jobs on the machine, medians of 5 rounds, bundled model with the adapter, 302-token prompt:
+
+* Merged float16 (the default) against Q8_0: 4th-turn TTFT 0.76 s vs 0.57 s, decode 53 vs 76
+  tok/s; Q8_0 strays further from the torch model's replies (gguf_merge).
+* One decode thread and two prompt threads beat two of each (Q8_0 decode 76 vs 54 tok/s, float16
+  53 vs 48) and one of each (prompt feeding is 1.5x slower on one thread).
+* ``reuse_block`` 64: the 4th turn feeds 174 tokens (Q8_0 TTFT 0.57 s); the exact common prefix
+  (``reuse_block=0``) feeds 116 (0.36 s), but 14 of 240 prompt pairs then gave replies that
+  differ in rounding from a fresh backend's. Blocks of 32 save little (0.54 s) and feed a whole
+  prompt more slowly.
 """
 
 from __future__ import annotations
@@ -43,7 +53,8 @@ from simulator.backends.transformers_backend import TUNED_TEMPERATURE, default_t
 
 XLLAMACPP_PIN = "xllamacpp==2026.10.11549"
 DEFAULT_CONTEXT = 4096  # tokens; the debtor's prompts are 250-700
-DEFAULT_REUSE_BLOCK = 64  # see the module docstring; measured in evals/bench_reply.py
+DEFAULT_REUSE_BLOCK = 64  # see the module docstring and the speed notes
+SMALL_MODEL_BYTES = 1 << 30  # below this, one decode thread (see ``threads``)
 _END = object()
 
 
@@ -77,9 +88,12 @@ class LlamaCppBackend(Backend):
         adapter: a LoRA adapter folder merged into the GGUF's weights (``gguf_merge``; the merged
             file is cached). ``"default"`` means the bundled debtor adapter when the model is the
             bundled default, else none; ``None`` loads the plain model (``--no-adapter``).
-        weights: the merged weights' type: ``"f16"`` (default), ``"bf16"`` or ``"q8_0"``.
-        threads: decode threads; default: the cores this process may use.
-        batch_threads: prompt-feeding threads; default: ``threads``.
+        weights: the merged weights' type: ``"f16"`` (default), ``"q8_0"`` (faster, further from
+            the torch model's replies) or ``"bf16"``; see gguf_merge.
+        threads: decode threads; default: 1 for a small model (file under 1 GB), else the cores
+            this process may use. Measured with the bundled 135M model on 2 cores: one decode
+            thread is faster than two (Q8_0: 76 vs 54 tok/s; each op is too small to split), even idle.
+        batch_threads: prompt-feeding threads; default: the cores this process may use.
         context: the context window in tokens.
         prefix_reuse: keep the previous prompt's keys/values and only feed what is new.
         reuse_block: feed and reuse the prompt in blocks of this many tokens, so replies are
@@ -106,8 +120,7 @@ class LlamaCppBackend(Backend):
             raise BackendError(f"unknown weights '{weights}' (choose from: {', '.join(WEIGHT_TYPES)})")
         self.model_name = model
         self.weights = weights
-        self.threads = threads or default_threads()
-        self.batch_threads = batch_threads or self.threads
+        self.batch_threads = batch_threads or default_threads()
         self.context = int(context)
         self.prefix_reuse = prefix_reuse
         self.reuse_block = max(0, int(reuse_block))
@@ -125,6 +138,8 @@ class LlamaCppBackend(Backend):
 
         xllamacpp = _import_xllamacpp()
         base = self._base_gguf(model)
+        small = base.stat().st_size < SMALL_MODEL_BYTES
+        self.threads = threads or (1 if small else default_threads())
         self.adapter = resolve_adapter(adapter, model)
         path = base
         self.loaded_from = "gguf"
