@@ -28,6 +28,7 @@ chat: install
 	HF_HUB_OFFLINE=1 $(BIN)/callcoach chat --persona cooperative-maria
 
 test: install
+	$(BIN)/lint-imports
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest -q
 
 test-fast: install

@@ -28,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-from simulator.transcript import Transcript
+from core.transcript import Transcript
 
 FIRST = ["Maria", "John", "Priya", "Tony", "Dana", "Greg", "Linda", "Kevin", "Walter", "Aisha", "Luis", "Mei",
          "Omar", "Sofia", "Ben", "Chloe", "Ravi", "Nina", "Pete", "Grace", "Hassan", "Ivy", "Jorge", "Kate"]
@@ -128,8 +128,8 @@ def _encode_seconds(model, sentences: list[str], batch_size: int) -> float:
 
 
 def run(n: int, turns: int, chunk: int, live_turns: int, rubric: str) -> dict:
+    from core.analysis import Analyzer, Embedder
     from rubrics.scorer import LiveScorer, Scorer
-    from simulator.analysis import Analyzer, Embedder
 
     calls = make_transcripts(n, turns)
     load_before = os.getloadavg()

@@ -108,7 +108,7 @@ def fit_intent_classifier(
     personas: dict[str, Persona], heldout_ids: tuple[str, ...], embedder=None, judge_dir: Path | None = JUDGE_DIR
 ) -> IntentClassifier:
     """Fit on held-back lines; measure the judge by leaving each persona out in turn."""
-    from simulator.analysis.embedder import default_embedder
+    from core.analysis.embedder import default_embedder
 
     embedder = embedder or default_embedder()
     rows = held_back_lines(personas, heldout_ids, judge_dir)

@@ -38,7 +38,7 @@ def load_scripts() -> dict[str, list[str]]:
 
 
 def fill_line(line: str, persona: Persona) -> str:
-    holder = persona.third_party.account_holder if persona.third_party else persona.name
+    holder = persona.account_holder
     cap = persona.payment_capacity
     amount = cap.monthly_max or cap.lump_sum_max or 25
     return line.format(debtor=holder.split()[0], full=holder, creditor=persona.debt.creditor, amount=f"${amount:,.0f}")
@@ -158,7 +158,7 @@ def run(
     calls_per_plan: int = 1,
     temperature: float | None = None,
 ) -> dict:
-    from simulator.analysis import default_analyzer
+    from core.analysis import default_analyzer
     from simulator.backends import make_backend
 
     lib = load_personas()
@@ -193,7 +193,7 @@ def run(
             rows.append({"persona": p.id, "script": name, "outcome": transcript.metadata.get("outcome"), **tally.summary()})
             progress.advance(task)
     if transcripts_out:
-        from simulator.transcript import write_jsonl_atomic
+        from core.transcript import write_jsonl_atomic
 
         write_jsonl_atomic(transcripts_out, transcripts)
     if replies_out:

@@ -51,7 +51,7 @@ def _free_port() -> int:
 def soak(sessions: int, n_lines: int, backend: str | None, deadline_s: float) -> dict:
     from gradio_client import Client
 
-    import app as app_module
+    import callcoach.serve as app_module
 
     data = Path(tempfile.mkdtemp(prefix="callcoach-soak-"))
     demo = app_module.build_app(backend=backend, data_dir=data)

@@ -30,7 +30,7 @@ MAX_EVIDENCE_PER_INDICATOR = 6
 class ExemplarMatcher:
     """Matches agent sentences against a rubric's own exemplar phrases with the analysis embedder.
 
-    Uses the same :class:`~simulator.analysis.Embedder` instance (and so its cache of distinct
+    Uses the same :class:`~core.analysis.Embedder` instance (and so its cache of distinct
     sentences) as the analyzer, and the analyzer's sentence splitter, so a sentence the
     analysis already embedded is never embedded again.
     """

@@ -11,8 +11,8 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from core.datafile import DataFileError, load_model, read_text
 from rubrics.schema import Match, Rubric, Rulebook
-from simulator.datafile import DataFileError, load_model, read_text
 
 SHIPPED_DIR = Path(__file__).resolve().parent
 _ID = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
@@ -137,7 +137,7 @@ def validate_file(path: str | Path) -> list[str]:
 
 
 def _validate(model: type[Rubric] | type[Rulebook], path: str):
-    text = read_text(path, RubricError)  # within the data-file limits (simulator/datafile.py)
+    text = read_text(path, RubricError)  # within the data-file limits (core/datafile.py)
     return load_model(model, text, path, guide="rubrics/README.md", error=RubricError)
 
 
@@ -145,7 +145,7 @@ def _validate(model: type[Rubric] | type[Rulebook], path: str):
 def known_signals() -> frozenset[str] | None:
     """Signal names from the analysis catalogue, or None when it cannot be loaded."""
     try:
-        from simulator.analysis.catalogue import load_catalogue
+        from core.analysis.catalogue import load_catalogue
 
         return frozenset(load_catalogue().signals)
     except Exception:  # no catalogue yet, or a broken one: its own validator reports that

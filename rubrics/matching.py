@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from core.analysis.types import TurnAnalysis
 from rubrics.schema import Match
-from simulator.analysis.types import TurnAnalysis
 
 QUOTE_CHARS = 160
 

@@ -11,6 +11,8 @@ import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from core.analysis.types import TurnAnalysis
+from core.transcript import Transcript
 from rubrics.loader import load_rubric
 from rubrics.matching import CallView, short
 from rubrics.results import Violation
@@ -23,8 +25,6 @@ from rubrics.schema import (
     Rulebook,
     TurnDetect,
 )
-from simulator.analysis.types import TurnAnalysis
-from simulator.transcript import Transcript
 
 SEVERITY_ORDER = {"blocker": 0, "major": 1, "minor": 2}
 

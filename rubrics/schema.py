@@ -1,10 +1,10 @@
 """The rubric and rulebook file schemas (pydantic, ``extra="forbid"``).
 
 Rubrics and rulebooks are data that trainers edit; nothing here detects anything. Indicators
-and rules *refer* to what the turn analysis found (``simulator/analysis``) through
+and rules *refer* to what the turn analysis found (``core/analysis``) through
 :class:`Match`, whose ``signals`` name analysis signals or a few structural features:
 
-* a signal name from ``simulator/analysis/signals.yaml`` (``empathy``, ``threat_arrest`` …)
+* a signal name from ``core/analysis/signals.yaml`` (``empathy``, ``threat_arrest`` …)
 * ``question:open`` / ``question:closed`` — the turn asks that kind of question
 * ``topic:<topic>`` — the turn asks about a topic (``topic:situation``, ``topic:payment_ability``)
 * ``offer`` / ``offer:monthly`` / ``offer:dated`` — the turn proposes a payment (instalment /
@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
-from simulator.datafile import Line, LongText, ShortText
+from core.datafile import Line, LongText, ShortText
 
 SCHEMA_VERSION = 1
 
@@ -32,7 +32,7 @@ ContextFlag = Literal[
 
 class _Strict(BaseModel):
     # allow_inf_nan=False: `.inf` and `.nan` are YAML numbers, but never a weight or a mark.
-    # Text fields keep the data-file limits (simulator/datafile.py, listed in rubrics/README.md).
+    # Text fields keep the data-file limits (core/datafile.py, listed in rubrics/README.md).
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 

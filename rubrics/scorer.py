@@ -1,6 +1,6 @@
 """Score a transcript against a rubric: criterion scores with evidence, violations, feedback.
 
-The scorer aggregates the turn analysis (``simulator.analysis``); it detects nothing itself.
+The scorer aggregates the turn analysis (``core.analysis``); it detects nothing itself.
 ``score_transcript`` scores one call; ``score_many`` analyses a batch first so each distinct
 sentence is embedded once; :class:`LiveScorer` analyses a call turn by turn for live coaching.
 """
@@ -11,14 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.analysis.types import CallContext, TurnAnalysis
+from core.transcript import Transcript
 from rubrics.indicators import ExemplarMatcher, IndicatorResult, evaluate
 from rubrics.loader import DEFAULT_RUBRICS, load_rubric
 from rubrics.matching import CallView
 from rubrics.results import CriterionScore, Evidence, Score, Violation
 from rubrics.rulebook import SEVERITY_ORDER, fill_advice, find_violations, turn_violations
 from rubrics.schema import CallCondition, Criterion, PassRequirement, Rubric
-from simulator.analysis.types import CallContext, TurnAnalysis
-from simulator.transcript import Transcript
 
 FEEDBACK_INDICATORS = 3  # the weakest indicators that get a suggestion
 FEEDBACK_VIOLATIONS = 3  # distinct rules broken that get a suggestion
@@ -249,7 +249,7 @@ class LiveScorer:
 
     def add_turn(self, text: str, speaker: str = "agent") -> TurnReport:
         """Analyse the next turn in context; report violations and indicators it triggered."""
-        from simulator.transcript import Turn
+        from core.transcript import Turn
 
         index = len(self.analyses)
         if index == 0:
@@ -300,7 +300,7 @@ def _initial_context(analyzer, transcript: Transcript) -> CallContext:
 
 def _default_analyzer(language: str):
     """The analysis package's process-wide analyzer for ``language`` (one shared embedder)."""
-    from simulator import analysis
+    from core import analysis
 
     return analysis.default_analyzer(language)
 

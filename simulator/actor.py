@@ -19,6 +19,7 @@ from typing import Literal
 
 import yaml
 
+from core.transcript import Turn
 from simulator.backends.base import (
     MAX_REPLY_CHARS,
     REPLY_DEADLINE_S,
@@ -29,7 +30,6 @@ from simulator.backends.base import (
 from simulator.director import DebtorState, Decision
 from simulator.intents import Intent, Temperament
 from simulator.personas import Persona
-from simulator.transcript import Turn
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ def placeholders(persona: Persona, decision: Decision | None, agent_name: str | 
         date=_say_date(detail.get("date")),
         creditor=persona.debt.creditor,
         agent_name=agent_name or "you",
-        account_holder=persona.third_party.account_holder if persona.third_party else persona.name,
+        account_holder=persona.account_holder,
         attorney_name=persona.attorney.name if persona.attorney else "my attorney",
         attorney_phone=persona.attorney.phone if persona.attorney else "",
         name=persona.name,

@@ -11,8 +11,8 @@ import random
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
-from simulator.analysis.types import TurnAnalysis
-from simulator.intents import AgentSignal, Intent, Meter, Outcome, Temperament, Topic
+from core.analysis.types import Topic, TurnAnalysis
+from simulator.intents import AgentSignal, Intent, Meter, Outcome, Temperament
 from simulator.personas import Persona
 
 # Which analysis signals count as which persona-level signal (sensitivities are per AgentSignal).

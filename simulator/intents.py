@@ -67,22 +67,6 @@ class Temperament(str, Enum):
     represented = "represented"
 
 
-class Topic(str, Enum):
-    """What a collector's question is about; hidden facts name the topics that reveal them."""
-
-    situation = "situation"  # what's going on, what happened
-    employment = "employment"  # job, income
-    health = "health"
-    household = "household"  # family, dependants, who lives there
-    expenses = "expenses"  # bills, budget
-    payment_ability = "payment_ability"  # what could you pay, when
-    reason_unpaid = "reason_unpaid"  # why the account fell behind
-    dispute = "dispute"  # records, proof, whether it was paid / is theirs
-    fees = "fees"  # charges, interest, fees
-    representation = "representation"  # attorney, someone helping them
-    contact = "contact"  # best time/number to reach them
-    wellbeing = "wellbeing"  # are you safe, are you okay
-
 
 class AgentSignal(str, Enum):
     """Agent-side signals that move the debtor's meters (personas set their sensitivities)."""

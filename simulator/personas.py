@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import time
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from simulator.datafile import (
+from core.analysis.types import Topic
+from core.datafile import (
     MAX_LIST_ITEMS,
     DataFileError,
     Line,
@@ -23,7 +25,7 @@ from simulator.datafile import (
     load_model,
     read_text,
 )
-from simulator.intents import AgentSignal, Intent, Meter, Temperament, Topic
+from simulator.intents import AgentSignal, Intent, Meter, Temperament
 
 SCHEMA_VERSION = 1
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "personas"
@@ -44,7 +46,7 @@ class _Strict(BaseModel):
 
 
 def _items(**kw):
-    """A list field within the data-file limit (simulator/datafile.py)."""
+    """A list field within the data-file limit (core/datafile.py)."""
     return Field(max_length=MAX_LIST_ITEMS, **kw)
 
 
@@ -134,6 +136,11 @@ class Persona(_Strict):
     fallback_lines: dict[Intent, Annotated[list[Line], _items()]]
     third_party: ThirdParty | None = None
     attorney: Attorney | None = None
+    call_time: time = Field(
+        default=time(10, 30),
+        description="The debtor's local time when a practice call starts (HH:MM; default 10:30). The "
+        "trainee's own clock never counts: set it outside 08:00-21:00 to practise the calling-hours rule.",
+    )
 
     @field_validator("meters")
     @classmethod
@@ -142,6 +149,11 @@ class Persona(_Strict):
         if missing:
             raise ValueError(f"missing meters: {', '.join(missing)}")
         return v
+
+    @property
+    def account_holder(self) -> str:
+        """Whose account the call is about: the debtor, or (a wrong party) the person asked for."""
+        return self.third_party.account_holder if self.third_party else self.name
 
     @field_validator("fallback_lines")
     @classmethod

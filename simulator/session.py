@@ -10,17 +10,17 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from typing import NamedTuple
 
+from core.analysis.analyzer import split_sentences
+from core.analysis.types import CallContext, TurnAnalysis
+from core.transcript import Transcript, Turn
 from simulator.actor import Actor, ActorEvent, ActorLine
-from simulator.analysis.analyzer import split_sentences
-from simulator.analysis.types import CallContext, TurnAnalysis
 from simulator.backends.base import Backend
 from simulator.director import DebtorState, Decision, Director, initial_state
 from simulator.intents import Intent, Outcome
 from simulator.personas import HiddenFact, Persona
-from simulator.transcript import Transcript, Turn
 
 # A model line written to reveal a fact is taken to voice it when one of its sentences means the
 # same as the fact (all-MiniLM-L6-v2 cosine): paraphrases score 0.54-0.69 against Walter's and
@@ -69,24 +69,37 @@ class _Snapshot:
     fallback_used: dict
 
 
+def practice_start(persona: Persona, now: datetime | None = None) -> datetime:
+    """When a practice call starts in the debtor's world: today, at the persona's ``call_time``.
+
+    The trainee's wall clock is not the debtor's: a trainee practising at 11 pm must not be
+    flagged for calling outside permitted hours, and one who should learn that rule gets a
+    persona whose call_time is outside them. The offset is the machine's own.
+    """
+    now = (now or datetime.now(timezone.utc)).astimezone()
+    return now.replace(hour=persona.call_time.hour, minute=persona.call_time.minute, second=0, microsecond=0)
+
+
 @dataclass
 class CallSession:
     """One practice call against one persona."""
 
     persona: Persona
     backend: Backend
-    analyzer: object  # simulator.analysis.Analyzer (any object with analyze_turn)
+    analyzer: object  # core.analysis.Analyzer (any object with analyze_turn)
     seed: int = 0
     agent_name: str | None = None
     call_id: str = field(default_factory=lambda: f"call-{uuid.uuid4().hex[:8]}")
-    started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc).astimezone())
+    started_at: datetime | None = None  # None: today at the persona's call_time (see practice_start)
     max_new_tokens: int = 48
     temperature: float | None = None  # None: the backend's own default_temperature
 
     def __post_init__(self) -> None:
+        if self.started_at is None:
+            self.started_at = practice_start(self.persona)
         if self.temperature is None:
             self.temperature = getattr(self.backend, "default_temperature", Backend.default_temperature)
-        self.director = Director(self.persona, seed=self.seed, today=self.started_at.date() if self.started_at else date.today())
+        self.director = Director(self.persona, seed=self.seed, today=self.started_at.date())
         self.actor = Actor(
             self.persona, self.backend, analyzer=self.analyzer, max_new_tokens=self.max_new_tokens,
             temperature=self.temperature, seed=self.seed,
@@ -94,7 +107,7 @@ class CallSession:
         self.state: DebtorState = initial_state(self.persona)
         self.turns: list[Turn] = []
         self.analyses: list[TurnAnalysis] = []  # one per turn (agent and debtor)
-        self.context = CallContext(local_hour=self.started_at.hour if self.started_at else None)
+        self.context = CallContext(local_hour=self.started_at.hour)
         self.replies: list[DebtorReply] = []
         self.ended_by: str | None = None
         self._undo: list[_Snapshot] = []

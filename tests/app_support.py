@@ -16,7 +16,7 @@ OPENING_LINES = [
 @lru_cache(maxsize=1)
 def shared_analyzer():
     """The real default analyzer, loaded once for the whole test session."""
-    from simulator.analysis import default_analyzer
+    from core.analysis import default_analyzer
 
     analyzer = default_analyzer()
     analyzer.analyze_turn("Hello, how are you today?")  # load the embedder now, not mid-test
@@ -25,7 +25,7 @@ def shared_analyzer():
 
 def make_app(data_dir, replies=None, *, default="Okay, go on.", delay_s=0.0, seed=0, personas_dirs=None):
     """build_app() with a ScriptedBackend debtor, the shared analyzer and a temp data dir."""
-    from app import build_app
+    from callcoach.serve import build_app
     from simulator.backends.scripted import ScriptedBackend
 
     backend = ScriptedBackend(list(replies or []), default=default, delay_s=delay_s)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from simulator.analysis.types import CallContext, Hit, PaymentOffer, TurnAnalysis
-from simulator.intents import Topic
+from core.analysis.types import CallContext, Hit, PaymentOffer, Topic, TurnAnalysis
 
 
 def ta(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from core.transcript import Turn
 from simulator.actor import Actor, build_messages, check_line, persona_card
 from simulator.backends.base import BackendError
 from simulator.backends.scripted import ScriptedBackend
 from simulator.director import Decision, initial_state
 from simulator.intents import Intent
 from simulator.personas import load_personas
-from simulator.transcript import Turn
 
 LIB = load_personas()
 MARIA = LIB.get("cooperative-maria")
@@ -210,7 +210,7 @@ def test_no_authored_line_trips_a_guard_against_itself():
 
 @pytest.fixture(scope="module")
 def analyzer():
-    from simulator.analysis import default_analyzer
+    from core.analysis import default_analyzer
 
     return default_analyzer()
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import yaml
 
-from simulator.analysis import (
+from core.analysis import (
     Analyzer,
     CallContext,
     CatalogueError,
@@ -21,10 +21,10 @@ from simulator.analysis import (
     default_analyzer,
     load_catalogue,
 )
-from simulator.analysis.amounts import extract_amounts, find_date, is_recurring
-from simulator.analysis.analyzer import split_sentences
-from simulator.intents import Topic
-from simulator.transcript import Transcript
+from core.analysis.amounts import extract_amounts, find_date, is_recurring
+from core.analysis.analyzer import split_sentences
+from core.analysis.types import Topic
+from core.transcript import Transcript
 
 LABELLED = yaml.safe_load((Path(__file__).parent / "data" / "labelled_signals.yaml").read_text(encoding="utf-8"))
 
@@ -526,7 +526,7 @@ def test_catalogue_errors_are_readable(tmp_path):
 
 def test_cached_pattern_pass_matches_each_detector(an):
     """detect_turn (sentence-level pattern cache) gives exactly what each detector's detect gives."""
-    from simulator.analysis.detectors import detect_turn
+    from core.analysis.detectors import detect_turn
 
     lines = [(spec["speaker"], t) for spec in LABELLED["signals"].values() for t in spec["positive"][:3] + spec["negative"][:3]]
     for speaker, text in lines:

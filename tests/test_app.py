@@ -8,12 +8,12 @@ import gradio as gr
 import pytest
 from app_support import OPENING_LINES, make_app
 
-import app as app_module
-from simulator.transcript import read_jsonl
-from simulator.ui import evaluator, progress, trainer
-from simulator.ui.practice import SetupError, start_call, stream_turn
-from simulator.ui.users import LOCAL, Users, UsersError
-from simulator.ui.views import persona_cards
+import callcoach.serve as app_module
+from callcoach.ui import evaluator, progress, trainer
+from callcoach.ui.practice import SetupError, start_call, stream_turn
+from callcoach.ui.views import persona_cards
+from callcoach.users import LOCAL, Users, UsersError
+from core.transcript import read_jsonl
 
 
 @pytest.fixture

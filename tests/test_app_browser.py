@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from app_support import OPENING_LINES, free_port, make_app
 
-import app as app_module
+import callcoach.serve as app_module
 
 pytestmark = pytest.mark.browser
 

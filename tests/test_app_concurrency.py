@@ -7,7 +7,7 @@ import threading
 import pytest
 from app_support import OPENING_LINES, free_port, make_app
 
-import app as app_module
+import callcoach.serve as app_module
 
 N_TRAINEES = 6
 

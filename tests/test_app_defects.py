@@ -10,10 +10,10 @@ from html import unescape
 import pytest
 from app_support import OPENING_LINES, make_app
 
-from simulator.history import ABANDONED, TEST, HistoryError, HistoryStore, move_aside
-from simulator.ui import evaluator, progress, trainer, views
-from simulator.ui.practice import SetupError, start_call, stream_turn
-from simulator.ui.users import TRAINEE, Viewer
+from callcoach.history import ABANDONED, TEST, HistoryError, HistoryStore, move_aside
+from callcoach.ui import evaluator, progress, trainer, views
+from callcoach.ui.practice import SetupError, start_call, stream_turn
+from callcoach.users import TRAINEE, Viewer
 
 
 @pytest.fixture
@@ -167,7 +167,7 @@ def test_a_damaged_database_gives_one_clear_line_and_can_be_moved_aside(tmp_path
 
 
 def test_the_app_says_so_when_the_database_is_damaged(tmp_path, capsys):
-    import app as app_module
+    import callcoach.serve as app_module
 
     data = tmp_path / "data"
     data.mkdir()

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from app_support import OPENING_LINES, free_port, make_app
 
-import app as app_module
-from simulator.ui.users import Users
+import callcoach.serve as app_module
+from callcoach.users import Users
 
 ACCOUNTS = "ana:ana-pass-1,ben:ben-pass-1,tess:tess-pass-1:trainer,tom:tom-pass-1:trainer"
 PASSWORDS = {"ana": "ana-pass-1", "ben": "ben-pass-1", "tess": "tess-pass-1", "tom": "tom-pass-1"}
@@ -158,8 +158,8 @@ def test_opening_a_call_by_id_over_raw_http_is_checked(served, ana_call, picker)
 
 def test_the_server_refuses_a_call_detail_to_anyone_but_its_trainee_or_a_trainer(served, ana_call):
     # Gradio's dropdown check stops most forged ids; the server's own check stands behind it.
-    from simulator.ui.progress import call_detail
-    from simulator.ui.users import TRAINEE, TRAINER, Viewer
+    from callcoach.ui.progress import call_detail
+    from callcoach.users import TRAINEE, TRAINER, Viewer
 
     res = served[0].callcoach
     html, path = call_detail(res, ana_call, Viewer("ben", TRAINEE))

@@ -7,7 +7,7 @@ import json
 from test_backends import tiny_model_dir  # noqa: F401 - the session fixture
 from typer.testing import CliRunner
 
-from simulator.cli.bench_cmd import bench_app
+from callcoach.cli.bench_cmd import bench_app
 
 EXPECTED = {
     "backend", "load_cold_s", "load_cached_s", "start_cached_s", "prompt_tokens", "ttft_first_call_s",

@@ -8,11 +8,11 @@ import re
 import pytest
 from helpers import ta
 
+from callcoach.coaching import coach_turn, coaching_data, suggest_line, violation_flags
+from core.analysis.types import CallContext, Hit, TurnAnalysis
 from rubrics import Violation, load_rubric
 from rubrics.loader import known_signals
 from rubrics.schema import Match
-from simulator.analysis.types import CallContext, Hit, TurnAnalysis
-from simulator.coaching import coach_turn, coaching_data, suggest_line, violation_flags
 from simulator.director import Promise, initial_state
 from simulator.personas import load_personas
 
@@ -36,7 +36,7 @@ PRIOR = [agent("self_identification")]  # an earlier agent turn, so the first-li
 
 @pytest.fixture(scope="module")
 def an():
-    from simulator.analysis import default_analyzer
+    from core.analysis import default_analyzer
 
     return default_analyzer()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from helpers import ta
 
-from simulator.analysis.types import CallContext
+from core.analysis.types import CallContext
 from simulator.director import Director, initial_state
 from simulator.intents import Intent, Outcome
 from simulator.personas import load_personas

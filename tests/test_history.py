@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 import threading
 
-from simulator.history import HistoryStore, data_dir
-from simulator.transcript import Turn
+from callcoach.history import HistoryStore, data_dir
+from core.transcript import Turn
 
 
 def test_data_dir_follows_the_environment(tmp_path, monkeypatch):

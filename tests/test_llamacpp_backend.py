@@ -326,11 +326,11 @@ def test_an_adapter_makes_the_tuned_backend(tiny_gguf, tmp_path, monkeypatch):
 
 def _tuned_prompts() -> list[list[dict]]:
     """The actor's compact prompts for a few personas, intents and call stages."""
+    from core.transcript import Turn
     from simulator.actor import build_messages
     from simulator.director import Decision, initial_state
     from simulator.intents import Intent
     from simulator.personas import load_personas
-    from simulator.transcript import Turn
 
     library = load_personas()
     cases = [
@@ -367,6 +367,57 @@ def test_bundled_default_is_the_tuned_model_and_is_cached():
         b.close()
 
 
+def _torch_references(n_tokens: int = 20) -> tuple[list[tuple[list[int], list[int]]], list[int]]:
+    """torch's greedy replies to the tuned prompts: (prompt ids, reply ids) each, and its EOS ids."""
+    import torch
+
+    backend = make_backend("transformers:default")
+    references = []
+    with torch.inference_mode():
+        for messages in _tuned_prompts():
+            ids = backend.prompt_ids(messages)
+            reply: list[int] = []
+            for _ in range(n_tokens):
+                logits = backend.model(input_ids=torch.tensor([ids + reply])).logits[0, -1]
+                reply.append(int(logits.argmax()))
+                if reply[-1] in backend._eos_ids:
+                    break
+            references.append((ids, reply))
+    eos = sorted(backend._eos_ids)
+    backend.close()
+    return references, eos
+
+
+def _llama_agreement(references, eos, adapter: bool) -> tuple[int, int, int]:
+    """llama.cpp against torch's replies: (teacher-forced agreement, free-running leading, total)."""
+    def same(got: list[int], i: int, want: int) -> bool:
+        # llama.cpp stops at an end-of-turn token without returning it
+        return got[i] == want if i < len(got) else (i == len(got) and want in eos)
+
+    backend = make_backend("llamacpp:default", adapter=adapter)
+    forced = leading = total = 0
+    for messages, (ids, reply) in zip(_tuned_prompts(), references, strict=True):
+        assert backend.prompt_ids(messages) == ids  # same template, same tokenizer
+        forced += sum(same(backend.complete_ids(ids + reply[:i], 1), 0, want) for i, want in enumerate(reply))
+        free = backend.complete_ids(ids, len(reply))
+        k = 0
+        while k < len(reply) and same(free, k, reply[k]):
+            k += 1
+        leading += k
+        total += len(reply)
+    backend.close()
+    return forced, leading, total
+
+
+def _in_a_fresh_process(fn, *args, timeout: float = 600):
+    """``fn(*args)`` in a new process: torch and llama.cpp each bring their own OpenMP runtime,
+    and the two spinning thread pools in one process can slow each other to a crawl."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply_async(fn, args).get(timeout=timeout)
+
+
 @pytest.mark.slow
 def test_greedy_tokens_agree_with_the_transformers_backend():
     """The adapter is applied as in torch: the same prompt ids, and the same next tokens.
@@ -377,50 +428,12 @@ def test_greedy_tokens_agree_with_the_transformers_backend():
     near-tie flips the rest of a line, so free-running agreement is reported, not asserted
     (measured: teacher-forced 89/92, free-running 74/92 leading tokens; torch's own float32 and
     bfloat16 models share 152 of 180 leading tokens on 12 such prompts). Without the adapter
-    llama.cpp agrees at 43/92 positions, so the test sees the adapter.
+    llama.cpp agrees at 43/92 positions, so the test sees the adapter. Each engine runs in a
+    process of its own, each within a deadline.
     """
-    import torch
-
-    prompts = _tuned_prompts()
-    torch_backend = make_backend("transformers:default")
-    references = []
-    with torch.inference_mode():
-        for messages in prompts:
-            ids = torch_backend.prompt_ids(messages)
-            reply: list[int] = []
-            for _ in range(20):
-                logits = torch_backend.model(input_ids=torch.tensor([ids + reply])).logits[0, -1]
-                reply.append(int(logits.argmax()))
-                if reply[-1] in torch_backend._eos_ids:
-                    break
-            references.append((ids, reply))
-    torch_backend.close()
-
-    eos = torch_backend._eos_ids
-
-    def same(got: list[int], i: int, want: int) -> bool:
-        # llama.cpp stops at an end-of-turn token without returning it
-        return got[i] == want if i < len(got) else (i == len(got) and want in eos)
-
-    def agreement(backend) -> tuple[int, int, int]:
-        forced = leading = total = 0
-        for messages, (ids, reply) in zip(prompts, references, strict=True):
-            assert backend.prompt_ids(messages) == ids  # same template, same tokenizer
-            forced += sum(same(backend.complete_ids(ids + reply[:i], 1), 0, want) for i, want in enumerate(reply))
-            free = backend.complete_ids(ids, len(reply))
-            k = 0
-            while k < len(reply) and same(free, k, reply[k]):
-                k += 1
-            leading += k
-            total += len(reply)
-        return forced, leading, total
-
-    tuned = make_backend("llamacpp:default")
-    forced, leading, total = agreement(tuned)
-    tuned.close()
-    plain = make_backend("llamacpp:default", adapter=False)
-    plain_forced, _, _ = agreement(plain)
-    plain.close()
+    references, eos = _in_a_fresh_process(_torch_references)
+    forced, leading, total = _in_a_fresh_process(_llama_agreement, references, eos, True)
+    plain_forced, _, _ = _in_a_fresh_process(_llama_agreement, references, eos, False)
     summary = f"teacher-forced {forced}/{total}, free-running leading {leading}/{total}, without adapter {plain_forced}/{total}"
     assert forced >= 0.9 * total, summary
     assert plain_forced < 0.75 * total, summary

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from simulator.cli import app
+from callcoach.cli import app
 from simulator.intents import Intent, Temperament
 from simulator.personas import (
     SHIPPED_DIR,

@@ -9,8 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simulator.transcript import Transcript
-from simulator.transcript_formats import (
+from core.readers import (
     DEFAULT_LIMITS,
     ReadError,
     TranscriptLimits,
@@ -20,6 +19,7 @@ from simulator.transcript_formats import (
     read_path,
     read_text,
 )
+from core.transcript import Transcript
 
 DATA = Path(__file__).parent / "data" / "transcripts"
 

@@ -14,13 +14,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from core.transcript import Turn
 from simulator.actor import MAX_LINE_CHARS, Actor, check_line
 from simulator.backends import MAX_REPLY_CHARS, REPLY_DEADLINE_S, ReplyLimitError, make_backend
 from simulator.backends.scripted import ScriptedBackend
 from simulator.director import Decision, initial_state
 from simulator.intents import Intent
 from simulator.personas import load_personas
-from simulator.transcript import Turn
 
 MARIA = load_personas().get("cooperative-maria")
 HISTORY = [Turn(speaker="debtor", text="Hello?"), Turn(speaker="agent", text="Hi, this is Sam from Acme Recovery.")]
@@ -234,7 +234,7 @@ def test_the_length_guard_counts_characters():
 def _chat(tmp_path, replies: list[str], stdin: str):
     from typer.testing import CliRunner
 
-    from simulator.cli import app
+    from callcoach.cli import app
 
     scripted = tmp_path / "replies.json"
     scripted.write_text(json.dumps(replies), encoding="utf-8")
@@ -244,7 +244,7 @@ def _chat(tmp_path, replies: list[str], stdin: str):
 
 
 def test_chat_prints_markup_like_text_as_typed(tmp_path):
-    from simulator.transcript import read_jsonl
+    from core.transcript import read_jsonl
 
     stdin = "Hi [/b] is this [bold]Maria[/bold]?\nAnd [/INST] [link=x]?\n/end\n"
     result, out = _chat(tmp_path, ["Yeah [/INST] this is Maria.", "What [/b] do you mean?"], stdin)
@@ -257,8 +257,8 @@ def test_chat_prints_markup_like_text_as_typed(tmp_path):
 
 
 def test_chat_writes_the_transcript_when_the_call_breaks_mid_way(tmp_path, monkeypatch):
+    from core.transcript import read_jsonl
     from simulator.session import CallSession
-    from simulator.transcript import read_jsonl
 
     said = CallSession.say_stream
 
@@ -276,8 +276,8 @@ def test_chat_writes_the_transcript_when_the_call_breaks_mid_way(tmp_path, monke
 
 
 def test_chat_writes_the_transcript_on_ctrl_c(tmp_path, monkeypatch):
+    from core.transcript import read_jsonl
     from simulator.session import CallSession
-    from simulator.transcript import read_jsonl
 
     said = CallSession.say_stream
 

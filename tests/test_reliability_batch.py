@@ -27,10 +27,10 @@ from hypothesis import strategies as st
 from test_score_cli import BlankAnalyzer
 from typer.testing import CliRunner
 
-import evals.batch as batch
+import rubrics.batch as batch
+from callcoach.cli import app
+from core.readers import TranscriptLimits
 from rubrics.scorer import Scorer
-from simulator.cli import app
-from simulator.transcript_formats import TranscriptLimits
 
 HELPER = Path(__file__).parent / "data" / "reliability_score.py"
 REPO = Path(__file__).resolve().parents[1]
@@ -371,7 +371,7 @@ def test_exit_with_parent_without_pdeathsig_polls_the_parent(tmp_path):
         import os, subprocess, sys, time
         worker = (
             "import sys, time\\n"
-            "from evals.batch import exit_with_parent\\n"
+            "from rubrics.batch import exit_with_parent\\n"
             "exit_with_parent(int(sys.argv[1]), pdeathsig=False, poll_s=0.1)\\n"
             "print('ready', flush=True)\\n"
             "time.sleep(120)\\n"

@@ -10,9 +10,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from callcoach.cli import app
 from rubrics.loader import RubricError, load_rubric, validate_file
 from simulator import datafile
-from simulator.cli import app
 from simulator.personas import SHIPPED_DIR, PersonaError, load_personas, parse_persona
 
 RUBRICS = Path(__file__).resolve().parent.parent / "rubrics"

@@ -15,12 +15,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simulator.transcript import Transcript
-from simulator.transcript_formats import iter_transcripts
+from core.readers import iter_transcripts
+from core.transcript import Transcript
 
-analysis = pytest.importorskip("simulator.analysis")
+analysis = pytest.importorskip("core.analysis")
 if not hasattr(analysis, "default_analyzer"):
-    pytest.skip("the turn analysis (simulator.analysis.default_analyzer) is not available", allow_module_level=True)
+    pytest.skip("the turn analysis (core.analysis.default_analyzer) is not available", allow_module_level=True)
 
 from rubrics.scorer import Scorer  # noqa: E402
 

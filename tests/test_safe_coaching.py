@@ -12,11 +12,11 @@ import re
 
 import pytest
 
+from callcoach.coaching import coach_turn, suggest_line
 from rubrics import turn_violations
 from rubrics.scorecard import render_scorecard
 from rubrics.scorer import NOT_PASSED, Scorer
 from simulator.backends.scripted import ScriptedBackend
-from simulator.coaching import coach_turn, suggest_line
 from simulator.intents import Intent, Outcome
 from simulator.personas import load_personas
 from simulator.session import CallSession
@@ -27,7 +27,7 @@ MONEY = re.compile(r"\b(?:pay|payment|paid|amount|afford|manage each month|plan|
 
 @pytest.fixture(scope="module")
 def scorer():
-    from simulator.analysis import default_analyzer
+    from core.analysis import default_analyzer
 
     return Scorer("default-en", default_analyzer())
 

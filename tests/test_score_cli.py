@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import evals.batch as batch
+import rubrics.batch as batch
+from callcoach.cli import app
+from core.analysis.types import CallContext, TurnAnalysis
 from rubrics.scorer import Scorer
-from simulator.analysis.types import CallContext, TurnAnalysis
-from simulator.cli import app
 
 SAMPLES = Path(__file__).parent / "data" / "transcripts"
 EXPECTED_ORDER = ["good-001", "threat-002", f"{SAMPLES / 'a-calls.jsonl'}:3", "third-003", "json-004",
@@ -176,7 +176,7 @@ def test_resume_after_sigkill(tmp_path):
     script = textwrap.dedent(f"""
         import sys, time
         sys.path.insert(0, {str(Path(__file__).parent)!r})
-        import evals.batch as batch
+        import rubrics.batch as batch
         from rubrics.scorer import Scorer
         from test_score_cli import BlankAnalyzer
         delay = float(sys.argv[2])
@@ -201,7 +201,7 @@ def test_resume_after_sigkill(tmp_path):
 
 
 def test_workers_give_the_same_output(tmp_path):
-    pytest.importorskip("simulator.analysis")
+    pytest.importorskip("core.analysis")
     from simulator import analysis
 
     if not hasattr(analysis, "default_analyzer"):

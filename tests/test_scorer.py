@@ -13,12 +13,12 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from callcoach.cli import app
+from core.analysis.types import CallContext, Hit, PaymentOffer, TurnAnalysis
+from core.transcript import Transcript
 from rubrics import call_end_violations, turn_violations
 from rubrics.loader import load_rubric, validate_file
 from rubrics.scorer import NOT_PASSED, score_analyses
-from simulator.analysis.types import CallContext, Hit, PaymentOffer, TurnAnalysis
-from simulator.cli import app
-from simulator.transcript import Transcript
 
 EN = load_rubric("default-en")
 
@@ -308,7 +308,7 @@ def test_rubrics_list():
 
 
 def test_live_scorer_reports_per_turn_and_matches_batch_scoring():
-    analysis = pytest.importorskip("simulator.analysis")
+    analysis = pytest.importorskip("core.analysis")
     from rubrics import LiveScorer, score_transcript
 
     an = analysis.default_analyzer()

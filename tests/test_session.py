@@ -7,19 +7,19 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from core.transcript import Transcript, append_jsonl, read_jsonl, write_jsonl_atomic
 from simulator.backends.base import BackendError
 from simulator.backends.scripted import ScriptedBackend
 from simulator.intents import Intent, Outcome
 from simulator.personas import load_personas
 from simulator.session import CallSession
-from simulator.transcript import Transcript, append_jsonl, read_jsonl, write_jsonl_atomic
 
 LIB = load_personas()
 
 
 @pytest.fixture(scope="module")
 def analyzer():
-    from simulator.analysis import default_analyzer
+    from core.analysis import default_analyzer
 
     return default_analyzer()
 
@@ -69,7 +69,7 @@ class _TunedScripted(ScriptedBackend):
 
 def test_the_app_backend_passes_on_the_tuned_prompt_and_temperature(analyzer):
     """The app wraps its model in a SharedBackend; the actor must still see what the model wants."""
-    from simulator.ui.resources import SharedBackend
+    from callcoach.ui.resources import SharedBackend
 
     tuned = _TunedScripted(default="Yeah, it's me. What's this about?")
     s = CallSession(LIB.get("busy-greg"), SharedBackend(backend=tuned), analyzer, seed=1, agent_name="Sam")
@@ -85,7 +85,7 @@ def test_the_app_backend_passes_on_the_tuned_prompt_and_temperature(analyzer):
 
 
 def test_a_model_that_fails_to_load_still_lets_the_call_start(analyzer, monkeypatch):
-    from simulator.ui import resources
+    from callcoach.ui import resources
 
     def broken(*a, **k):
         raise OSError("model file is missing")
@@ -145,7 +145,7 @@ def test_transcript_jsonl_round_trip(tmp_path, analyzer):
 
 
 def test_chat_cli_with_piped_stdin(tmp_path):
-    from simulator.cli import app
+    from callcoach.cli import app
 
     replies = tmp_path / "replies.json"
     replies.write_text(json.dumps(["Yeah, this is Maria.", "I was in the hospital, honestly.", "Okay, bye."]))
@@ -171,7 +171,7 @@ def test_chat_cli_with_piped_stdin(tmp_path):
     ],
 )
 def test_chat_cli_user_errors_are_one_line(args, message):
-    from simulator.cli import app
+    from callcoach.cli import app
 
     result = CliRunner().invoke(app, args, input="")
     assert result.exit_code == 2
@@ -282,3 +282,27 @@ def test_the_recapped_plan_is_the_promise_recorded(analyzer):
     t = s.transcript()
     assert s.ended and t.metadata["outcome"] == Outcome.promise_to_pay.value
     assert t.metadata["promise"]["amount"] == smaller, "the plan read back, not the first figure"
+
+
+def test_the_trainees_clock_is_not_the_debtors(analyzer):
+    """Practising at 2 am is not a call at 2 am: the call starts at the persona's call_time, so a
+    night-time trainee is not flagged for calling hours, and a persona set late teaches the rule."""
+    from datetime import datetime, time, timezone
+
+    from rubrics import score_transcript
+    from simulator.session import practice_start
+
+    maria = LIB.get("cooperative-maria")
+    night = datetime(2026, 12, 7, 2, 0, tzinfo=timezone.utc)
+    assert practice_start(maria, night).time() == time(10, 30)
+    assert practice_start(maria, night).date() == night.astimezone().date()
+
+    def rules_broken(persona):
+        s = CallSession(persona, ScriptedBackend(default="Okay."), analyzer, seed=1, agent_name="Sam")
+        s.open()
+        s.say(f"Hi, this is Sam from Acme Recovery. Am I speaking with {persona.name}?")
+        return {v.rule for v in score_transcript(s.transcript(), "default-en").violations}
+
+    assert "fdcpa-1692c-a-1-hours" not in rules_broken(maria)
+    late = maria.model_copy(update={"call_time": time(22, 15)})
+    assert "fdcpa-1692c-a-1-hours" in rules_broken(late)

@@ -156,7 +156,7 @@ def test_bundled_adapter_is_merged_at_load_and_changes_the_debtor(tmp_path, monk
     monkeypatch.setenv("CALLCOACH_CACHE_DIR", str(tmp_path))
     maria = load_personas().get("cooperative-maria")
     decision = Director(maria, seed=0).opening(initial_state(maria))
-    from simulator.transcript import Turn
+    from core.transcript import Turn
 
     history = [Turn(speaker="debtor", text="Hello?"), Turn(speaker="agent", text="Hi, is this Maria Delgado?")]
     tuned = make_backend("transformers:default")
@@ -194,8 +194,8 @@ def test_no_adapter_option_is_harmless_for_other_backends():
 def test_app_and_chat_take_no_adapter():
     from typer.testing import CliRunner
 
-    from app import parse_args
-    from simulator.cli import app as cli_app
+    from callcoach.cli import app as cli_app
+    from callcoach.serve import parse_args
 
     assert parse_args(["--no-adapter"]).no_adapter is True and parse_args([]).no_adapter is False
     result = CliRunner().invoke(cli_app, ["chat", "--help"])

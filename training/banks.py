@@ -16,10 +16,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from core.analysis.types import Topic
+from core.datafile import DataFileError, load_model
 from simulator.actor import check_line, leaked_facts, placeholders
-from simulator.datafile import DataFileError, load_model
 from simulator.director import initial_state
-from simulator.intents import Intent, Topic
+from simulator.intents import Intent
 from simulator.personas import PLACEHOLDERS, Persona, load_personas
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -240,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m training.banks validate [FILE...]", file=sys.stderr)
         return 2
     files = [Path(a) for a in args[1:]] or [*sorted(LINES_DIR.glob("*.yaml")), COLLECTOR_FILE]
-    from simulator.analysis import default_analyzer
+    from core.analysis import default_analyzer
 
     analyzer = default_analyzer()
     bad = 0

@@ -25,11 +25,11 @@ from pathlib import Path
 
 import typer
 
+from core.transcript import Turn
 from simulator.actor import TUNED_HISTORY_TURNS, build_messages, placeholders, say_money
 from simulator.director import Decision, Director, initial_state
 from simulator.intents import Intent
 from simulator.personas import Persona, load_personas
-from simulator.transcript import Turn
 from training.banks import (
     DATA_DIR,
     AuthoredLine,
@@ -67,7 +67,7 @@ class Example:
 
 
 def collector_fill(persona: Persona, rng: random.Random, agent: str) -> dict[str, str]:
-    holder = persona.third_party.account_holder if persona.third_party else persona.name
+    holder = persona.account_holder
     cap = persona.payment_capacity
     plan = cap.monthly_max or cap.lump_sum_max or 25
     plan = max(10, round(plan * rng.choice([0.6, 0.75, 0.85, 1.0]) / 5) * 5)
@@ -230,7 +230,7 @@ def build(
     ``evaluation=True`` builds the evaluation split instead: the held-out personas, with only the
     collector moves' held-out lines (for a held-out loss; never trained on).
     """
-    from simulator.analysis import default_analyzer
+    from core.analysis import default_analyzer
 
     lib = load_personas()
     banks = load_banks(personas=lib.personas)

@@ -36,7 +36,7 @@ WARM_UP_CALLS = [  # (persona, lines): earlier calls for the progress chart, wea
 
 
 def play(res, persona: str, lines: list[str]) -> None:
-    from simulator.ui.practice import start_call, stream_turn
+    from callcoach.ui.practice import start_call, stream_turn
 
     call = start_call(res, TRAINEE, persona, seed=1)
     for line in lines:
@@ -54,7 +54,7 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=7871)
     args = ap.parse_args()
 
-    import app as app_module
+    import callcoach.serve as app_module
 
     out = Path(args.out)
     data = Path(tempfile.mkdtemp(prefix="callcoach-shots-"))

@@ -28,14 +28,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import tempfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from core.files import atomic_path
+from core.paths import cache_root
 from simulator.backends.adapter import ADAPTER_FILES, adapter_digest
 from simulator.backends.base import BackendError
-from simulator.backends.model_files import cache_root
 
 MERGE_FORMAT_VERSION = 1  # bump when the merged file's content would change for the same inputs
 WEIGHT_TYPES = ("f16", "q8_0", "bf16")
@@ -69,19 +69,14 @@ def cached_merge(base: Path, adapter: Path, weights: str = "f16", root: Path | N
     if target.is_file():
         return MergedModel(target, False, False)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}-", suffix=".partial", dir=target.parent)
+        with atomic_path(target, suffix=".partial") as tmp:
+            merge_lora_into_gguf(base, adapter, tmp, weights)
     except OSError:
+        if target.is_file():  # another process merged it first; theirs is as good
+            return MergedModel(target, True, False)
         out = Path(tempfile.mkdtemp(prefix="callcoach-merge-")) / target.name
         merge_lora_into_gguf(base, adapter, out, weights)
         return MergedModel(out, True, True)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        merge_lora_into_gguf(base, adapter, tmp, weights)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
     return MergedModel(target, True, False)
 
 

@@ -18,7 +18,7 @@ computation whether or not it was reused, so a reply does not depend on what cam
 ``reuse_block=0`` llama.cpp reuses the exact common prefix (``cache_prompt``): less to feed, but
 a reply may differ by rounding from a fresh backend's.
 
-Speed notes, measured with ``callcoach bench reply`` (evals/bench_reply.py: this backend and the
+Speed notes, measured with ``callcoach bench reply`` (simulator/bench.py: this backend and the
 transformers one interleaved on the same call) on the 2-core AMD EPYC this project runs on, with
 other jobs on the machine, medians of 5 rounds, bundled model with the adapter, 302-token prompt:
 
@@ -45,10 +45,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from core.paths import cache_root
 from simulator.backends.adapter import resolve_adapter
 from simulator.backends.base import Backend, BackendError, Message, cut_at_stop
 from simulator.backends.gguf_merge import WEIGHT_TYPES, cached_merge
-from simulator.backends.model_files import bundled_gguf, cache_root
+from simulator.backends.model_files import bundled_gguf
 from simulator.backends.transformers_backend import TUNED_TEMPERATURE, default_threads
 
 XLLAMACPP_PIN = "xllamacpp==2026.10.11549"

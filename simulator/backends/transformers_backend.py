@@ -32,9 +32,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from core.paths import cache_root
 from simulator.backends.adapter import adapter_digest, cast_weights, merge_adapter, resolve_adapter
 from simulator.backends.base import Backend, BackendError, Message, cut_at_stop
-from simulator.backends.model_files import bundled_gguf, cache_root, converted_gguf_dir
+from simulator.backends.model_files import bundled_gguf, converted_gguf_dir
 
 DEFAULT_DTYPE = "bfloat16"  # measured fastest TTFT at equal decode speed, see module docstring
 DTYPES = ("float32", "bfloat16", "float16")

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the stan
 
 from test_score_cli import BlankAnalyzer  # noqa: E402
 
-import evals.batch as batch  # noqa: E402
+import rubrics.batch as batch  # noqa: E402
 from rubrics.scorer import Scorer  # noqa: E402
 
 
@@ -35,7 +35,7 @@ class BusyAnalyzer(BlankAnalyzer):
 batch._make_scorer = lambda rubric: Scorer(rubric, BusyAnalyzer(float(os.environ.get("RELIABILITY_DELAY", "0"))))
 
 if __name__ == "__main__":
-    from simulator.cli import main
+    from callcoach.cli import main
 
     sys.argv = ["callcoach", "score", *sys.argv[1:]]
     main()

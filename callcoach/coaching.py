@@ -1,0 +1,222 @@
+"""Live coaching for a practice call: flags after each agent turn, and a suggested next line.
+
+Compliance has one source of truth, the rulebook (``rubrics/rules-*.yaml``): the practice page
+passes the violations the rulebook finds in the turn (``rubrics.turn_violations``), and each
+becomes a flag worded by its rule. The rest of the coaching is good practice that no rule
+covers (empathy, open questions, a recap; distress or a dispute left unanswered), read from
+what the call already knows: the agent turn's ``TurnAnalysis`` (the same analysis the scorer
+and the director use; nothing is detected twice), the analyses before it, and the debtor's
+state. Messages and hint lines are data, in ``callcoach/prompts/coaching.yaml``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from core.analysis.types import CallContext, Topic, TurnAnalysis
+from rubrics.results import Violation
+from rubrics.rulebook import rule_advice
+from rubrics.schema import Rulebook
+from simulator.actor import say_money
+from simulator.director import DebtorState
+from simulator.personas import Persona
+
+LEVELS = ("stop", "warn", "good")  # display order: problems first
+SEVERITY_LEVEL = {"blocker": "stop", "major": "stop", "minor": "warn"}
+_SUPPORT_SIGNALS = ("support_referral", "offer_help", "safety_check")
+# Once the debtor has spoken of self-harm or not coping, the hint walks the person-first steps,
+# in this order: (hint, what the agent has to have said for the step to be done).
+_CRISIS_STEPS = (
+    ("safety_check", ("safety_check",)),
+    ("crisis_line", ("support_referral",)),
+    ("pause_and_follow_up", ("follow_up",)),
+)
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One coaching note about the turn just spoken."""
+
+    level: str  # stop | warn | good
+    code: str  # the rule broken (a rule id), or the signal or situation that raised it
+    message: str
+    quote: str = ""  # the words that triggered it, when there are some
+
+    def to_dict(self) -> dict:
+        return {"level": self.level, "code": self.code, "message": self.message, "quote": self.quote}
+
+
+@dataclass(frozen=True)
+class Hint:
+    """A suggested next line for the agent, and which rule chose it."""
+
+    rule: str
+    text: str
+
+
+@lru_cache(maxsize=1)
+def coaching_data() -> dict:
+    """The flag messages and hint templates (package data, loaded once)."""
+    text = (Path(__file__).parent / "prompts" / "coaching.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+def _flag(table: str, code: str, quote: str = "") -> Flag:
+    entry = coaching_data()[table][code]
+    return Flag(entry["level"], code, entry["message"], quote)
+
+
+def _agent_turns(history: Sequence[TurnAnalysis]) -> list[TurnAnalysis]:
+    return [a for a in history if a.speaker == "agent"]
+
+
+def _addressed(history: Sequence[TurnAnalysis], analysis: TurnAnalysis | None, signals: Sequence[str]) -> bool:
+    turns = _agent_turns(history) + ([analysis] if analysis else [])
+    return any(a.signals.intersection(signals) for a in turns)
+
+
+def violation_flags(violations: Sequence[Violation], rulebook: Rulebook | None = None) -> list[Flag]:
+    """One flag per rule broken, worded by the rule: title, citation and what to do instead.
+
+    Blocker and major violations are ``stop``, minor ones ``warn``; the quote is the words
+    that broke the rule. Without the rulebook the flag has the title and citation only.
+    """
+    rules = {r.id: r for r in rulebook.rules} if rulebook is not None else {}
+    flags = []
+    for v in violations:
+        message = f"{v.title} ({v.citation})."
+        rule = rules.get(v.rule)
+        if rule is not None:
+            advice = rule_advice(rule, v)
+            message += f" {advice[:1].upper()}{advice[1:]}"
+        flags.append(Flag(SEVERITY_LEVEL[v.severity], v.rule, message, v.quote))
+    return flags
+
+
+def coach_turn(
+    analysis: TurnAnalysis,
+    history: Sequence[TurnAnalysis] = (),
+    violations: Sequence[Violation] = (),
+    rulebook: Rulebook | None = None,
+) -> list[Flag]:
+    """Flags for one agent turn, worst first.
+
+    ``history`` holds the analyses before it; ``violations`` are the rulebook's violations of
+    this turn (``rubrics.turn_violations``) and ``rulebook`` words them. Coaching adds no
+    compliance judgement of its own, so the scorecard at the end says what was said live.
+    """
+    ctx = analysis.context  # what was known before this turn
+    rules = {r.id: r for r in rulebook.rules} if rulebook is not None else {}
+    # A coaching note the rulebook makes on this turn (its rule names the same signal) is left
+    # to the rule: said once, in the rule's words.
+    ruled = {name for v in violations if v.rule in rules for name in rules[v.rule].referenced()}
+    flags = violation_flags(violations, rulebook)
+    notes: list[Flag] = []
+
+    situations = coaching_data()["situations"]
+
+    def note(code: str) -> None:
+        if ruled.isdisjoint(situations[code].get("rule_signals", ())):
+            notes.append(_flag("situations", code))
+
+    if ctx.distress_disclosed and not _addressed(history, analysis, (*_SUPPORT_SIGNALS, "empathy")):
+        note("ignored_distress")
+    if ctx.dispute_raised and "payment_offer" in analysis.signals and not _addressed(history, analysis, ("rights_statement",)):
+        note("ignored_dispute")
+    previous = _agent_turns(history)
+    if not previous and "self_identification" not in analysis.signals:
+        note("no_self_identification")
+
+    table = coaching_data()["signals"]
+    for hit in analysis.hits:
+        entry = table.get(hit.signal)
+        if entry is None or hit.signal in ruled or any(f.code == hit.signal for f in notes):
+            continue
+        if all(getattr(ctx, k) == v for k, v in entry.get("when", {}).items()):
+            notes.append(_flag("signals", hit.signal, hit.quote))
+    if analysis.question == "open":
+        note("open_question")
+    elif len(previous) == 2 and not any(a.question == "open" for a in previous):
+        note("closed_questions_only")
+
+    # Never praise a turn that broke a rule: the good notes would drown the one that matters.
+    if flags:
+        notes = [f for f in notes if f.level != "good"]
+    return sorted(flags + notes, key=lambda f: LEVELS.index(f.level))
+
+
+def _first_name(full: str) -> str:
+    return full.split()[0] if full.strip() else full
+
+
+def suggest_line(
+    persona: Persona,
+    state: DebtorState,
+    context: CallContext,
+    analyses: Sequence[TurnAnalysis] = (),
+    agent_name: str | None = None,
+) -> Hint:
+    """A suggested next line for the agent, fitted to where the call stands.
+
+    Rules are checked in order of what matters most (a debtor in crisis first: their safety,
+    the crisis line, a pause and a later call, never money; then compliance, then the
+    conversation); the first one that applies gives the line. Every name in a hint comes from
+    the persona: the trainee calls on behalf of its creditor.
+    """
+    data = coaching_data()
+    holder = persona.account_holder
+    agent_turns = _agent_turns(analyses)
+    debtor_offers = [a.offer for a in analyses if a.speaker != "agent" and a.offer is not None]
+    amount = debtor_offers[-1].amount if debtor_offers else max(25.0, round(persona.debt.amount / 12 / 25) * 25)
+    fill = {
+        "agent": agent_name or "Sam",
+        "debtor": holder,
+        "first_name": _first_name(holder),
+        "creditor": persona.debt.creditor,
+        "amount": say_money(amount),
+        "plan": state.promise.plan if state.promise else "",
+    }
+    asked_topics = {t for a in agent_turns for t in a.question_topics}
+
+    def rule() -> str:
+        if context.distress_disclosed:  # the person before the account, from here to the end
+            for step, said in _CRISIS_STEPS:
+                if not _addressed(analyses, None, said):
+                    return step
+            return "close_with_care"
+        if not agent_turns or not context.self_identified:
+            return "introduce"
+        if context.third_party:
+            return "third_party"
+        if context.stop_requested:
+            return "stop_requested"
+        if context.attorney_mentioned:
+            return "attorney"
+        if not context.identity_verified:
+            return "verify_detail" if context.name_confirmed else "verify"
+        if context.first_contact and not context.mini_miranda_given:
+            return "mini_miranda"
+        if context.dispute_raised and not _addressed(analyses, None, ("rights_statement",)):
+            return "dispute"
+        if state.promise:
+            return "recap" if not _addressed(analyses, None, ("recap",)) else "close"
+        if state.anger >= 60:
+            return "calm_anger"
+        if not any(a.question == "open" for a in agent_turns) or not state.revealed:
+            return "explore"
+        if Topic.payment_ability not in asked_topics and not debtor_offers:
+            return "ask_capacity"
+        if not _addressed(analyses, None, ("payment_offer",)):
+            return "propose_plan"
+        return "close"
+
+    key = rule()
+    return Hint(key, data["hints"][key].format(**fill))
+
+
+__all__ = ["Flag", "Hint", "coach_turn", "violation_flags", "suggest_line", "coaching_data", "LEVELS", "SEVERITY_LEVEL"]

@@ -1,0 +1,59 @@
+"""Turn analysis: the one place signals are detected (the scorer and the director both read it).
+
+    from core.analysis import default_analyzer
+    an = default_analyzer()                      # cached process-wide; loads the embedder once
+    a = an.analyze_turn("Hi, this is Sam from Acme Recovery.", speaker="agent")
+    a.signals  # frozenset({'greeting', 'self_identification'})
+
+Signals are defined as data in ``signals.yaml`` (patterns per language, embedding exemplars).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from core.analysis.amounts import extract_amounts, find_date, is_recurring
+from core.analysis.analyzer import Analyzer, split_sentences, update_context
+from core.analysis.catalogue import (
+    Catalogue,
+    CatalogueError,
+    default_catalogue,
+    load_catalogue,
+)
+from core.analysis.embedder import Embedder, default_embedder
+from core.analysis.types import CallContext, Hit, PaymentOffer, TurnAnalysis
+
+_DEFAULT: dict[str, Analyzer] = {}
+_LOCK = threading.Lock()
+
+
+def default_analyzer(language: str = "en") -> Analyzer:
+    """The process-wide analyzer for ``language`` (built once, thread-safe; shares one embedder)."""
+    an = _DEFAULT.get(language)
+    if an is None:
+        with _LOCK:
+            an = _DEFAULT.get(language)
+            if an is None:
+                an = _DEFAULT[language] = Analyzer(embedder=default_embedder(), language=language)
+    return an
+
+
+__all__ = [
+    "Analyzer",
+    "CallContext",
+    "Catalogue",
+    "CatalogueError",
+    "Embedder",
+    "Hit",
+    "PaymentOffer",
+    "TurnAnalysis",
+    "default_analyzer",
+    "default_catalogue",
+    "default_embedder",
+    "extract_amounts",
+    "find_date",
+    "is_recurring",
+    "load_catalogue",
+    "split_sentences",
+    "update_context",
+]

@@ -1,0 +1,365 @@
+"""The turn analyzer: one :class:`TurnAnalysis` per turn, read by both the scorer and the director.
+
+A turn is split into sentences; all of its sentences are embedded in one call (cached per
+distinct sentence); every catalogue signal for the speaker's side runs its one detector; the
+question type and topics, money amounts and any payment offer are extracted; and the
+:class:`CallContext` is threaded from the turn before to the turn after.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Sequence
+from datetime import date, datetime
+from pathlib import Path
+
+from core.analysis.amounts import find_amounts, find_date, is_recurring
+from core.analysis.catalogue import Catalogue, default_catalogue, load_catalogue
+from core.analysis.detectors import (
+    FLAGS,
+    Detector,
+    ExemplarBank,
+    SentencePatterns,
+    TurnText,
+    build_detectors,
+    detect_turn,
+)
+from core.analysis.embedder import Embedder
+from core.analysis.types import CallContext, Hit, PaymentOffer, QuestionType, Topic, TurnAnalysis
+from core.transcript import Transcript
+
+# Languages the default embedder (all-MiniLM-L6-v2) understands; elsewhere only patterns run.
+SEMANTIC_LANGUAGES = frozenset({"en"})
+
+_ABBREVIATIONS = re.compile(
+    r"\b(?:mr|mrs|ms|dr|prof|sr|jr|st|vs|etc|no|approx|dept|inc|ltd|co|corp|e\.g|i\.e|a\.m|p\.m)\.$",
+    re.IGNORECASE,
+)
+_EN_SPLIT = re.compile(r"(?<=[.!?])[\"'’”)\]]*\s+|\n+|(?<=[.!?]{2})")
+_ZH_SPLIT = re.compile(r"(?<=[。！？!?；;])|\n+")
+_ZH_QUESTION_END = re.compile(r"[?？]\s*$|[吗呢吧么]\s*[。.]?$")
+
+
+def split_sentences(text: str, language: str = "en") -> list[str]:
+    """Split a turn into sentences ("Mr. Smith" and "$1,200.50" stay whole)."""
+    text = text.strip()
+    if not text:
+        return []
+    if language == "zh":
+        parts = [p.strip() for p in _ZH_SPLIT.split(text)]
+        return [p for p in parts if p and re.search(r"\w", p)]
+    out: list[str] = []
+    pending = ""
+    for piece in _EN_SPLIT.split(text):
+        if not piece or not piece.strip():
+            continue
+        pending = f"{pending} {piece.strip()}".strip() if pending else piece.strip()
+        if _ABBREVIATIONS.search(pending):
+            continue  # "Mr." is not the end of a sentence
+        out.append(pending)
+        pending = ""
+    if pending:
+        out.append(pending)
+    return [s for s in out if re.search(r"\w", s)]
+
+
+def local_hour(started_at: object) -> int | None:
+    """The hour of an ISO timestamp as written (its own offset is the debtor's local time)."""
+    parsed = _parse_time(started_at)
+    return parsed.hour if parsed else None
+
+
+def _parse_time(value: object) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        return datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _default_model_id() -> str:
+    from core.analysis.embedder import default_model_path
+
+    return default_model_path()
+
+
+class Analyzer:
+    """Analyses turns against the signal catalogue (patterns + embedding exemplars).
+
+    Build it once and reuse it: the catalogue is parsed and its exemplars embedded once (on
+    first use, or by :meth:`warm_up`). Thread-safe: per-call state lives on the stack.
+    """
+
+    def __init__(
+        self,
+        embedder: Embedder | None = None,
+        catalogue_path: Path | str | None = None,
+        language: str = "en",
+    ) -> None:
+        self.catalogue: Catalogue = load_catalogue(catalogue_path) if catalogue_path else default_catalogue()
+        if language not in self.catalogue.languages:
+            raise ValueError(f"language {language!r} is not in the signal catalogue ({self.catalogue.languages})")
+        self.language = language
+        self.semantic = language in SEMANTIC_LANGUAGES
+        self._embedder = embedder
+        self._bank = ExemplarBank()
+        self._detectors = build_detectors(self.catalogue, language, self._bank, semantic=self.semantic)
+        self._by_side = {
+            side: {n: d for n, d in self._detectors.items() if n in self.catalogue.for_speaker(side)}
+            for side in ("agent", "debtor")
+        }
+        self._patterns = {side: SentencePatterns(dets, language) for side, dets in self._by_side.items()}
+        self._topics: list[tuple[Topic, slice, float, list[re.Pattern[str]]]] = []
+        for topic, spec in self.catalogue.topics.items():
+            sl = self._bank.add(list(spec.exemplars)) if self.semantic else slice(0, 0)
+            pats = [re.compile(p, FLAGS) for p in spec.patterns.get(language, [])]
+            self._topics.append((topic, sl, spec.threshold, pats))
+        q = self.catalogue.question
+        self._q_open = [re.compile(p, FLAGS) for p in q.open.get(language, [])]
+        self._q_open_any = [re.compile(p, FLAGS) for p in q.open_anywhere.get(language, [])]
+        self._q_imperative = [re.compile(p, FLAGS) for p in q.imperative_open.get(language, [])]
+        self._ready = False
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ set-up
+
+    @property
+    def embedder(self) -> Embedder | None:
+        """The sentence embedder (None for a pattern-only language such as zh)."""
+        if self._embedder is None and self.semantic:
+            from core.analysis.embedder import default_embedder
+
+            self._embedder = default_embedder()
+        return self._embedder
+
+    @property
+    def signal_names(self) -> frozenset[str]:
+        return frozenset(self._detectors)
+
+    def _ensure_ready(self) -> None:
+        if self._ready:
+            return
+        with self._lock:
+            if not self._ready:
+                if self.semantic:
+                    emb = self.embedder
+                    model_id = str(getattr(emb, "path_or_name", None) or _default_model_id())
+                    self._bank.embed(emb.encode, model_id=model_id)
+                self._ready = True
+
+    def warm_up(self) -> None:
+        """Load the model, embed the exemplars and run one turn, so real turns are fast."""
+        self._ensure_ready()
+        self.analyze_turn("Hello, how are you today?", speaker="agent")
+
+    def split_sentences(self, text: str) -> list[str]:
+        return split_sentences(text, self.language)
+
+    def initial_context(self, transcript: Transcript) -> CallContext:
+        """The context before a call's first turn, from its metadata (started_at, first_contact)."""
+        md = transcript.metadata or {}
+        return CallContext(
+            first_contact=bool(md.get("first_contact", True)),
+            local_hour=local_hour(md.get("started_at")),
+        )
+
+    # ------------------------------------------------------------------ analysis
+
+    def _turn_text(self, text: str) -> TurnText:
+        sentences = self.split_sentences(text)
+        turn = TurnText(sentences=sentences, language=self.language)
+        if self.semantic and sentences and self._bank.matrix is not None:
+            emb = self.embedder.encode(sentences)  # one call per turn
+            turn.sims = emb @ self._bank.matrix.T
+        return turn
+
+    def analyze_turn(
+        self,
+        text: str,
+        speaker: str = "agent",
+        index: int = 0,
+        context: CallContext | None = None,
+        *,
+        today: date | None = None,
+    ) -> TurnAnalysis:
+        """Analyse one turn given the call so far; ``.context`` is before it, ``.after`` after it."""
+        self._ensure_ready()
+        context = context if context is not None else CallContext()
+        speaker = speaker if speaker in ("agent", "debtor", "third_party") else "debtor"
+        turn = self._turn_text(text or "")
+        side = "agent" if speaker == "agent" else "debtor"
+        hits = detect_turn(self._by_side[side], turn, self._patterns[side])
+        names = {h.signal for h in hits}
+        question, topic_list = self._questions(turn) if side == "agent" else self._questions(turn, topics=False)
+        amounts = tuple(a.value for a in find_amounts(text or ""))
+        offer = self._offer(turn, hits, today)
+        return TurnAnalysis(
+            index=index,
+            speaker=speaker,
+            text=text,
+            hits=hits,
+            question=question,
+            question_topics=topic_list,
+            offer=offer,
+            amounts=amounts,
+            context=context,
+            after=update_context(context, speaker, names),
+        )
+
+    def analyze_transcript(self, transcript: Transcript) -> list[TurnAnalysis]:
+        """One analysis per turn (every speaker), the context threaded through the call."""
+        self._ensure_ready()
+        ctx = self.initial_context(transcript)
+        today = _call_date(transcript)
+        out: list[TurnAnalysis] = []
+        for i, turn in enumerate(transcript.turns):
+            speaker, text = _speaker_text(turn)
+            a = self.analyze_turn(text, speaker=speaker, index=i, context=ctx, today=today)
+            out.append(a)
+            ctx = a.after
+        return out
+
+    def analyze_many(self, transcripts: Sequence[Transcript], batch_size: int = 4096) -> list[list[TurnAnalysis]]:
+        """Analyse a batch: every distinct sentence of the batch is embedded once, in large batches."""
+        self._ensure_ready()
+        if self.semantic:
+            distinct = list(
+                dict.fromkeys(
+                    s for t in transcripts for turn in t.turns for s in self.split_sentences(_speaker_text(turn)[1])
+                )
+            )
+            for start in range(0, len(distinct), batch_size):
+                self.embedder.encode(distinct[start : start + batch_size])
+        return [self.analyze_transcript(t) for t in transcripts]
+
+    # ------------------------------------------------------------------ structure
+
+    def _is_question(self, s: str) -> bool:
+        if s.rstrip().endswith(("?", "？")):
+            return True
+        return self.language == "zh" and bool(_ZH_QUESTION_END.search(s))
+
+    def _question_type(self, s: str) -> QuestionType | None:
+        if any(rx.search(s) for rx in self._q_imperative):
+            return "open"
+        if not self._is_question(s):
+            return None
+        if any(rx.search(s) for rx in self._q_open) or any(rx.search(s) for rx in self._q_open_any):
+            return "open"
+        return "closed"
+
+    def _questions(self, turn: TurnText, topics: bool = True) -> tuple[QuestionType | None, tuple[Topic, ...]]:
+        kinds: list[QuestionType] = []
+        scored: dict[Topic, float] = {}
+        for i, s in enumerate(turn.matched):
+            kind = self._question_type(s)
+            if kind is None:
+                continue
+            kinds.append(kind)
+            if not topics:
+                continue
+            for topic, sl, threshold, pats in self._topics:
+                score = 0.0
+                if any(rx.search(s) for rx in pats):
+                    score = 1.0
+                elif turn.sims is not None and sl.stop > sl.start:
+                    best = float(turn.sims[i, sl].max())
+                    score = best if best >= threshold else 0.0
+                if score > scored.get(topic, 0.0):
+                    scored[topic] = score
+        question: QuestionType | None = "open" if "open" in kinds else ("closed" if kinds else None)
+        ordered = tuple(t for t, _ in sorted(scored.items(), key=lambda kv: -kv[1]))
+        return question, ordered
+
+    def _offer(self, turn: TurnText, hits: tuple[Hit, ...], today: date | None) -> PaymentOffer | None:
+        """The payment plan of an agent's payment_offer, a debtor's promise, or an agent's recap
+        that reads a plan back (an amount with a date or a cadence), when it has an amount."""
+        source = next((h for h in hits if h.signal in ("payment_offer", "debtor_promise")), None)
+        if source is None:
+            recap = next((h for h in hits if h.signal == "recap"), None)
+            # "so that's $1,200 you owe" is no plan: a recapped plan says when or how often
+            if recap is None or not find_amounts(recap.quote):
+                return None
+            if not (is_recurring(recap.quote) or find_date(recap.quote, today)):
+                return None
+            source = recap
+        sentence = source.quote
+        amounts = find_amounts(sentence)
+        if not amounts:  # the plan sentence and its amount may be split: "$50 a month. Would that work?"
+            for s in turn.sentences:
+                amounts = find_amounts(s)
+                if amounts:
+                    sentence = s
+                    break
+        if not amounts:
+            return None
+        recurring = is_recurring(sentence)
+        amount = amounts[0]
+        if recurring and len(amounts) > 1:
+            # "of the $1,200, could you do $100 a month?": the instalment is the one next to its cadence
+            amount = min(amounts, key=lambda a: _distance_to_cadence(sentence, a.end))
+        whole = " ".join(turn.sentences)
+        when = find_date(sentence, today) or find_date(whole, today)
+        return PaymentOffer(
+            amount=amount.value,
+            monthly=recurring,
+            date_text=when[0] if when else None,
+            days_from_now=when[1] if when else None,
+        )
+
+
+def _distance_to_cadence(sentence: str, pos: int) -> int:
+    from core.analysis.amounts import RECURRING
+
+    starts = [m.start() for m in RECURRING.finditer(sentence)]
+    return min((abs(s - pos) for s in starts), default=10**6)
+
+
+def _speaker_text(turn: object) -> tuple[str, str]:
+    # a Transcript built with model_copy(update=...) may hold plain dicts instead of Turns
+    if isinstance(turn, dict):
+        return str(turn.get("speaker", "debtor")), str(turn.get("text") or "")
+    return turn.speaker, turn.text or ""
+
+
+def _call_date(transcript: Transcript) -> date | None:
+    parsed = _parse_time((transcript.metadata or {}).get("started_at"))
+    return parsed.date() if parsed else None
+
+
+def update_context(before: CallContext, speaker: str, signals: set[str] | frozenset[str]) -> CallContext:
+    """The call context after a turn by ``speaker`` that produced ``signals``."""
+    if speaker == "agent":
+        return before.evolve(
+            agent_turns=before.agent_turns + 1,
+            self_identified=before.self_identified or "self_identification" in signals,
+            identity_asked=before.identity_asked or bool(signals & {"identity_check", "identifier_request"}),
+            identifier_asked=before.identifier_asked or "identifier_request" in signals,
+            debt_disclosed=before.debt_disclosed or bool(signals & {"debt_mention", "payment_offer"}),
+            mini_miranda_given=before.mini_miranda_given or "mini_miranda" in signals,
+        )
+    changes: dict[str, bool] = {
+        "stop_requested": before.stop_requested or "debtor_stop_request" in signals,
+        "attorney_mentioned": before.attorney_mentioned or "debtor_attorney" in signals,
+        "distress_disclosed": before.distress_disclosed or "debtor_distress_severe" in signals,
+        "hardship_disclosed": before.hardship_disclosed or "debtor_hardship" in signals,
+        "dispute_raised": before.dispute_raised or "debtor_dispute" in signals,
+    }
+    if "debtor_not_account_holder" in signals or speaker == "third_party":
+        changes.update(third_party=True, identity_verified=False, name_confirmed=False, identifier_confirmed=False)
+    elif speaker == "debtor":
+        # Only answers to the agent's own check count: a name said before anyone asked, or a
+        # date of birth nobody asked for, verifies nothing.
+        name = before.name_confirmed or (before.identity_asked and "debtor_confirms_identity" in signals)
+        detail = before.identifier_confirmed or (before.identifier_asked and "debtor_gives_identifier" in signals)
+        changes.update(name_confirmed=name, identifier_confirmed=detail, identity_verified=name and detail)
+        if name:
+            changes.update(third_party=False)
+    return before.evolve(**changes)
+
+
+__all__ = ["Analyzer", "Detector", "split_sentences", "update_context", "local_hour"]
