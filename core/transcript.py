@@ -1,4 +1,4 @@
-"""The transcript contract (see DESIGN.md) and JSON Lines round-trip.
+"""The transcript contract (see docs/DESIGN.md) and JSON Lines round-trip.
 
 Multi-format readers (CSV, plain text, speaker aliases) live in ``core.readers``.
 """

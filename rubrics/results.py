@@ -1,4 +1,4 @@
-"""The Score contract (DESIGN.md): one JSON object per scored transcript."""
+"""The Score contract (docs/DESIGN.md): one JSON object per scored transcript."""
 
 from __future__ import annotations
 

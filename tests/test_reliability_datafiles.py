@@ -11,8 +11,8 @@ import yaml
 from typer.testing import CliRunner
 
 from callcoach.cli import app
+from core import datafile
 from rubrics.loader import RubricError, load_rubric, validate_file
-from simulator import datafile
 from simulator.personas import SHIPPED_DIR, PersonaError, load_personas, parse_persona
 
 RUBRICS = Path(__file__).resolve().parent.parent / "rubrics"

@@ -201,11 +201,6 @@ def test_resume_after_sigkill(tmp_path):
 
 
 def test_workers_give_the_same_output(tmp_path):
-    pytest.importorskip("core.analysis")
-    from simulator import analysis
-
-    if not hasattr(analysis, "default_analyzer"):
-        pytest.skip("the turn analysis is not available")
     one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
     inputs = [SAMPLES / "a-calls.jsonl", SAMPLES / "c-rows.csv", SAMPLES / "d-plain.txt"]
     r1 = run(*inputs, "--out", one, "--quiet")
