@@ -269,26 +269,83 @@ def test_folder_is_read_in_sorted_order_with_locations():
 
 
 # --- fuzzing: readers never raise, whatever they are given -----------------------------------
+#
+# The contract: every item is a Transcript or a ReadError in its place; a ReadError names the
+# file and line and says why in one line. read_text turns an exception a reader lets escape into
+# "unreadable (TypeError: …)" so a batch never loses a file: for the tests that is a failure.
 
 _speaker = st.sampled_from(["agent", "Collector", "customer", "debtor", "third party", "客户", "x", ""])
 _turn = st.fixed_dictionaries({"speaker": _speaker, "text": st.text(max_size=40)})
 _call = st.fixed_dictionaries(
     {"id": st.one_of(st.text(max_size=8), st.integers(), st.none()), "turns": st.lists(_turn, max_size=4)}
 )
+_KNOWN = {"agent": "agent", "collector": "agent", "customer": "debtor", "debtor": "debtor",
+          "third party": "third_party", "客户": "debtor"}
 
 
-def _check(result: list, fmt: str) -> None:
+def _check(result: list, name: str) -> None:
+    """Each item is a writable Transcript or a ReadError reported in place (not a reader crash)."""
     for line, item in result:
-        assert isinstance(item, Transcript | ReadError)
+        assert isinstance(item, Transcript | ReadError), type(item)
         assert isinstance(line, int) and line >= 0
         if isinstance(item, Transcript):
             assert item.id and all(t.speaker in ("agent", "debtor", "third_party") for t in item.turns)
+            item.to_json_line().encode("utf-8")
+        else:
+            assert item.file == name and item.line == line, item
+            assert item.message and not item.message.startswith("unreadable ("), item.message
+            assert "\n" not in str(item) and "\r" not in str(item)
+            json.dumps(item.to_record(), ensure_ascii=False).encode("utf-8")
+
+
+def _outcome(item: Transcript | ReadError) -> tuple:
+    if isinstance(item, Transcript):
+        return item.id, [(t.speaker, t.text) for t in item.turns]
+    return item.id, item.message
+
+
+def _expected_json(call: dict) -> tuple:
+    """What reading one generated JSON call must give: its transcript, or the reported reason."""
+    raw = call["id"]
+    tid = str(raw) if raw is not None else None
+    if tid is None or not tid.strip():
+        return None, "missing 'id'"
+    for i, t in enumerate(call["turns"]):
+        if t["speaker"].lower() not in _KNOWN:
+            return tid, f"turns[{i}].speaker: unknown speaker {t['speaker']!r}"
+    return tid, [(_KNOWN[t["speaker"].lower()], t["text"]) for t in call["turns"]]
+
+
+def _expected_csv(rows: list[tuple]) -> list[tuple]:
+    """Rows grouped by id in first-seen order, sorted by turn; a blank id or speaker is reported."""
+    order: list = []
+    calls: dict = {}
+    for n, (raw_id, turn, speaker, text) in enumerate(rows):
+        tid = raw_id.strip()
+        if not tid:
+            order.append(n)
+            calls[n] = (None, "missing id")
+            continue
+        if tid not in calls:
+            order.append(tid)
+            calls[tid] = (tid, [])
+        turns = calls[tid][1]
+        if isinstance(turns, str):
+            continue  # the call already failed at an earlier row
+        if speaker.lower() not in _KNOWN:
+            calls[tid] = (tid, f"speaker: unknown speaker {speaker!r}")
+            continue
+        turns.append((turn, len(turns), (_KNOWN[speaker.lower()], text)))
+    return [
+        calls[k] if isinstance(calls[k][1], str) else (calls[k][0], [t for *_, t in sorted(calls[k][1])])
+        for k in order
+    ]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=st.text(max_size=300), fmt=st.sampled_from(["jsonl", "json", "csv", "txt"]))
 def test_fuzz_arbitrary_text_never_raises(text, fmt):
-    _check(list(read_text(text, "fuzz", fmt)), fmt)
+    _check(list(read_text(text, "fuzz", fmt)), "fuzz")
 
 
 @settings(max_examples=100, deadline=None)
@@ -297,10 +354,14 @@ def test_fuzz_json_structures_and_truncation(calls, cut):
     jsonl = "\n".join(json.dumps(c, ensure_ascii=False) for c in calls)
     whole = json.dumps(calls, ensure_ascii=False, indent=1)
     for text, fmt in ((jsonl, "jsonl"), (whole, "json"), (whole[:cut], "json"), (jsonl[:cut], "jsonl")):
-        result = list(read_text(text, "fuzz", fmt))
-        _check(result, fmt)
-    # complete JSONL: one item per non-empty line (split at "\n" only: ids may hold U+0085), in order
-    assert len(list(read_text(jsonl, "f", "jsonl"))) == sum(1 for line in jsonl.split("\n") if line.strip())
+        _check(list(read_text(text, "fuzz", fmt)), "fuzz")
+    # complete files: one item per call, in order, each the transcript or the reason expected
+    # (ids may hold U+0085 and U+2028: JSON Lines splits at "\n" only)
+    expected = [_expected_json(c) for c in calls]
+    lines = list(read_text(jsonl, "f", "jsonl"))
+    assert [_outcome(item) for _, item in lines] == expected
+    assert [line for line, _ in lines] == list(range(1, len(calls) + 1))
+    assert [_outcome(item) for _, item in read_text(whole, "f", "json")] == expected
 
 
 @settings(max_examples=100, deadline=None)
@@ -313,7 +374,9 @@ def test_fuzz_csv_rows(rows):
     w = csv.writer(buf)
     w.writerow(["id", "turn", "speaker", "text"])
     w.writerows(rows)
-    _check(list(read_text(buf.getvalue(), "fuzz.csv", "csv")), "csv")
+    result = list(read_text(buf.getvalue(), "fuzz.csv", "csv"))
+    _check(result, "fuzz.csv")
+    assert [_outcome(item) for _, item in result] == _expected_csv(rows)
 
 
 @settings(max_examples=60, deadline=None)
@@ -321,5 +384,6 @@ def test_fuzz_csv_rows(rows):
 def test_fuzz_binary_files(tmp_path_factory, data, suffix):
     p = tmp_path_factory.mktemp("fuzz") / f"f{suffix}"
     p.write_bytes(data)
-    _check(list(read_path(p)), suffix)
-    assert all(isinstance(x, Transcript | ReadError) for x in iter_transcripts([p]))
+    result = list(read_path(p))
+    _check(result, str(p))
+    assert [item for _, item in result] == list(iter_transcripts([p]))

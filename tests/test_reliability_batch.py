@@ -42,6 +42,17 @@ BIG = 131_100  # characters: over csv's default field limit (131,072), under LIM
 GOOD = ("ok", "linesep", "big")
 JSON_KINDS = (*GOOD, "surrogate", "deep", "bigint", "syntax", "many_turns", "long_turn")
 CSV_KINDS = (*GOOD, "bad_quote", "many_turns", "long_turn")
+# What the error line says for each hostile kind: an expected, reported outcome. A reader that
+# raised would say "unreadable (TypeError: …)" and a scorer crash "scoring failed: …" instead.
+REASON = {
+    "surrogate": "lone surrogate \\ud83d (not valid Unicode text)",
+    "deep": "invalid JSON: nested too deeply to read",
+    "bigint": f"invalid JSON: a number of more than {sys.get_int_max_str_digits():,} digits",
+    "syntax": "invalid JSON: Expecting ':' delimiter",
+    "many_turns": f"over the limit of {LIMITS.max_turns} a call (--max-turns)",
+    "long_turn": f"over the limit of {LIMITS.max_turn_chars:,} a turn (--max-turn-chars)",
+    "bad_quote": "invalid CSV: a quote opened on this line",
+}
 WORDS = ["Hello", "yes, fine", "Café", "Señor", "naïve", "£20", "today", "pay", "ok"]
 WIDE_WORDS = [*WORDS, "您好", "请问", "Grüße"]  # not in Latin-1
 
@@ -118,7 +129,7 @@ def _expected_id(i: int, tid: str, kind: str) -> str | None:
 
 @st.composite
 def hostile_files(draw):
-    """(name, bytes, [(expected id or None, good?)]) for 1-3 files of hostile transcripts."""
+    """(name, bytes, [(expected id or None, kind)]) for 1-3 files of hostile transcripts."""
     files = []
     for f in range(draw(st.integers(1, 3))):
         fmt = draw(st.sampled_from(["jsonl", "json", "csv"]))
@@ -140,7 +151,7 @@ def hostile_files(draw):
                 text = _swap(newline.join(json.dumps(c, ensure_ascii=False) for c in objs), swaps) + newline
             else:
                 text = _swap(json.dumps(objs, ensure_ascii=False, indent=draw(st.sampled_from([None, 1, 2]))), swaps)
-        expected = [(_expected_id(i, tid, kind), kind in GOOD) for i, (tid, kind, _) in enumerate(calls)]
+        expected = [(_expected_id(i, tid, kind), kind) for i, (tid, kind, _) in enumerate(calls)]
         files.append((f"in{f}.{fmt}", text.encode(encoding), expected))
     return files
 
@@ -157,16 +168,17 @@ def test_lines_in_equal_lines_out_in_order_for_hostile_inputs(files):
         for name, data, _ in files:
             (folder / name).write_bytes(data)
         result = _score([folder], out)
-        expected = [(folder / name, tid, good) for name, _, exp in files for tid, good in exp]
+        expected = [(folder / name, tid, kind) for name, _, exp in files for tid, kind in exp]
         recs = _records(out)
         assert len(recs) == len(result.lines) == len(expected)
-        for rec, (path, tid, good) in zip(recs, expected, strict=True):
-            if good:
+        for rec, (path, tid, kind) in zip(recs, expected, strict=True):
+            if kind in GOOD:
                 assert "error" not in rec and rec["id"] == tid, rec
-            else:
+            else:  # reported where it stood, for the reason its kind gives (not a reader or scorer crash)
                 assert rec["error"].startswith(f"{path}:") and "\n" not in rec["error"], rec
+                assert REASON[kind] in rec["error"], (kind, rec)
                 assert tid is None or rec["id"] == tid
-        assert result.failed == sum(not good for _, _, good in expected)  # exit 1 exactly when > 0
+        assert result.failed == sum(kind not in GOOD for _, _, kind in expected)  # exit 1 exactly when > 0
         # resuming the finished run changes nothing and scores nothing again
         again = _score([folder], out, resume=True)
         assert again.lines == result.lines and again.scored == 0 and again.resumed == len(expected) - result.failed

@@ -15,14 +15,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core import analysis
 from core.readers import iter_transcripts
 from core.transcript import Transcript
-
-analysis = pytest.importorskip("core.analysis")
-if not hasattr(analysis, "default_analyzer"):
-    pytest.skip("the turn analysis (core.analysis.default_analyzer) is not available", allow_module_level=True)
-
-from rubrics.scorer import Scorer  # noqa: E402
+from rubrics.scorer import Scorer
 
 LABELLED = yaml.safe_load((Path(__file__).parent / "data" / "labelled_rules.yaml").read_text(encoding="utf-8"))
 SAMPLES = Path(__file__).parent / "data" / "transcripts"

@@ -14,6 +14,7 @@ import yaml
 from typer.testing import CliRunner
 
 from callcoach.cli import app
+from core import analysis
 from core.analysis.types import CallContext, Hit, PaymentOffer, TurnAnalysis
 from core.transcript import Transcript
 from rubrics import call_end_violations, turn_violations
@@ -308,7 +309,6 @@ def test_rubrics_list():
 
 
 def test_live_scorer_reports_per_turn_and_matches_batch_scoring():
-    analysis = pytest.importorskip("core.analysis")
     from rubrics import LiveScorer, score_transcript
 
     an = analysis.default_analyzer()
