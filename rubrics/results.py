@@ -34,6 +34,19 @@ class Violation(_Out):
     severity: Severity
     turn: int = Field(ge=0)
     quote: str
+    basis: Literal["law", "policy"] = Field(
+        default="law",
+        description="law: the cited provision binds this caller; policy: the call is held to it as agency "
+        "policy (a first-party creditor under a rule written for third-party collectors)",
+    )
+
+
+class NotChecked(_Out):
+    """A rule the call could not be checked against: facts it needs are not in the metadata."""
+
+    rule: str
+    title: str
+    needs: list[str] = Field(description="The metadata facts that would let the rule be checked")
 
 
 class Score(_Out):
@@ -44,9 +57,20 @@ class Score(_Out):
     criteria: dict[str, CriterionScore]
     violations: list[Violation] = Field(default_factory=list)
     feedback: list[str] = Field(default_factory=list)
+    not_checked: list[NotChecked] = Field(
+        default_factory=list, description="Rules that could not be checked for want of call facts (metadata)"
+    )
 
     def to_json_line(self) -> str:
-        return self.model_dump_json()
+        """One JSON line. Fields added to the contract later (``not_checked``, a violation's
+        ``basis``) appear only when they say something, so a line reads as it always did."""
+        exclude: dict = {}
+        if not self.not_checked:
+            exclude["not_checked"] = True
+        law = [i for i, v in enumerate(self.violations) if v.basis == "law"]
+        if law:
+            exclude["violations"] = {i: {"basis"} for i in law}
+        return self.model_dump_json(exclude=exclude or None)
 
     @property
     def blockers(self) -> list[Violation]:

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from core.datafile import Line, LongText, ShortText
+from core.transcript import CallFacts
 
 SCHEMA_VERSION = 1
 
@@ -278,6 +279,17 @@ class TurnDetect(_Strict):
     kind: Literal["turn"]
     match: Match
     once: bool = Field(default=False, description="Report only the first matching turn")
+    after: list[str] = Field(
+        default_factory=list,
+        description="Only after the debtor (or whoever answered) said ANY of these, earlier in the call",
+    )
+    not_after: list[str] = Field(
+        default_factory=list,
+        description="Not after the debtor (or whoever answered) said ANY of these, earlier in the call",
+    )
+
+    def referenced(self) -> list[str]:
+        return [*self.match.referenced(), *self.after, *self.not_after]
 
 
 class MissingDetect(_Strict):
@@ -312,7 +324,33 @@ class AmountDetect(_Strict):
     tolerance: float = Field(default=1.0, ge=0, description="Rounding allowed, in currency units")
 
 
-Detect = Annotated[TurnDetect | MissingDetect | HourDetect | AmountDetect, Field(discriminator="kind")]
+class FrequencyDetect(_Strict):
+    """Call frequency from the call's facts: too many calls in 7 days, or a call too soon after a
+    telephone conversation (Regulation F's presumption, 12 CFR 1006.14(b)(2))."""
+
+    kind: Literal["frequency"]
+    max_calls_7_days: int = Field(
+        default=7, ge=1, description="A violation when this call comes after this many calls in the 7 days before it"
+    )
+    conversation_gap_days: int = Field(
+        default=7, ge=1, description="A violation when the last conversation was fewer than this many days ago"
+    )
+
+
+Detect = Annotated[
+    TurnDetect | MissingDetect | HourDetect | AmountDetect | FrequencyDetect, Field(discriminator="kind")
+]
+
+Fact = Literal[CallFacts.known_facts()]  # type: ignore[valid-type]
+
+
+def _check_fact_values(values: dict[str, bool | str]) -> dict[str, bool | str]:
+    try:
+        CallFacts.model_validate(values)
+    except ValueError as exc:
+        first = exc.errors()[0] if hasattr(exc, "errors") else {"loc": (), "msg": str(exc)}
+        raise ValueError(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+    return values
 
 
 class Rule(_Strict):
@@ -322,13 +360,28 @@ class Rule(_Strict):
     severity: Severity
     detect: Detect
     advice: LongText = Field(min_length=5, description="Feedback for a violation; may use {turn} {quote}")
+    facts: dict[Fact, bool | str] = Field(
+        default_factory=dict,
+        description="Applies only when the call's metadata states these facts (channel: voicemail, "
+        "time_barred: true); when one is not given, the rule is listed as not checked",
+    )
+    skip_facts: dict[Fact, bool | str] = Field(
+        default_factory=dict, description="Does not apply when the call's metadata states these facts"
+    )
+    first_party: Literal["law", "policy", "skip"] = Field(
+        default="law",
+        description="For a first-party creditor (metadata collector_type: first_party): law (binds it too), "
+        "policy (held to it as agency policy, marked so) or skip (does not apply)",
+    )
+
+    _facts_ok = field_validator("facts", "skip_facts")(_check_fact_values)
 
     def referenced(self) -> list[str]:
-        """The signals the rule's detection names (none for the hour and amount checks)."""
+        """The signals the rule's detection names (none for the hour, amount and frequency checks)."""
         d = self.detect
-        if isinstance(d, TurnDetect):
-            return d.match.referenced()
-        return d.referenced() if isinstance(d, MissingDetect) else []
+        if isinstance(d, TurnDetect | MissingDetect):
+            return d.referenced()
+        return []
 
 
 class Rulebook(_Strict):
@@ -337,6 +390,10 @@ class Rulebook(_Strict):
     version: ShortText
     jurisdiction: ShortText
     language: str = Field(pattern=r"^[a-z]{2}$")
+    policy_citation: ShortText = Field(
+        default="Agency policy for a first-party creditor, modelled on {citation}",
+        description="How a 'first_party: policy' rule is cited for a first-party creditor; {citation} is the rule's",
+    )
     rules: list[Rule] = Field(min_length=1)
 
     @model_validator(mode="after")
