@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from core.html import render
+
 BINS = 10
 
 
@@ -45,8 +47,6 @@ def histogram(values: Sequence[float], *, width: int = 320, height: int = 120, b
 
 def render_report(records: Iterable[dict[str, Any]], *, rubric=None, title: str = "callcoach score report") -> str:
     """The report as one HTML string (records are Score dicts or ``{"id", "error"}`` dicts)."""
-    import jinja2
-
     records = list(records)
     scored = [r for r in records if "error" not in r]
     errors = [r for r in records if "error" in r]
@@ -92,14 +92,8 @@ def render_report(records: Iterable[dict[str, Any]], *, rubric=None, title: str 
         "median_overall": statistics.median(overall) if overall else None,
         "with_blocker": sum(any(v["severity"] == "blocker" for v in r.get("violations", [])) for r in scored),
     }
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("rubrics", "templates"),
-        autoescape=jinja2.select_autoescape(["html", "j2"], default=True),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    template = env.get_template("report.html.j2")
-    return template.render(
+    return render(
+        "rubrics", "report.html.j2",
         title=title,
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         rubric=rubric,
