@@ -15,10 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import yaml
 
+from core.analysis.catalogue import Catalogue, shown_path, signal_problems
 from core.analysis.types import CallContext, Topic, TurnAnalysis
+from core.datafile import DataFileError
 from rubrics.results import Violation
 from rubrics.rulebook import rule_advice
 from rubrics.schema import Rulebook
@@ -28,14 +31,37 @@ from simulator.personas import Persona
 
 LEVELS = ("stop", "warn", "good")  # display order: problems first
 SEVERITY_LEVEL = {"blocker": "stop", "major": "stop", "minor": "warn"}
-_SUPPORT_SIGNALS = ("support_referral", "offer_help", "safety_check")
+DATA_FILE = Path(__file__).parent / "prompts" / "coaching.yaml"
+
+
+class _Reads(NamedTuple):
+    """Catalogue signals coaching reads by name, as ``SIG.recap``; checked with coaching.yaml's
+    against core/analysis/signals.yaml when the coaching data loads."""
+
+    empathy: str = "empathy"
+    self_identification: str = "self_identification"
+    rights_statement: str = "rights_statement"
+    payment_offer: str = "payment_offer"
+    recap: str = "recap"
+    support_referral: str = "support_referral"
+    offer_help: str = "offer_help"
+    safety_check: str = "safety_check"
+    follow_up: str = "follow_up"
+
+
+SIG = _Reads()
+_SUPPORT_SIGNALS = (SIG.support_referral, SIG.offer_help, SIG.safety_check)
 # Once the debtor has spoken of self-harm or not coping, the hint walks the person-first steps,
 # in this order: (hint, what the agent has to have said for the step to be done).
 _CRISIS_STEPS = (
-    ("safety_check", ("safety_check",)),
-    ("crisis_line", ("support_referral",)),
-    ("pause_and_follow_up", ("follow_up",)),
+    ("safety_check", (SIG.safety_check,)),
+    ("crisis_line", (SIG.support_referral,)),
+    ("pause_and_follow_up", (SIG.follow_up,)),
 )
+
+
+class CoachingDataError(DataFileError):
+    """The coaching data names a signal the analysis does not define (one line per problem)."""
 
 
 @dataclass(frozen=True)
@@ -61,9 +87,25 @@ class Hint:
 
 @lru_cache(maxsize=1)
 def coaching_data() -> dict:
-    """The flag messages and hint templates (package data, loaded once)."""
-    text = (Path(__file__).parent / "prompts" / "coaching.yaml").read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+    """The flag messages and hint templates (package data, loaded and checked once)."""
+    return load_coaching_data()
+
+
+def load_coaching_data(path: Path = DATA_FILE, catalogue: Catalogue | None = None) -> dict:
+    """The coaching data; every signal it or this module names must be in the catalogue."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    problems = signal_problems(signal_references(data, shown_path(path)), catalogue)
+    if problems:
+        raise CoachingDataError(problems)
+    return data
+
+
+def signal_references(data: dict, source: str = "callcoach/prompts/coaching.yaml") -> list[tuple[str, str, str]]:
+    """``(file, field, signal)`` for every catalogue signal the coaching data and this module name."""
+    refs = [(source, f"signals.{name}", name) for name in data.get("signals") or {}]
+    for code, entry in (data.get("situations") or {}).items():
+        refs += [(source, f"situations.{code}.rule_signals[{i}]", n) for i, n in enumerate(entry.get("rule_signals", ()))]
+    return refs + [("callcoach/coaching.py", f"SIG.{k}", v) for k, v in SIG._asdict().items()]
 
 
 def _flag(table: str, code: str, quote: str = "") -> Flag:
@@ -124,12 +166,12 @@ def coach_turn(
         if ruled.isdisjoint(situations[code].get("rule_signals", ())):
             notes.append(_flag("situations", code))
 
-    if ctx.distress_disclosed and not _addressed(history, analysis, (*_SUPPORT_SIGNALS, "empathy")):
+    if ctx.distress_disclosed and not _addressed(history, analysis, (*_SUPPORT_SIGNALS, SIG.empathy)):
         note("ignored_distress")
-    if ctx.dispute_raised and "payment_offer" in analysis.signals and not _addressed(history, analysis, ("rights_statement",)):
+    if ctx.dispute_raised and SIG.payment_offer in analysis.signals and not _addressed(history, analysis, (SIG.rights_statement,)):
         note("ignored_dispute")
     previous = _agent_turns(history)
-    if not previous and "self_identification" not in analysis.signals:
+    if not previous and SIG.self_identification not in analysis.signals:
         note("no_self_identification")
 
     table = coaching_data()["signals"]
@@ -201,17 +243,17 @@ def suggest_line(
             return "verify_detail" if context.name_confirmed else "verify"
         if context.first_contact and not context.mini_miranda_given:
             return "mini_miranda"
-        if context.dispute_raised and not _addressed(analyses, None, ("rights_statement",)):
+        if context.dispute_raised and not _addressed(analyses, None, (SIG.rights_statement,)):
             return "dispute"
         if state.promise:
-            return "recap" if not _addressed(analyses, None, ("recap",)) else "close"
+            return "recap" if not _addressed(analyses, None, (SIG.recap,)) else "close"
         if state.anger >= 60:
             return "calm_anger"
         if not any(a.question == "open" for a in agent_turns) or not state.revealed:
             return "explore"
         if Topic.payment_ability not in asked_topics and not debtor_offers:
             return "ask_capacity"
-        if not _addressed(analyses, None, ("payment_offer",)):
+        if not _addressed(analyses, None, (SIG.payment_offer,)):
             return "propose_plan"
         return "close"
 
@@ -219,4 +261,7 @@ def suggest_line(
     return Hint(key, data["hints"][key].format(**fill))
 
 
-__all__ = ["Flag", "Hint", "coach_turn", "violation_flags", "suggest_line", "coaching_data", "LEVELS", "SEVERITY_LEVEL"]
+__all__ = [
+    "Flag", "Hint", "coach_turn", "violation_flags", "suggest_line", "coaching_data", "load_coaching_data",
+    "CoachingDataError", "LEVELS", "SEVERITY_LEVEL", "SIG",
+]

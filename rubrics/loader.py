@@ -145,9 +145,9 @@ def _validate(model: type[Rubric] | type[Rulebook], path: str):
 def known_signals() -> frozenset[str] | None:
     """Signal names from the analysis catalogue, or None when it cannot be loaded."""
     try:
-        from core.analysis.catalogue import load_catalogue
+        from core.analysis.catalogue import default_catalogue
 
-        return frozenset(load_catalogue().signals)
+        return frozenset(default_catalogue().signals)  # parsed once per process, shared with the analysis
     except Exception:  # no catalogue yet, or a broken one: its own validator reports that
         return None
 

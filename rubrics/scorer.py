@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
+from core.analysis.analyzer import initial_context, split_sentences
+from core.analysis.protocol import TurnAnalyzer
 from core.analysis.types import CallContext, TurnAnalysis
 from core.transcript import Transcript
 from rubrics.indicators import ExemplarMatcher, IndicatorResult, evaluate
@@ -39,9 +42,9 @@ class Scorer:
     once. ``analyzer`` defaults to the analysis package's default for the rubric's language.
     """
 
-    def __init__(self, rubric: Rubric | str | Path, analyzer=None):
+    def __init__(self, rubric: Rubric | str | Path, analyzer: TurnAnalyzer | None = None):
         self.rubric = load_rubric(rubric)
-        self.analyzer = analyzer if analyzer is not None else _default_analyzer(self.rubric.language)
+        self.analyzer: TurnAnalyzer = analyzer if analyzer is not None else _default_analyzer(self.rubric.language)
         self._matcher: ExemplarMatcher | None = None
         self._uses_exemplars = any(
             getattr(ind, "exemplars", None) for c in self.rubric.criteria for ind in c.indicators
@@ -50,10 +53,11 @@ class Scorer:
     @property
     def matcher(self) -> ExemplarMatcher | None:
         if self._matcher is None:
-            embedder = _embedder_of(self.analyzer)
+            embedder = self.analyzer.embedder
             if embedder is None:  # an analyzer without embeddings: exemplar indicators not judged
                 return None
-            self._matcher = ExemplarMatcher(embedder, _splitter_of(self.analyzer))
+            # split as the analysis splits this language, so its embedded sentences are reused
+            self._matcher = ExemplarMatcher(embedder, partial(split_sentences, language=self.rubric.language))
             self._matcher.prepare(self.rubric)
         return self._matcher
 
@@ -72,14 +76,13 @@ class Scorer:
 
     def warm_up(self) -> None:
         """Load models and embed the exemplars now, so the first live turn is fast."""
-        warm = getattr(self.analyzer, "warm_up", None)
-        if callable(warm):
-            warm()
         self.analyzer.analyze_turn("Hello, how are you today?", speaker="agent", index=0, context=CallContext())
         _ = self.matcher
 
 
-def score_transcript(transcript: Transcript, rubric: Rubric | str | Path | None = None, *, analyzer=None) -> Score:
+def score_transcript(
+    transcript: Transcript, rubric: Rubric | str | Path | None = None, *, analyzer: TurnAnalyzer | None = None
+) -> Score:
     """Score one transcript against a rubric (a loaded Rubric, a shipped id or a path).
 
     Without a rubric, the shipped default for the transcript's language (``default-en``,
@@ -90,7 +93,9 @@ def score_transcript(transcript: Transcript, rubric: Rubric | str | Path | None 
     return _scorer_for(rubric, analyzer).score(transcript)
 
 
-def score_many(transcripts: Sequence[Transcript], rubric: Rubric | str | Path = "default-en", *, analyzer=None) -> list[Score]:
+def score_many(
+    transcripts: Sequence[Transcript], rubric: Rubric | str | Path = "default-en", *, analyzer: TurnAnalyzer | None = None
+) -> list[Score]:
     """Score a batch; the analysis embeds each distinct sentence once for the whole batch."""
     return _scorer_for(rubric, analyzer).score_many(transcripts)
 
@@ -98,7 +103,7 @@ def score_many(transcripts: Sequence[Transcript], rubric: Rubric | str | Path = 
 _SCORERS: dict[tuple[int, int], Scorer] = {}
 
 
-def _scorer_for(rubric, analyzer) -> Scorer:
+def _scorer_for(rubric: Rubric | str | Path, analyzer: TurnAnalyzer | None) -> Scorer:
     # Reusing a Scorer keeps the exemplar embeddings; keyed by object identity, so a rubric
     # edited and reloaded (a new object) gets a new Scorer.
     loaded = load_rubric(rubric)
@@ -237,8 +242,8 @@ class LiveScorer:
     plus rule and indicator checks on that turn.
     """
 
-    def __init__(self, rubric: Rubric | str | Path = "default-en", analyzer=None, *, call_id: str = "live",
-                 metadata: dict | None = None):
+    def __init__(self, rubric: Rubric | str | Path = "default-en", analyzer: TurnAnalyzer | None = None, *,
+                 call_id: str = "live", metadata: dict | None = None):
         self.scorer = Scorer(rubric, analyzer)
         self.transcript = Transcript(id=call_id, language=self.scorer.rubric.language, metadata=metadata or {})
         self.analyses: list[TurnAnalysis] = []
@@ -253,7 +258,7 @@ class LiveScorer:
 
         index = len(self.analyses)
         if index == 0:
-            self.context = _initial_context(self.scorer.analyzer, self.transcript)
+            self.context = initial_context(self.transcript)
         analysis = self.scorer.analyzer.analyze_turn(text, speaker=speaker, index=index, context=self.context)
         self.context = analysis.after
         self.analyses.append(analysis)
@@ -290,33 +295,12 @@ def _single(view: CallView, pos: int) -> CallView:
     )
 
 
-def _initial_context(analyzer, transcript: Transcript) -> CallContext:
-    make = getattr(analyzer, "initial_context", None)
-    return make(transcript) if callable(make) else CallContext()
-
-
 # --- the analysis package, imported lazily (it loads the embedder) ---------------------------
 
 
-def _default_analyzer(language: str):
+def _default_analyzer(language: str) -> TurnAnalyzer:
     """The analysis package's process-wide analyzer for ``language`` (one shared embedder)."""
     from core import analysis
 
     return analysis.default_analyzer(language)
 
-
-def _embedder_of(analyzer):
-    """The analyzer's own Embedder (shared cache), or None when it has none."""
-    for name in ("embedder", "_embedder"):
-        emb = getattr(analyzer, name, None)
-        if emb is not None:
-            return emb
-    return None
-
-
-def _splitter_of(analyzer):
-    for name in ("split_sentences", "sentences"):
-        fn = getattr(analyzer, name, None)
-        if callable(fn):
-            return fn
-    return None

@@ -19,6 +19,7 @@ from typing import Literal
 
 import yaml
 
+from core.analysis.protocol import TurnAnalyzer
 from core.transcript import Turn
 from simulator.backends.base import (
     MAX_REPLY_CHARS,
@@ -367,7 +368,7 @@ class Actor:
 
     persona: Persona
     backend: Backend
-    analyzer: object | None = None
+    analyzer: TurnAnalyzer | None = None
     max_new_tokens: int = 48
     temperature: float = 0.7
     history_turns: int = 8

@@ -12,39 +12,16 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from core.analysis.types import Topic, TurnAnalysis
-from simulator.intents import AgentSignal, Intent, Meter, Outcome, Temperament
+from simulator.director_data import SIG, DirectorSignals, Mood, director_data, director_signals
+from simulator.intents import ENDING_INTENTS, AgentSignal, Intent, Meter, Outcome, Temperament
 from simulator.personas import Persona
 
-# Which analysis signals count as which persona-level signal (sensitivities are per AgentSignal).
-SIGNAL_MAP: dict[AgentSignal, tuple[str, ...]] = {
-    AgentSignal.empathy: ("empathy", "active_listening"),
-    AgentSignal.pressure: ("pressure", "threat_repeated_calls"),
-    AgentSignal.threat: (
-        "threat_violence",
-        "threat_arrest",
-        "threat_legal",
-        "threat_credit",
-        "threat_contact_others",
-    ),
-    AgentSignal.abuse: ("abuse", "crime_accusation"),
-    AgentSignal.self_identification: ("self_identification",),
-    AgentSignal.identity_check: ("identity_check",),
-    # asking kindly and directly whether they are safe is help, like pointing to support
-    AgentSignal.offer_help: ("offer_help", "support_referral", "safety_check"),
-}
+# The numbers the rules use and the signals each persona-level signal stands for are data, in
+# simulator/data/director.yaml (a persona's `director:` section may override the numbers).
 
-# Offenses that end the call (README: "threats end in a hang-up or a complaint"), whoever the
-# debtor is. An insult or a clear threat (violence, arrest, a lawsuit, telling the employer or
-# the family, a crime, posing as police) is answered at once: the debtor says they will
-# complain (or that they are going), and whatever the agent says next, they hang up. The milder
-# threats (the credit report, calling over and over) get a warning first; the second ends it.
-SEVERE_OFFENSES = frozenset({"abuse", "threat_violence", "threat_arrest"})
-CLEAR_OFFENSES = frozenset({"threat_legal", "threat_contact_others", "crime_accusation", "impersonation"})
-MILD_OFFENSES = frozenset({"threat_credit", "threat_repeated_calls"})
+
 # Debtors who answer an offense with a complaint rather than a hang-up.
 COMPLAINERS = frozenset({Temperament.hostile, Temperament.disputing, Temperament.represented, Temperament.wrong_party})
-
-ENDING_INTENTS = {Intent.hang_up, Intent.goodbye}
 HARDSHIP_TOPICS = {Topic.situation, Topic.employment, Topic.health, Topic.household, Topic.expenses, Topic.reason_unpaid, Topic.wellbeing}
 
 
@@ -78,6 +55,7 @@ class DebtorState:
     leaving: bool = False  # said they will complain or go after an offense: the next turn ends the call
     intent_history: tuple[Intent, ...] = ()
     ended: bool = False
+    mood_words: Mood | None = field(default=None, compare=False, repr=False)  # the persona's; None: shipped
 
     @property
     def trust(self) -> float:
@@ -92,16 +70,9 @@ class DebtorState:
         return self.meters[Meter.distress.value]
 
     def mood(self) -> str:
-        """A short mood description for the stage direction and the UI."""
-        parts = []
-        a, t, d = self.anger, self.trust, self.distress
-        parts.append("furious" if a >= 80 else "angry" if a >= 60 else "irritated" if a >= 40 else "calm")
-        if d >= 75:
-            parts.append("close to tears")
-        elif d >= 50:
-            parts.append("anxious")
-        parts.append("trusting" if t >= 65 else "warming up" if t >= 45 else "guarded" if t >= 25 else "suspicious")
-        return ", ".join(parts)
+        """A short mood description for the stage direction and the UI (director.yaml's mood bands)."""
+        words = self.mood_words if self.mood_words is not None else director_data().tunables.mood
+        return words.describe(self.anger, self.distress, self.trust)
 
     def to_dict(self) -> dict:
         return {
@@ -129,21 +100,21 @@ class Decision:
 
 
 def initial_state(persona: Persona) -> DebtorState:
-    return DebtorState(meters={m.value: float(v) for m, v in persona.meters.items()})
+    return DebtorState(meters={m.value: float(v) for m, v in persona.meters.items()}, mood_words=persona.director.mood)
 
 
 def _clamp(x: float) -> float:
     return max(0.0, min(100.0, x))
 
 
-def _present(analysis: TurnAnalysis) -> set[AgentSignal]:
+def _present(analysis: TurnAnalysis, signals: DirectorSignals) -> set[AgentSignal]:
     sigs = analysis.signals
-    present = {s for s, names in SIGNAL_MAP.items() if sigs.intersection(names)}
+    present = {s for s, names in signals.agent_signals.items() if sigs.intersection(names)}
     if analysis.question == "open":
         present.add(AgentSignal.open_question)
-    if analysis.offer is not None or "payment_offer" in sigs:
+    if analysis.offer is not None or SIG.payment_offer in sigs:
         present.add(AgentSignal.clear_offer)
-    if "debt_mention" in sigs and (analysis.context.third_party or not analysis.context.identity_verified):
+    if SIG.debt_mention in sigs and (analysis.context.third_party or not analysis.context.identity_verified):
         present.add(AgentSignal.debt_disclosure)
     return present
 
@@ -178,6 +149,11 @@ def _first_payment_date(persona: Persona, today: date, days: int | None) -> date
     return today + timedelta(days=days)
 
 
+# What a rule decides: the intent, the call's outcome (None: not decided), why, details for the
+# actor (an amount, a date), and the state it leaves.
+Choice = tuple[Intent, Outcome | None, str, dict, DebtorState]
+
+
 class Director:
     """Decides the debtor's next intent. Pure apart from the seeded RNG it is given."""
 
@@ -185,6 +161,8 @@ class Director:
         self.persona = persona
         self.seed = seed
         self.today = today or date.today()
+        self.signals = director_signals()
+        self.tune = persona.director  # director.yaml's tunables with the persona's overrides
 
     def opening(self, state: DebtorState) -> Decision:
         return Decision(Intent.answer, replace(state, intent=Intent.answer, intent_history=(Intent.answer,)), reason="picks up the phone")
@@ -193,7 +171,7 @@ class Director:
     def step(self, state: DebtorState, analysis: TurnAnalysis) -> Decision:
         p = self.persona
         rng = random.Random(self.seed * 1_000_003 + state.agent_turns)
-        present = _present(analysis)
+        present = _present(analysis, self.signals)
         meters = _apply_meters(p, state.meters, present)
         turns = state.agent_turns + 1
         st = replace(
@@ -203,17 +181,19 @@ class Director:
             threats=state.threats + (AgentSignal.threat in present),
             abuse=state.abuse + (AgentSignal.abuse in present),
             pressure=state.pressure + (AgentSignal.pressure in present),
-            offenses=state.offenses + bool(analysis.signals & (SEVERE_OFFENSES | CLEAR_OFFENSES | MILD_OFFENSES)),
-            help_offered=state.help_offered or ("support_referral" in analysis.signals),
+            offenses=state.offenses + bool(analysis.signals & self.signals.offenses.any),
+            help_offered=state.help_offered or (SIG.support_referral in analysis.signals),
         )
         new = _reveal(p, st, analysis)
         if new:
             st = replace(st, revealed=st.revealed + new)
-        intent, outcome, reason, detail, st = self._choose(st, analysis, present, bool(new), rng)
-        # Avoid a broken record: the same non-terminal intent three times running becomes a
-        # neighbouring one, so the debtor keeps moving like a person would.
-        if intent not in ENDING_INTENTS and not st.ended and st.intent_history[-2:] == (intent, intent):
-            alt = _ALTERNATIVES.get(intent)
+        intent, outcome, reason, detail, st = self._choose(st, analysis, present, bool(new))
+        # Avoid a broken record: the same non-terminal intent repeated max_repeats times running
+        # becomes a neighbouring one, so the debtor keeps moving like a person would.
+        rep = self.tune.repetition
+        recent = st.intent_history[-rep.max_repeats:]
+        if intent not in ENDING_INTENTS and not st.ended and len(recent) == rep.max_repeats and set(recent) == {intent}:
+            alt = rep.alternatives.get(intent)
             if alt:
                 intent = rng.choice(alt)
                 reason += f"; varied to {intent.value} after repeating"
@@ -227,138 +207,173 @@ class Director:
         )
         return Decision(intent, st, new, reason, detail)
 
-    # ---------------------------------------------------------------------------------
-    def _choose(self, st: DebtorState, a: TurnAnalysis, present: set[AgentSignal], revealed: bool, rng: random.Random):
-        p, th, sig = self.persona, self.persona.thresholds, a.signals
-        temp = p.temperament
-        hostile_turn = bool(present & {AgentSignal.threat, AgentSignal.abuse})
+    # The rules, in order of precedence: the first step that decides, decides. --------------
+    def _choose(self, st: DebtorState, a: TurnAnalysis, present: set[AgentSignal], revealed: bool) -> Choice:
+        steps = (
+            self._call_ends,  # 1-2. offenses, the agent's goodbye, anger and patience
+            self._roles,  # 3. a wrong party or a represented debtor
+            self._identity,  # 4. character tests and identity
+            self._person_first,  # 5. a debtor in crisis; a caller who did not say who they are
+            self._disputes,  # 6. a disputing debtor
+            self._money,  # 7. money on the table
+            self._pressured,  # 8. pressure and threats
+            self._conversation,  # 9. questions and listening
+        )
+        for rule in steps:
+            choice = rule(st, a, present, revealed)
+            if choice is not None:
+                return choice
+        return self._by_temperament(st)  # 10.
 
+    def _call_ends(self, st: DebtorState, a: TurnAnalysis, present: set[AgentSignal], revealed: bool) -> Choice | None:
+        th, sig = self.persona.thresholds, a.signals
         # 1. Threats and insults end the call, even one said on the way out.
         offense = self._answer_offense(st, sig)
         if offense:
             return offense
-
         # 2. The agent ends the call (a recap of the plan the debtor agreed to may close it).
-        if "close" in sig and not a.question and (a.offer is None or ("recap" in sig and st.promise is not None)):
+        if SIG.close in sig and not a.question and (a.offer is None or (SIG.recap in sig and st.promise is not None)):
             if a.offer is not None:
                 st = self._recapped(st, a)
             outcome = st.outcome or self._outcome_on_close(st)
             return Intent.goodbye, outcome, "agent closed the call", {}, st
-
         # Anger boils over into a complaint or a hang-up.
+        hostile_turn = bool(present & {AgentSignal.threat, AgentSignal.abuse})
         if hostile_turn and st.anger >= th.complaint_anger:
             return Intent.threaten_complaint, Outcome.complaint, "threat or abuse pushed anger past the complaint threshold", {}, replace(st, ended=True)
         if st.anger >= th.hang_up_anger:
             return Intent.hang_up, Outcome.hang_up, "anger reached the hang-up threshold", {}, st
         if st.agent_turns > th.patience_turns:
             return Intent.hang_up, st.outcome or Outcome.hang_up, "ran out of patience", {}, st
+        return None
 
-        # 3. Roles that change the whole call.
-        if temp is Temperament.wrong_party:
+    def _roles(self, st: DebtorState, a: TurnAnalysis, present: set[AgentSignal], revealed: bool) -> Choice | None:
+        """3. Roles that change the whole call."""
+        if self.persona.temperament is Temperament.wrong_party:
             return self._wrong_party(st, a, present)
-        if temp is Temperament.represented:
-            r = self._represented(st, a, present)
-            if r:
-                return r
+        if self.persona.temperament is Temperament.represented:
+            return self._represented(st, a, present)
+        return None
 
-        # 4. Character tests and identity: asked who they are, or for a detail (date of birth,
-        # address) while the call is not yet verified, they answer; even a debtor in distress.
-        if "break_character_attempt" in sig:
+    def _identity(self, st: DebtorState, a: TurnAnalysis, present: set[AgentSignal], revealed: bool) -> Choice | None:
+        """4. Character tests and identity: asked who they are, or for a detail (date of birth,
+        address) while the call is not yet verified, they answer; even a debtor in distress."""
+        sig = a.signals
+        if SIG.break_character in sig:
             return Intent.deflect, None, "ignores an attempt to break character", {}, st
-        asked_detail = "identifier_request" in sig and not a.context.identity_verified
+        asked_detail = SIG.identifier_request in sig and not a.context.identity_verified
         if (AgentSignal.identity_check in present and not st.identity_confirmed) or asked_detail:
-            if st.agent_turns == 1 and AgentSignal.self_identification not in present and st.trust < 40:
+            if st.agent_turns == 1 and AgentSignal.self_identification not in present and st.trust < self.tune.identity.ask_who_below_trust:
                 return Intent.ask_who_is_calling, None, "wants to know who is calling first", {}, st
             if asked_detail and st.identity_confirmed:
                 # The detail itself (a date of birth) is in the persona's authored lines, not in
                 # anything the model is told: the actor says one of those (detail "gives_detail").
                 return Intent.confirm_identity, None, "gives the detail asked for", {"gives_detail": True}, st
             return Intent.confirm_identity, None, "confirms who they are", {}, replace(st, identity_confirmed=True)
+        return None
 
-        # 5. A debtor in crisis: the person first (their own words, or the persona's distress).
-        if temp is Temperament.vulnerable or st.distress >= 90 or a.context.distress_disclosed:
+    def _person_first(self, st: DebtorState, a: TurnAnalysis, present: set[AgentSignal], revealed: bool) -> Choice | None:
+        """5. A debtor in crisis: the person first (their own words, or the persona's distress)."""
+        crisis = st.distress >= self.tune.crisis.at_distress or a.context.distress_disclosed
+        if self.persona.temperament is Temperament.vulnerable or crisis:
             r = self._vulnerable(st, a, present)
             if r:
                 return r
         if st.agent_turns == 1 and AgentSignal.self_identification not in present and not a.question:
             return Intent.ask_who_is_calling, None, "caller did not say who they are", {}, st
+        return None
 
-        # 6. Disputes come before money for a disputing debtor.
-        if temp is Temperament.disputing and st.trust < th.agree_trust:  # proof offered = trust earned
-            if "rights_statement" in sig or "legal_consequence_statement" in sig:
-                return Intent.ask_proof, Outcome.dispute, "told of their rights: wants it in writing", {}, st
-            intent = Intent.dispute if st.intent != Intent.dispute else Intent.ask_proof
-            return intent, Outcome.dispute, "disputes the debt until proof is offered", {}, st
+    def _disputes(self, st: DebtorState, a: TurnAnalysis, present: set[AgentSignal], revealed: bool) -> Choice | None:
+        """6. Disputes come before money for a disputing debtor, until proof is offered (trust earned)."""
+        if self.persona.temperament is not Temperament.disputing or st.trust >= self.persona.thresholds.agree_trust:
+            return None
+        if SIG.rights_statement in a.signals or SIG.legal_consequence in a.signals:
+            return Intent.ask_proof, Outcome.dispute, "told of their rights: wants it in writing", {}, st
+        intent = Intent.dispute if st.intent != Intent.dispute else Intent.ask_proof
+        return intent, Outcome.dispute, "disputes the debt until proof is offered", {}, st
 
-        # 7. Money on the table.
+    def _money(self, st: DebtorState, a: TurnAnalysis, present: set[AgentSignal], revealed: bool) -> Choice | None:
+        """7. Money on the table."""
+        th = self.persona.thresholds
         if a.offer is not None:
             return self._consider_offer(st, a)
-        if Topic.payment_ability in a.question_topics:
-            if st.trust >= th.agree_trust - 15 and st.agent_turns >= th.min_turns_before_agreement:
-                return self._counter(st, "asked what they could pay")
-            if temp is Temperament.evasive:
-                return Intent.stall, None, "asked to commit, stalls", {}, st
-            return Intent.deflect, None, "not ready to talk numbers", {}, st
+        if Topic.payment_ability not in a.question_topics:
+            return None
+        if st.trust >= th.agree_trust - self.tune.money.capacity_question_margin and st.agent_turns >= th.min_turns_before_agreement:
+            return self._counter(st, "asked what they could pay")
+        if self.persona.temperament is Temperament.evasive:
+            return Intent.stall, None, "asked to commit, stalls", {}, st
+        return Intent.deflect, None, "not ready to talk numbers", {}, st
 
-        # 8. Pressure and threats.
-        if hostile_turn or AgentSignal.pressure in present:
-            if sig & MILD_OFFENSES:
-                return Intent.threaten_hang_up, None, "a first threat: warns that the next one ends the call", {}, st
-            if st.anger >= th.hang_up_anger - 20:
-                return Intent.threaten_hang_up, None, "pushed close to hanging up", {}, st
-            if temp is Temperament.distressed and st.distress >= 60:
-                return Intent.express_despair, None, "pressure overwhelms them", {}, st
-            if temp is Temperament.evasive:
-                return Intent.stall, None, "pressure makes them stall", {}, st
-            return (Intent.vent if st.anger >= 40 else Intent.refuse), None, "reacts to pressure", {}, st
+    def _pressured(self, st: DebtorState, a: TurnAnalysis, present: set[AgentSignal], revealed: bool) -> Choice | None:
+        """8. Pressure and threats."""
+        if not present & {AgentSignal.threat, AgentSignal.abuse, AgentSignal.pressure}:
+            return None
+        temp, tune = self.persona.temperament, self.tune.pressure
+        if a.signals & frozenset(self.signals.offenses.mild):
+            return Intent.threaten_hang_up, None, "a first threat: warns that the next one ends the call", {}, st
+        if st.anger >= self.persona.thresholds.hang_up_anger - tune.warn_margin:
+            return Intent.threaten_hang_up, None, "pushed close to hanging up", {}, st
+        if temp is Temperament.distressed and st.distress >= tune.despair_at_distress:
+            return Intent.express_despair, None, "pressure overwhelms them", {}, st
+        if temp is Temperament.evasive:
+            return Intent.stall, None, "pressure makes them stall", {}, st
+        return (Intent.vent if st.anger >= tune.vent_at_anger else Intent.refuse), None, "reacts to pressure", {}, st
 
-        # 9. Questions and listening.
+    def _conversation(self, st: DebtorState, a: TurnAnalysis, present: set[AgentSignal], revealed: bool) -> Choice | None:
+        """9. Questions and listening."""
+        p, th, tune = self.persona, self.persona.thresholds, self.tune.conversation
+        temp = p.temperament
         if revealed:
             fact = next(f for f in p.hidden_facts if f.id == st.revealed[-1])
             intent = Intent.explain_hardship if set(fact.revealed_by) & HARDSHIP_TOPICS else Intent.answer_question
             return intent, None, f"the question earned the fact '{fact.id}'", {"fact": fact.id}, st
         if a.question:
-            if AgentSignal.empathy in present and st.distress >= 40:
+            if AgentSignal.empathy in present and st.distress >= tune.open_up_at_distress:
                 return Intent.explain_hardship, None, "empathy invites them to open up", {}, st
             if temp is Temperament.evasive and st.trust < th.agree_trust:
                 return Intent.stall, None, "answers vaguely", {}, st
-            if temp is Temperament.hostile and st.anger >= 50:
+            if temp is Temperament.hostile and st.anger >= tune.hostile_closed_at_anger:
                 return Intent.deflect, None, "won't answer while angry", {}, st
             return Intent.answer_question, None, "answers the question", {}, st
-        if "debt_mention" in sig and temp is Temperament.hostile and st.anger >= 50:
+        if SIG.debt_mention in a.signals and temp is Temperament.hostile and st.anger >= tune.hostile_closed_at_anger:
             return Intent.vent, None, "the balance sets them off", {}, st
         if AgentSignal.empathy in present:
-            if st.distress >= 45:
+            if st.distress >= tune.explain_at_distress:
                 return Intent.explain_hardship, None, "empathy lets them explain", {}, st
             if st.trust >= th.agree_trust and st.agent_turns >= th.min_turns_before_agreement:
                 return self._counter(st, "feels understood and suggests a plan")
+        return None
 
-        # 10. Default behaviour by temperament.
+    def _by_temperament(self, st: DebtorState) -> Choice:
+        """10. Default behaviour by temperament."""
+        hostile = Intent.vent if st.anger >= self.tune.conversation.hostile_vent_at_anger else Intent.deflect
         default = {
             Temperament.cooperative: Intent.answer_question,
-            Temperament.hostile: Intent.vent if st.anger >= 55 else Intent.deflect,
+            Temperament.hostile: hostile,
             Temperament.distressed: Intent.explain_hardship,
             Temperament.evasive: Intent.stall,
             Temperament.disputing: Intent.ask_proof,
             Temperament.vulnerable: Intent.explain_hardship,
             Temperament.represented: Intent.refer_to_attorney,
-        }[temp]
+        }[self.persona.temperament]
         return default, None, "default for temperament", {}, st
 
     # --- helpers --------------------------------------------------------------------
-    def _answer_offense(self, st: DebtorState, sig: frozenset[str]):
+    def _answer_offense(self, st: DebtorState, sig: frozenset[str]) -> Choice | None:
         """After a threat or an insult: say they will complain (or go), then hang up on the next
         turn, whatever it says. None when the turn is no such offense, or a first mild one (the
         pressure branch warns)."""
         if st.leaving:
             return Intent.hang_up, st.outcome or Outcome.hang_up, "said they would end the call after an offense", {}, replace(st, ended=True)
-        if not sig & (SEVERE_OFFENSES | CLEAR_OFFENSES | MILD_OFFENSES):
+        offenses = self.signals.offenses
+        if not sig & offenses.any:
             return None
-        if not sig & (SEVERE_OFFENSES | CLEAR_OFFENSES) and st.offenses < 2:
+        if not sig & offenses.at_once and st.offenses < self.tune.offenses.mild_to_leave:
             return None
         st = replace(st, leaving=True)
         temp = self.persona.temperament
-        if temp in COMPLAINERS or "abuse" in sig or st.anger >= self.persona.thresholds.complaint_anger:
+        if temp in COMPLAINERS or SIG.abuse in sig or st.anger >= self.persona.thresholds.complaint_anger:
             return Intent.threaten_complaint, Outcome.complaint, "a threat or an insult: will complain, then go", {}, st
         return Intent.threaten_hang_up, Outcome.hang_up, "a threat or an insult: is going", {}, st
 
@@ -379,21 +394,21 @@ class Director:
             return Outcome.promise_to_pay
         return Outcome.ended_by_agent
 
-    def _counter(self, st: DebtorState, reason: str):
+    def _counter(self, st: DebtorState, reason: str) -> Choice:
         cap = self.persona.payment_capacity
         amount = cap.monthly_max if cap.monthly_max > 0 else cap.lump_sum_max
         detail = {"amount": amount, "monthly": cap.monthly_max > 0, "plan": cap.preferred_plan}
         return Intent.counter_offer, None, reason, detail, st
 
-    def _consider_offer(self, st: DebtorState, a: TurnAnalysis):
-        p, th = self.persona, self.persona.thresholds
+    def _consider_offer(self, st: DebtorState, a: TurnAnalysis) -> Choice:
+        p, th, tune = self.persona, self.persona.thresholds, self.tune.money
         offer = a.offer
         assert offer is not None
         fits = p.payment_capacity.fits(offer.amount, monthly=offer.monthly)
         early = st.agent_turns < th.min_turns_before_agreement
         # A recap of a plan within their means, once they have agreed to pay (or offered this
         # amount themselves), is agreed as recapped: the recorded promise is what was read back.
-        agreed = "recap" in a.signals and (st.promise is not None or st.intent is Intent.counter_offer)
+        agreed = SIG.recap in a.signals and (st.promise is not None or st.intent is Intent.counter_offer)
         if fits and (agreed or (not early and st.trust >= th.agree_trust)):
             promise = self._promise(offer)
             detail = {"amount": offer.amount, "monthly": offer.monthly, "date": promise.due, "plan": promise.plan}
@@ -401,21 +416,26 @@ class Director:
             return Intent.promise_to_pay, Outcome.promise_to_pay, reason, detail, replace(st, promise=promise)
         if p.temperament is Temperament.evasive and fits:
             return Intent.stall, None, "offer fits but they stall without trust", {}, st
-        if not fits and st.trust >= th.agree_trust - 20:
+        if not fits and st.trust >= th.agree_trust - tune.counter_offer_margin:
             return self._counter(st, "offer is beyond what they can pay")
-        if p.temperament is Temperament.hostile or st.anger >= 50:
+        if p.temperament is Temperament.hostile or st.anger >= tune.refuse_at_anger:
             return Intent.refuse, Outcome.refusal, "refuses while angry or distrustful", {}, st
         if early or st.trust < th.agree_trust:
             return Intent.deflect, None, "not ready to commit yet", {}, st
         return self._counter(st, "offer is beyond what they can pay")
 
-    def _wrong_party(self, st: DebtorState, a: TurnAnalysis, present: set[AgentSignal]):
+    def _wrong_party(self, st: DebtorState, a: TurnAnalysis, present: set[AgentSignal]) -> Choice:
         # The person on the line is not the debtor: never confirms the debt.
-        if "debt_mention" in a.signals:
+        if SIG.debt_mention in a.signals:
+            hurt = self.tune.wrong_party
             st = replace(
                 st,
                 disclosed_to_third_party=True,
-                meters={**st.meters, "anger": _clamp(st.anger + 20), "trust": _clamp(st.trust - 20)},
+                meters={
+                    **st.meters,
+                    "anger": _clamp(st.anger + hurt.disclosure_anger),
+                    "trust": _clamp(st.trust + hurt.disclosure_trust),
+                },
             )
             if st.anger >= self.persona.thresholds.complaint_anger:
                 return Intent.threaten_complaint, Outcome.complaint, "debt disclosed to a third party", {}, st
@@ -426,9 +446,9 @@ class Director:
             return Intent.ask_who_is_calling, None, "asks what this is about", {}, st
         return Intent.take_message, Outcome.message_taken, "offers to take a message", {}, st
 
-    def _represented(self, st: DebtorState, a: TurnAnalysis, present: set[AgentSignal]):
-        collecting = bool(a.signals & {"debt_mention", "payment_offer", "pressure"}) or a.offer is not None
-        if not st.referred_to_attorney and (collecting or st.agent_turns >= 2):
+    def _represented(self, st: DebtorState, a: TurnAnalysis, present: set[AgentSignal]) -> Choice | None:
+        collecting = bool(a.signals & {SIG.debt_mention, SIG.payment_offer, SIG.pressure}) or a.offer is not None
+        if not st.referred_to_attorney and (collecting or st.agent_turns >= self.tune.represented.refer_after_turns):
             return Intent.refer_to_attorney, Outcome.referred_to_attorney, "refers the caller to the attorney", {}, replace(st, referred_to_attorney=True)
         if st.referred_to_attorney and collecting:
             if st.stop_requested:
@@ -436,39 +456,27 @@ class Director:
             return Intent.request_stop, Outcome.stop_requested, "caller ignores the attorney", {}, replace(st, stop_requested=True)
         return None
 
-    def _vulnerable(self, st: DebtorState, a: TurnAnalysis, present: set[AgentSignal]):
-        if "support_referral" in a.signals or (st.help_offered and AgentSignal.empathy in present):
-            st = replace(st, meters={**st.meters, "distress": _clamp(st.distress - 15)})
+    def _vulnerable(self, st: DebtorState, a: TurnAnalysis, present: set[AgentSignal]) -> Choice | None:
+        tune = self.tune.crisis
+        if SIG.support_referral in a.signals or (st.help_offered and AgentSignal.empathy in present):
+            st = replace(st, meters={**st.meters, "distress": _clamp(st.distress - tune.help_relief)})
             return Intent.accept_help, Outcome.referred_to_help, "the caller pointed to help", {}, st
-        if "safety_check" in a.signals:
+        if SIG.safety_check in a.signals:
             if st.help_offered:
                 return Intent.accept_help, Outcome.referred_to_help, "asked again about their safety, after help was offered", {}, st
             # asked plainly and kindly, they answer honestly (the question may earn the fact)
             return Intent.express_despair, None, "asked directly about their safety: answers honestly", {}, st
         collecting = (
             a.offer is not None
-            or "payment_offer" in a.signals
+            or SIG.payment_offer in a.signals
             or Topic.payment_ability in a.question_topics
         )
         if AgentSignal.pressure in present or AgentSignal.threat in present or collecting:
-            st = replace(st, meters={**st.meters, "distress": _clamp(st.distress + 10)})
-            if st.distress >= 97:
+            st = replace(st, meters={**st.meters, "distress": _clamp(st.distress + tune.pressure_distress)})
+            if st.distress >= tune.overwhelmed_at:
                 return Intent.hang_up, Outcome.hang_up, "overwhelmed by pressure", {}, st
             return Intent.express_despair, None, "pressure deepens the distress", {}, st
-        if st.distress >= 70 and not st.help_offered:
+        if st.distress >= tune.unheard_at and not st.help_offered:
             return Intent.express_despair, None, "distress is high and nobody has offered help", {}, st
         return None
 
-
-_ALTERNATIVES: dict[Intent, list[Intent]] = {
-    Intent.deflect: [Intent.vent, Intent.stall],
-    Intent.vent: [Intent.deflect, Intent.threaten_hang_up],
-    Intent.stall: [Intent.deflect, Intent.explain_hardship],
-    Intent.answer_question: [Intent.explain_hardship],
-    Intent.explain_hardship: [Intent.answer_question],
-    Intent.ask_proof: [Intent.dispute],
-    Intent.dispute: [Intent.ask_proof],
-    Intent.refuse: [Intent.vent],
-    Intent.counter_offer: [Intent.counter_offer],
-    Intent.confirm_identity: [Intent.answer_question],
-}

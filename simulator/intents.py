@@ -35,6 +35,10 @@ class Intent(str, Enum):
     goodbye = "goodbye"
 
 
+# Intents that end the call.
+ENDING_INTENTS = frozenset({Intent.hang_up, Intent.goodbye})
+
+
 class Outcome(str, Enum):
     """How a call ended."""
 
@@ -65,7 +69,6 @@ class Temperament(str, Enum):
     wrong_party = "wrong_party"
     vulnerable = "vulnerable"
     represented = "represented"
-
 
 
 class AgentSignal(str, Enum):

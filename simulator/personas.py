@@ -25,6 +25,7 @@ from core.datafile import (
     load_model,
     read_text,
 )
+from simulator.director_data import DirectorTunables, with_defaults
 from simulator.intents import AgentSignal, Intent, Meter, Temperament
 
 SCHEMA_VERSION = 1
@@ -141,6 +142,18 @@ class Persona(_Strict):
         description="The debtor's local time when a practice call starts (HH:MM; default 10:30). The "
         "trainee's own clock never counts: set it outside 08:00-21:00 to practise the calling-hours rule.",
     )
+    # The file's optional `director:` section, merged onto simulator/data/director.yaml's tunables:
+    # always the full set the director uses for this persona.
+    director: DirectorTunables = Field(
+        description="Overrides of the director's tunables (simulator/data/director.yaml) for this persona"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _director_defaults(cls, data: object) -> object:
+        if isinstance(data, dict):
+            return {**data, "director": with_defaults(data.get("director"))}
+        return data
 
     @field_validator("meters")
     @classmethod

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import NamedTuple
 
 from core.analysis.analyzer import split_sentences
+from core.analysis.protocol import TurnAnalyzer
 from core.analysis.types import CallContext, TurnAnalysis
 from core.transcript import Transcript, Turn
 from simulator.actor import Actor, ActorEvent, ActorLine
@@ -86,7 +87,7 @@ class CallSession:
 
     persona: Persona
     backend: Backend
-    analyzer: object  # core.analysis.Analyzer (any object with analyze_turn)
+    analyzer: TurnAnalyzer  # core.analysis.Analyzer, or a stand-in with the same members
     seed: int = 0
     agent_name: str | None = None
     call_id: str = field(default_factory=lambda: f"call-{uuid.uuid4().hex[:8]}")
@@ -232,7 +233,7 @@ class CallSession:
         return sorted(found.values(), key=lambda f: f.turn)
 
     def _said_in_meaning(self, fact: HiddenFact, sentences: list[str]) -> str | None:
-        embedder = getattr(self.analyzer, "embedder", None)
+        embedder = self.analyzer.embedder
         if embedder is None:  # a pattern-only language: the words alone decide
             return None
         vectors = embedder.encode([fact.fact, *sentences])

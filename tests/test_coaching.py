@@ -253,3 +253,20 @@ def test_hint_recaps_a_promise():
     st = type(st)(**{**st.__dict__, "promise": Promise(150.0, True, "2026-12-04", "$150 a month from Dec 4")})
     h = hint(state=st, history=[ta("self_identification")], self_identified=True, identity_verified=True, mini_miranda_given=True)
     assert h.rule == "recap" and "$150 a month from Dec 4" in h.text
+
+
+def test_coaching_names_only_catalogue_signals_and_a_renamed_one_fails_at_load(tmp_path):
+    from callcoach.coaching import CoachingDataError, load_coaching_data
+    from core.analysis.catalogue import DEFAULT_CATALOGUE, load_catalogue
+
+    assert load_coaching_data() == coaching_data()  # the shipped data and this module's names all exist
+    text = DEFAULT_CATALOGUE.read_text(encoding="utf-8").replace("\n  recap:\n", "\n  recap_v2:\n")
+    copy = tmp_path / "signals.yaml"
+    copy.write_text(text, encoding="utf-8")
+    with pytest.raises(CoachingDataError) as err:
+        load_coaching_data(catalogue=load_catalogue(copy))
+    fix = f"did you mean 'recap_v2'? name a signal defined in {copy} (or, if it was renamed there, rename it here too)"
+    assert err.value.problems == [
+        f"callcoach/prompts/coaching.yaml: signals.recap: unknown signal 'recap'; {fix}",
+        f"callcoach/coaching.py: SIG.recap: unknown signal 'recap'; {fix}",
+    ]

@@ -6,6 +6,7 @@
     a.signals  # frozenset({'greeting', 'self_identification'})
 
 Signals are defined as data in ``signals.yaml`` (patterns per language, embedding exemplars).
+What a consumer needs from an analyzer is the :class:`TurnAnalyzer` protocol (``protocol.py``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import threading
 
 from core.analysis.amounts import extract_amounts, find_date, is_recurring
-from core.analysis.analyzer import Analyzer, split_sentences, update_context
+from core.analysis.analyzer import Analyzer, initial_context, split_sentences, update_context
 from core.analysis.catalogue import (
     Catalogue,
     CatalogueError,
@@ -21,6 +22,7 @@ from core.analysis.catalogue import (
     load_catalogue,
 )
 from core.analysis.embedder import Embedder, default_embedder
+from core.analysis.protocol import SentenceEncoder, TurnAnalyzer
 from core.analysis.types import CallContext, Hit, PaymentOffer, TurnAnalysis
 
 _DEFAULT: dict[str, Analyzer] = {}
@@ -46,12 +48,15 @@ __all__ = [
     "Embedder",
     "Hit",
     "PaymentOffer",
+    "SentenceEncoder",
     "TurnAnalysis",
+    "TurnAnalyzer",
     "default_analyzer",
     "default_catalogue",
     "default_embedder",
     "extract_amounts",
     "find_date",
+    "initial_context",
     "is_recurring",
     "load_catalogue",
     "split_sentences",

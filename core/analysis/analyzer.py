@@ -15,7 +15,14 @@ from datetime import date, datetime
 from pathlib import Path
 
 from core.analysis.amounts import find_amounts, find_date, is_recurring
-from core.analysis.catalogue import Catalogue, default_catalogue, load_catalogue
+from core.analysis.catalogue import (
+    Catalogue,
+    CatalogueError,
+    default_catalogue,
+    load_catalogue,
+    shown_path,
+    signal_problems,
+)
 from core.analysis.detectors import (
     FLAGS,
     Detector,
@@ -31,6 +38,42 @@ from core.transcript import Transcript
 
 # Languages the default embedder (all-MiniLM-L6-v2) understands; elsewhere only patterns run.
 SEMANTIC_LANGUAGES = frozenset({"en"})
+
+# Catalogue signals this module reads by name. An Analyzer refuses a catalogue without one of
+# them: a signal renamed in signals.yaml and not here would never move the call context.
+# A CallContext flag an agent turn sets (for the rest of the call) -> the signals that set it.
+AGENT_FLAGS: dict[str, tuple[str, ...]] = {
+    "self_identified": ("self_identification",),
+    "identity_asked": ("identity_check", "identifier_request"),
+    "identifier_asked": ("identifier_request",),
+    "debt_disclosed": ("debt_mention", "payment_offer"),
+    "mini_miranda_given": ("mini_miranda",),
+}
+# ... and a debtor's (or a third party's) turn.
+DEBTOR_FLAGS: dict[str, tuple[str, ...]] = {
+    "stop_requested": ("debtor_stop_request",),
+    "attorney_mentioned": ("debtor_attorney",),
+    "distress_disclosed": ("debtor_distress_severe",),
+    "hardship_disclosed": ("debtor_hardship",),
+    "dispute_raised": ("debtor_dispute",),
+}
+NOT_ACCOUNT_HOLDER = "debtor_not_account_holder"
+CONFIRMS_IDENTITY = "debtor_confirms_identity"
+GIVES_IDENTIFIER = "debtor_gives_identifier"
+# The signals whose sentence holds a payment plan, and the agent's recap that may read one back.
+OFFER_SIGNALS = ("payment_offer", "debtor_promise")
+RECAP = "recap"
+
+
+def signal_references() -> list[tuple[str, str, str]]:
+    """``(file, field, signal)`` for every catalogue signal this module reads by name."""
+    here = shown_path(__file__)
+    refs = [(here, f"{table}[{flag}]", n) for table, flags in (("AGENT_FLAGS", AGENT_FLAGS), ("DEBTOR_FLAGS", DEBTOR_FLAGS))
+            for flag, names in flags.items() for n in names]
+    refs += [(here, "OFFER_SIGNALS", n) for n in OFFER_SIGNALS]
+    singles = {"NOT_ACCOUNT_HOLDER": NOT_ACCOUNT_HOLDER, "CONFIRMS_IDENTITY": CONFIRMS_IDENTITY,
+               "GIVES_IDENTIFIER": GIVES_IDENTIFIER, "RECAP": RECAP}
+    return refs + [(here, field, n) for field, n in singles.items()]
 
 _ABBREVIATIONS = re.compile(
     r"\b(?:mr|mrs|ms|dr|prof|sr|jr|st|vs|etc|no|approx|dept|inc|ltd|co|corp|e\.g|i\.e|a\.m|p\.m)\.$",
@@ -81,6 +124,12 @@ def _parse_time(value: object) -> datetime | None:
         return None
 
 
+def initial_context(transcript: Transcript) -> CallContext:
+    """The context before a call's first turn, from its metadata (started_at, first_contact)."""
+    md = transcript.metadata or {}
+    return CallContext(first_contact=bool(md.get("first_contact", True)), local_hour=local_hour(md.get("started_at")))
+
+
 def _default_model_id() -> str:
     from core.analysis.embedder import default_model_path
 
@@ -101,6 +150,9 @@ class Analyzer:
         language: str = "en",
     ) -> None:
         self.catalogue: Catalogue = load_catalogue(catalogue_path) if catalogue_path else default_catalogue()
+        problems = signal_problems(signal_references(), self.catalogue)
+        if problems:
+            raise CatalogueError(problems)
         if language not in self.catalogue.languages:
             raise ValueError(f"language {language!r} is not in the signal catalogue ({self.catalogue.languages})")
         self.language = language
@@ -160,12 +212,8 @@ class Analyzer:
         return split_sentences(text, self.language)
 
     def initial_context(self, transcript: Transcript) -> CallContext:
-        """The context before a call's first turn, from its metadata (started_at, first_contact)."""
-        md = transcript.metadata or {}
-        return CallContext(
-            first_contact=bool(md.get("first_contact", True)),
-            local_hour=local_hour(md.get("started_at")),
-        )
+        """The context before a call's first turn (:func:`initial_context`)."""
+        return initial_context(transcript)
 
     # ------------------------------------------------------------------ analysis
 
@@ -213,7 +261,7 @@ class Analyzer:
     def analyze_transcript(self, transcript: Transcript) -> list[TurnAnalysis]:
         """One analysis per turn (every speaker), the context threaded through the call."""
         self._ensure_ready()
-        ctx = self.initial_context(transcript)
+        ctx = initial_context(transcript)
         today = _call_date(transcript)
         out: list[TurnAnalysis] = []
         for i, turn in enumerate(transcript.turns):
@@ -278,9 +326,9 @@ class Analyzer:
     def _offer(self, turn: TurnText, hits: tuple[Hit, ...], today: date | None) -> PaymentOffer | None:
         """The payment plan of an agent's payment_offer, a debtor's promise, or an agent's recap
         that reads a plan back (an amount with a date or a cadence), when it has an amount."""
-        source = next((h for h in hits if h.signal in ("payment_offer", "debtor_promise")), None)
+        source = next((h for h in hits if h.signal in OFFER_SIGNALS), None)
         if source is None:
-            recap = next((h for h in hits if h.signal == "recap"), None)
+            recap = next((h for h in hits if h.signal == RECAP), None)
             # "so that's $1,200 you owe" is no plan: a recapped plan says when or how often
             if recap is None or not find_amounts(recap.quote):
                 return None
@@ -334,32 +382,20 @@ def _call_date(transcript: Transcript) -> date | None:
 def update_context(before: CallContext, speaker: str, signals: set[str] | frozenset[str]) -> CallContext:
     """The call context after a turn by ``speaker`` that produced ``signals``."""
     if speaker == "agent":
-        return before.evolve(
-            agent_turns=before.agent_turns + 1,
-            self_identified=before.self_identified or "self_identification" in signals,
-            identity_asked=before.identity_asked or bool(signals & {"identity_check", "identifier_request"}),
-            identifier_asked=before.identifier_asked or "identifier_request" in signals,
-            debt_disclosed=before.debt_disclosed or bool(signals & {"debt_mention", "payment_offer"}),
-            mini_miranda_given=before.mini_miranda_given or "mini_miranda" in signals,
-        )
-    changes: dict[str, bool] = {
-        "stop_requested": before.stop_requested or "debtor_stop_request" in signals,
-        "attorney_mentioned": before.attorney_mentioned or "debtor_attorney" in signals,
-        "distress_disclosed": before.distress_disclosed or "debtor_distress_severe" in signals,
-        "hardship_disclosed": before.hardship_disclosed or "debtor_hardship" in signals,
-        "dispute_raised": before.dispute_raised or "debtor_dispute" in signals,
-    }
-    if "debtor_not_account_holder" in signals or speaker == "third_party":
+        flags = {f: getattr(before, f) or not signals.isdisjoint(names) for f, names in AGENT_FLAGS.items()}
+        return before.evolve(agent_turns=before.agent_turns + 1, **flags)
+    changes: dict[str, bool] = {f: getattr(before, f) or not signals.isdisjoint(names) for f, names in DEBTOR_FLAGS.items()}
+    if NOT_ACCOUNT_HOLDER in signals or speaker == "third_party":
         changes.update(third_party=True, identity_verified=False, name_confirmed=False, identifier_confirmed=False)
     elif speaker == "debtor":
         # Only answers to the agent's own check count: a name said before anyone asked, or a
         # date of birth nobody asked for, verifies nothing.
-        name = before.name_confirmed or (before.identity_asked and "debtor_confirms_identity" in signals)
-        detail = before.identifier_confirmed or (before.identifier_asked and "debtor_gives_identifier" in signals)
+        name = before.name_confirmed or (before.identity_asked and CONFIRMS_IDENTITY in signals)
+        detail = before.identifier_confirmed or (before.identifier_asked and GIVES_IDENTIFIER in signals)
         changes.update(name_confirmed=name, identifier_confirmed=detail, identity_verified=name and detail)
         if name:
             changes.update(third_party=False)
     return before.evolve(**changes)
 
 
-__all__ = ["Analyzer", "Detector", "split_sentences", "update_context", "local_hour"]
+__all__ = ["Analyzer", "Detector", "initial_context", "split_sentences", "update_context", "local_hour"]

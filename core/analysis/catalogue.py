@@ -7,12 +7,14 @@ rulebook and the debtor's director refer to signals by those names.
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from core.analysis.types import Topic
 from core.datafile import DataFileError, load_model
@@ -108,6 +110,7 @@ class Catalogue(_Strict):
     question: QuestionSpec
     topics: dict[Topic, TopicSpec]
     signals: dict[str, SignalSpec]
+    _source: str = PrivateAttr(default="the signal catalogue")  # the file it was loaded from, as shown
 
     @field_validator("version")
     @classmethod
@@ -161,7 +164,9 @@ def load_catalogue(path: Path | str | None = None) -> Catalogue:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise CatalogueError([f"{path}: cannot read the signal catalogue: {exc.strerror}"]) from None
-    return load_model(Catalogue, text, str(path), guide="core/analysis/signals.yaml", error=CatalogueError)
+    catalogue = load_model(Catalogue, text, str(path), guide="core/analysis/signals.yaml", error=CatalogueError)
+    catalogue._source = shown_path(path)
+    return catalogue
 
 
 @lru_cache(maxsize=4)
@@ -172,3 +177,35 @@ def _cached(path: str) -> Catalogue:
 def default_catalogue() -> Catalogue:
     """The shipped catalogue, parsed once per process."""
     return _cached(str(DEFAULT_CATALOGUE))
+
+
+def signal_problems(refs: Iterable[tuple[str, str, str]], catalogue: Catalogue | None = None) -> list[str]:
+    """One ``file: field: message`` line per reference to a signal the catalogue does not define.
+
+    ``refs`` holds ``(file, field, signal name)``: where a data file or a module names a signal.
+    A signal renamed in ``signals.yaml`` and not where it is read would otherwise silently never
+    match; checking once, when the reader loads, turns that into a line naming the fix.
+    """
+    cat = catalogue if catalogue is not None else default_catalogue()
+    known = sorted(cat.signals)
+    lines = []
+    for source, field, name in refs:
+        if name in cat.signals:
+            continue
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        lines.append(
+            f"{source}: {field}: unknown signal {name!r}; {hint}name a signal defined in {cat._source} "
+            "(or, if it was renamed there, rename it here too)"
+        )
+    return lines
+
+
+def shown_path(path: Path | str) -> str:
+    """A path as problem lines show it: relative to the project for its own files."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        return str(Path(path).resolve().relative_to(root))
+    except ValueError:
+        return str(path)
+
