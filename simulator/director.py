@@ -121,7 +121,13 @@ def _present(analysis: TurnAnalysis, signals: DirectorSignals) -> set[AgentSigna
 
 def _apply_meters(persona: Persona, meters: dict[str, float], present: set[AgentSignal]) -> dict[str, float]:
     out = dict(meters)
-    for sig in present:
+    # In AgentSignal's order, never the set's: meters clamp at 0 and 100, so the order of two
+    # signals can change the result, and a set of enum members iterates in an order that
+    # changes with the process's string-hash seed (the same call, seed and turn gave trust 95
+    # in one process and 96 in another).
+    for sig in AgentSignal:
+        if sig not in present:
+            continue
         s = persona.sensitivity(sig)
         out["trust"] = _clamp(out["trust"] + s.trust)
         out["anger"] = _clamp(out["anger"] + s.anger)

@@ -171,3 +171,15 @@ def test_overrides_merge_section_by_section():
     assert merged["crisis"]["help_relief"] == director_data().tunables.crisis.help_relief
     assert merged["money"] == director_data().tunables.money.model_dump(mode="json")
     assert dd.with_defaults("loud") == "loud"  # not a section: left for the schema to refuse
+
+
+def test_meters_move_in_a_fixed_order_whatever_the_hash_seed():
+    # empathy (+10 trust) then pressure (-20): 95 -> 100 (clamped) -> 80. Iterating the set of
+    # signals instead gave 75 or 80 depending on the process's PYTHONHASHSEED.
+    text = _persona_text()
+    data = yaml.safe_load(text)
+    data["meters"]["trust"] = 95
+    data["sensitivities"] = {"pressure": {"trust": -20}, "empathy": {"trust": 10}}
+    p = parse_persona(yaml.safe_dump(data))
+    d = Director(p).step(initial_state(p), ta("self_identification", "pressure", "empathy"))
+    assert d.state.trust == 80
