@@ -128,34 +128,20 @@ def _encode_seconds(model, sentences: list[str], batch_size: int) -> float:
 
 
 def run(n: int, turns: int, chunk: int, live_turns: int, rubric: str) -> dict:
-    from core.analysis import Analyzer, Embedder
-    from rubrics.scorer import LiveScorer, Scorer
-
     calls = make_transcripts(n, turns)
     load_before = os.getloadavg()
-    embedder = Embedder()
-    t0 = time.perf_counter()
-    analyzer = Analyzer(embedder=embedder)
-    scorer = Scorer(rubric, analyzer)
-    scorer.warm_up()
-    load_s = time.perf_counter() - t0
+    embedder, analyzer, scorer, load_s = _load(rubric)
 
     # The sentences the run will have to embed: every distinct sentence of every turn, split
     # the way the analysis splits them, less what warm-up already embedded.
     warm = set(embedder._cache)
-    distinct = list(dict.fromkeys(
-        s for c in calls for t in c.turns for s in analyzer.split_sentences(t.text) if s not in warm
-    ))
+    distinct = _sentences_to_embed(calls, analyzer, warm)
     model = embedder._load()
     _encode_seconds(model, distinct[:1024], embedder.batch_size)  # warm torch's per-shape kernels
     bound_before_s = _encode_seconds(model, distinct, embedder.batch_size)
 
     encoded_before = embedder.sentences_encoded
-    t0 = time.perf_counter()
-    scored = 0
-    for i in range(0, n, chunk):
-        scored += len(scorer.score_many(calls[i : i + chunk]))
-    score_s = time.perf_counter() - t0
+    scored, score_s = _score_in_chunks(scorer, calls, chunk)
     embedded = [s for s in embedder._cache if s not in warm]
     encoded = embedder.sentences_encoded - encoded_before
 
@@ -163,19 +149,7 @@ def run(n: int, turns: int, chunk: int, live_turns: int, rubric: str) -> dict:
     bound_after_s = _encode_seconds(model, distinct, embedder.batch_size)
     embed_s = (bound_before_s + bound_after_s) / 2
 
-    live_calls = make_transcripts(max(1, live_turns // turns + 1), turns, seed=99)
-    latencies = []
-    for call in live_calls:
-        live = LiveScorer(rubric, analyzer, call_id=call.id, metadata=call.metadata)
-        for turn in call.turns:
-            t = time.perf_counter()
-            live.add_turn(turn.text, turn.speaker)
-            latencies.append((time.perf_counter() - t) * 1000)
-            if len(latencies) >= live_turns:
-                break
-        if len(latencies) >= live_turns:
-            break
-    latencies.sort()
+    latencies = _live_turn_ms(rubric, analyzer, turns, live_turns)
     bound = n / embed_s if embed_s else float("inf")
     throughput = scored / score_s
     return {
@@ -208,6 +182,54 @@ def run(n: int, turns: int, chunk: int, live_turns: int, rubric: str) -> dict:
             "loadavg_1m_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         },
     }
+
+
+def _load(rubric: str) -> tuple:
+    """The embedder, analyzer and warmed-up scorer, and the seconds loading them took."""
+    from core.analysis import Analyzer, Embedder
+    from rubrics.scorer import Scorer
+
+    embedder = Embedder()
+    t0 = time.perf_counter()
+    analyzer = Analyzer(embedder=embedder)
+    scorer = Scorer(rubric, analyzer)
+    scorer.warm_up()
+    return embedder, analyzer, scorer, time.perf_counter() - t0
+
+
+def _sentences_to_embed(calls: list[Transcript], analyzer, warm: set[str]) -> list[str]:
+    """Every distinct sentence of every turn, in first-seen order, less those in ``warm``."""
+    return list(dict.fromkeys(
+        s for c in calls for t in c.turns for s in analyzer.split_sentences(t.text) if s not in warm
+    ))
+
+
+def _score_in_chunks(scorer, calls: list[Transcript], chunk: int) -> tuple[int, float]:
+    """How many calls ``score_many`` scored, ``chunk`` at a time, and the seconds it took."""
+    t0 = time.perf_counter()
+    scored = 0
+    for i in range(0, len(calls), chunk):
+        scored += len(scorer.score_many(calls[i : i + chunk]))
+    return scored, time.perf_counter() - t0
+
+
+def _live_turn_ms(rubric: str, analyzer, turns: int, live_turns: int) -> list[float]:
+    """Milliseconds ``LiveScorer.add_turn`` took on each of ``live_turns`` new turns, sorted."""
+    from rubrics.scorer import LiveScorer
+
+    live_calls = make_transcripts(max(1, live_turns // turns + 1), turns, seed=99)
+    latencies = []
+    for call in live_calls:
+        live = LiveScorer(rubric, analyzer, call_id=call.id, metadata=call.metadata)
+        for turn in call.turns:
+            t = time.perf_counter()
+            live.add_turn(turn.text, turn.speaker)
+            latencies.append((time.perf_counter() - t) * 1000)
+            if len(latencies) >= live_turns:
+                break
+        if len(latencies) >= live_turns:
+            break
+    return sorted(latencies)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -162,6 +162,19 @@ def show_persona(
         raise typer.Exit(1) from None
 
     console = Console(highlight=False)
+    _print_card(console, p)
+    if not reveal:
+        console.print()
+        console.print(
+            Text(f"{len(p.hidden_facts)} hidden facts; add --reveal to see them.", style="dim")
+        )
+        return
+    _print_hidden_facts(console, p)
+    _print_capacity_and_meters(console, p)
+
+
+def _print_card(console: Console, p: Persona) -> None:
+    """What a trainee may see: the heading, who the debtor is, the debt and the voice."""
     console.print(Text(f"{p.name}  ({p.id})", style="bold"))
     console.print(Text(f"{p.temperament.value} · {p.difficulty} · {p.language}", style="dim"))
     console.print(Text(p.situation, style="italic"))
@@ -197,13 +210,9 @@ def show_persona(
     console.print(Text("  sounds like:", style="dim"))
     _bullets(console, [f'"{line}"' for line in p.voice.example_lines], style="cyan")
 
-    if not reveal:
-        console.print()
-        console.print(
-            Text(f"{len(p.hidden_facts)} hidden facts; add --reveal to see them.", style="dim")
-        )
-        return
 
+def _print_hidden_facts(console: Console, p: Persona) -> None:
+    """Each hidden fact with what reveals it (--reveal only)."""
     _section(console, "Hidden facts")
     for f in p.hidden_facts:
         console.print(Padding(Text(f.id, style="bold"), (0, 0, 0, 2)))
@@ -218,6 +227,9 @@ def show_persona(
     if not p.hidden_facts:
         console.print(Text("  (none)", style="dim"))
 
+
+def _print_capacity_and_meters(console: Console, p: Persona) -> None:
+    """What the debtor can pay, where the meters start and what moves them (--reveal only)."""
     c = p.payment_capacity
     _section(console, "Payment capacity")
     _pairs(

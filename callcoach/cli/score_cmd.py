@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
 from core.readers import DEFAULT_LIMITS
+
+if TYPE_CHECKING:
+    from core.readers import TranscriptLimits
+    from rubrics.batch import BatchResult
+    from rubrics.schema import Rubric
 
 
 def register(app: typer.Typer) -> None:
@@ -43,6 +49,55 @@ def score_command(
     Unreadable transcripts, and those over the limits, give an {"id", "error"} line naming the
     file and line; the rest are still scored, and the exit code is 1.
     """
+    from core.readers import TranscriptLimits
+
+    _check_paths(inputs, out, resume)
+    loaded = _load_rubric(rubric)
+    limits = TranscriptLimits(max_file_mb=max_file_mb, max_turns=max_turns, max_turn_chars=max_turn_chars)
+    result = _score_with_progress(
+        inputs, loaded.source or rubric, out=out, resume=resume, workers=workers, quiet=quiet, limits=limits
+    )
+    if out is None:
+        for line in result.lines:
+            typer.echo(line)
+    _write_summaries(result.records, loaded, csv_path=csv_path, html=html)
+    typer.echo(_summary_line(result), err=True)
+    if result.failed:
+        raise typer.Exit(1)
+
+
+def _fail(*lines: str) -> NoReturn:
+    """Usage problems: each on one line on standard error, exit code 2."""
+    for line in lines:
+        typer.echo(line, err=True)
+    raise typer.Exit(2)
+
+
+def _check_paths(inputs: list[Path], out: Path | None, resume: bool) -> None:
+    """Exit 2 before any work when the options cannot make sense or an input does not exist."""
+    if resume and out is None:
+        _fail("--resume needs --out (the file to resume)")
+    if out is not None and out.is_dir():
+        _fail(f"{out}: is a folder; --out names the scores file")
+    missing = [str(p) for p in inputs if not p.exists()]
+    if missing:
+        _fail(*(f"{p}: no such file or folder" for p in missing))
+
+
+def _load_rubric(rubric: str) -> Rubric:
+    from rubrics.loader import RubricError, load_rubric
+
+    try:
+        return load_rubric(rubric)
+    except RubricError as exc:
+        _fail(*exc.problems)
+
+
+def _score_with_progress(
+    inputs: list[Path], rubric: str, *, out: Path | None, resume: bool, workers: int, quiet: bool,
+    limits: TranscriptLimits,
+) -> BatchResult:
+    """Score every input under a progress bar on standard error (none with ``quiet``)."""
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -52,33 +107,11 @@ def score_command(
         TimeRemainingColumn,
     )
 
-    from core.readers import TranscriptLimits
-    from rubrics.batch import score_inputs, summary_csv, write_atomic
-    from rubrics.loader import RubricError, load_rubric
+    from rubrics.batch import score_inputs
 
-    if resume and out is None:
-        typer.echo("--resume needs --out (the file to resume)", err=True)
-        raise typer.Exit(2)
-    if out is not None and out.is_dir():
-        typer.echo(f"{out}: is a folder; --out names the scores file", err=True)
-        raise typer.Exit(2)
-    limits = TranscriptLimits(max_file_mb=max_file_mb, max_turns=max_turns, max_turn_chars=max_turn_chars)
-    missing = [str(p) for p in inputs if not p.exists()]
-    if missing:
-        for p in missing:
-            typer.echo(f"{p}: no such file or folder", err=True)
-        raise typer.Exit(2)
-    try:
-        loaded = load_rubric(rubric)
-    except RubricError as exc:
-        for line in exc.problems:
-            typer.echo(line, err=True)
-        raise typer.Exit(2) from None
-
-    console = Console(stderr=True)
     progress = Progress(
         TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=console, disable=quiet, transient=False,
+        console=Console(stderr=True), disable=quiet, transient=False,
     )
     with progress:
         task = progress.add_task("score", total=None)
@@ -87,31 +120,33 @@ def score_command(
             progress.update(task, completed=done, total=total)
 
         try:
-            result = score_inputs(
-                inputs, loaded.source or rubric, out=out, resume=resume, workers=workers,
-                on_progress=on_progress, limits=limits,
+            return score_inputs(
+                inputs, rubric, out=out, resume=resume, workers=workers, on_progress=on_progress, limits=limits
             )
         except OSError as exc:  # the output cannot be written (a full disk, no permission)
-            typer.echo(f"{exc.filename or out}: cannot write: {exc.strerror or exc}", err=True)
-            raise typer.Exit(2) from None
-    if out is None:
-        for line in result.lines:
-            typer.echo(line)
+            _fail(f"{exc.filename or out}: cannot write: {exc.strerror or exc}")
+
+
+def _write_summaries(records: list[dict], rubric: Rubric, *, csv_path: Path | None, html: Path | None) -> None:
+    """The optional CSV summary and HTML report; exit 2 if either cannot be written."""
+    from rubrics.batch import summary_csv, write_atomic
+
     try:
         if csv_path is not None:
-            write_atomic(csv_path, summary_csv(result.records))
+            write_atomic(csv_path, summary_csv(records))
         if html is not None:
             from rubrics.report import render_report
 
-            write_atomic(html, render_report(result.records, rubric=loaded))
+            write_atomic(html, render_report(records, rubric=rubric))
     except OSError as exc:
-        typer.echo(f"{exc.filename}: cannot write: {exc.strerror or exc}", err=True)
-        raise typer.Exit(2) from None
+        _fail(f"{exc.filename}: cannot write: {exc.strerror or exc}")
+
+
+def _summary_line(result: BatchResult) -> str:
+    """``11 transcripts: 7 scored (0 resumed), 4 failed; pass rate 57%``."""
     scored = sum("error" not in r for r in result.records)
     passed = sum(bool(r.get("passed")) for r in result.records)
     summary = f"{len(result.records)} transcripts: {scored} scored ({result.resumed} resumed), {result.failed} failed"
     if scored:
         summary += f"; pass rate {100 * passed / scored:.0f}%"
-    typer.echo(summary, err=True)
-    if result.failed:
-        raise typer.Exit(1)
+    return summary
