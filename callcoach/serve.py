@@ -13,8 +13,9 @@ import argparse
 import logging
 import os
 import sys
-from html import escape
 from pathlib import Path
+
+from core.html import render
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
@@ -100,8 +101,7 @@ def build_app(
 
 def _status_html(backend) -> str:
     cls = "cc-ready" if backend.ready else ("cc-failed" if backend.error else "")
-    # The model's spec is for whoever runs the server: a tooltip, not the headline.
-    return f'<span class="cc-dot {cls}" title="{escape(backend.spec)}"></span>{escape(backend.status())}'
+    return render("callcoach.ui", "status.html.j2", cls=cls, spec=backend.spec, status=backend.status())
 
 
 def launch(demo, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, share: bool = False, **kwargs):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from html import escape
-
 import gradio as gr
 
 from callcoach.history import PRACTICE, TEST
 from callcoach.ui import views
 from callcoach.ui.resources import AppResources
 from callcoach.users import Viewer, viewer
+from core.html import render
 from rubrics.scorecard import render_report, render_scorecard, trend_svg
 
 ALL_TRAINEES = "All trainees"
@@ -30,10 +29,7 @@ def summary_html(series: list[dict], who: str | None) -> str:
         ("Latest", f"{last:.1f}"),
         ("Pass rate", f"{100 * passed / len(series):.0f}%"),
     ]
-    title = f"<div class='cc-sec'>{escape(who)}</div>" if who else ""
-    return title + "<div class='cc-tiles'>" + "".join(
-        f"<div class='cc-tile'><div class='cc-tile-v'>{v}</div><div class='cc-tile-k'>{k}</div></div>" for k, v in tiles
-    ) + "</div>"
+    return render("callcoach.ui", "progress_tiles.html.j2", who=who, tiles=tiles)
 
 
 def history_view(res: AppResources, trainee: str | None, kind: str = PRACTICE) -> tuple[str, str, list[list], list[tuple[str, str]]]:
@@ -78,9 +74,8 @@ def call_detail(res: AppResources, call_id: str | None, who: Viewer) -> tuple[st
     score = res.history.score(call_id)
     meta = transcript.metadata
     if score is None:
-        turns = "".join(f"<li><b>{escape(t.speaker)}</b>: {escape(t.text)}</li>" for t in transcript.turns)
         why = "it could not be scored" if meta.get("outcome") not in (None, "abandoned") else "it was not finished"
-        return f"<div class='cc-muted'>This call was not scored ({why}).</div><ol start='0'>{turns}</ol>", None
+        return render("callcoach.ui", "unscored_call.html.j2", why=why, turns=transcript.turns), None
     path = res.exports_dir / f"{call_id}-report.html"
     if not path.exists():
         path.write_text(render_report(score, transcript), encoding="utf-8")

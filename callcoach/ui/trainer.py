@@ -4,7 +4,6 @@ call against the draft, saving it as a new persona, and every trainee's history.
 from __future__ import annotations
 
 import re
-from html import escape
 from pathlib import Path
 
 import gradio as gr
@@ -12,6 +11,7 @@ import gradio as gr
 from callcoach.ui import progress, views
 from callcoach.ui.resources import AppResources
 from callcoach.users import viewer
+from core.html import render
 from simulator.personas import SHIPPED_DIR, Persona, PersonaError, parse_persona, persona_files
 
 TRAINERS_ONLY = "Only trainers can change personas. Ask your training lead for the trainer role."
@@ -80,22 +80,16 @@ def validation_html(text: str, source: str = "draft.yaml", template: Persona | N
     try:
         persona = parse_persona(text, source)
     except PersonaError as exc:
-        items = []
+        problems = []
         for line in exc.problems:
             parts = line.split(": ", 2)
-            file, field, msg = (parts + ["", ""])[:3] if len(parts) >= 3 else (source, "(top level)", line)
-            items.append(f"<li><b>{escape(file)}</b> &middot; field <code>{escape(field)}</code>: {escape(msg)}</li>")
-        n = len(exc.problems)
-        return f"<div class='cc-sec'>{n} problem{'s' if n != 1 else ''} to fix</div><ul class='cc-problems'>{''.join(items)}</ul>", None
-    html = (
-        f"<div class='cc-valid'>\u2714 Valid: {escape(persona.name)} ({escape(persona.temperament.value)}, "
-        f"{escape(persona.difficulty)}). <i>Save as new persona</i> writes <code>{escape(persona.id)}.yaml</code>.</div>"
-    )
+            problems.append(tuple(parts) if len(parts) >= 3 else (source, "(top level)", line))
+        return render("callcoach.ui", "persona_check.html.j2", problems=problems), None
     left = leftover_names(persona, template)
-    if left:
-        words = ", ".join(f"'{w}'" for w in left)
-        html += (f"<ul class='cc-problems cc-warnings'><li>Still says {escape(words)} from {escape(template.name)}'s file: "
-                 f"change it to {escape(persona.name)}'s name, or the debtor will greet and talk as {escape(template.name)}.</li></ul>")
+    html = render(
+        "callcoach.ui", "persona_check.html.j2", problems=[], persona=persona,
+        leftover=", ".join(f"'{w}'" for w in left), template_name=template.name if left else "",
+    )
     return html, persona
 
 
