@@ -22,4 +22,13 @@ def _isolated_user_dirs(tmp_path_factory, monkeypatch):
     cache = tmp_path_factory.getbasetemp() / "model-cache"
     monkeypatch.setenv("CALLCOACH_CACHE_DIR", os.environ.get("CALLCOACH_TEST_CACHE_DIR", str(cache)))
 
+
+@pytest.fixture
+def blank(monkeypatch):
+    """Batch scoring with the stand-in analyzer (tests/batch_support.py): no model."""
+    from batch_support import score_with
+
+    score_with(monkeypatch)
+
+
 from browser_support import browser  # noqa: E402,F401  (the chromium fixture of the browser tests)

@@ -22,9 +22,9 @@ import time
 from pathlib import Path
 
 import pytest
+from batch_support import BlankAnalyzer, records, run_score, score_with
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_score_cli import BlankAnalyzer
 from typer.testing import CliRunner
 
 import rubrics.batch as batch
@@ -61,10 +61,6 @@ def _score(inputs, out: Path, **kw) -> batch.BatchResult:
     return batch.score_inputs(
         inputs, out=out, scorer_factory=lambda: Scorer("default-en", BlankAnalyzer()), limits=LIMITS, **kw
     )
-
-
-def _records(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line]
 
 
 # --- building hostile files ------------------------------------------------------------------
@@ -169,7 +165,7 @@ def test_lines_in_equal_lines_out_in_order_for_hostile_inputs(files):
             (folder / name).write_bytes(data)
         result = _score([folder], out)
         expected = [(folder / name, tid, kind) for name, _, exp in files for tid, kind in exp]
-        recs = _records(out)
+        recs = records(out)
         assert len(recs) == len(result.lines) == len(expected)
         for rec, (path, tid, kind) in zip(recs, expected, strict=True):
             if kind in GOOD:
@@ -187,15 +183,6 @@ def test_lines_in_equal_lines_out_in_order_for_hostile_inputs(files):
 # --- through the command line ----------------------------------------------------------------
 
 
-@pytest.fixture
-def blank(monkeypatch):
-    monkeypatch.setattr(batch, "_make_scorer", lambda rubric: Scorer(rubric, BlankAnalyzer()))
-
-
-def run(*args):
-    return CliRunner().invoke(app, ["score", *map(str, args)])
-
-
 def _call(tid: str, text: str = "Hello, this is Sam from Acme.") -> str:
     return json.dumps({"id": tid, "turns": [{"speaker": "agent", "text": text}, {"speaker": "debtor", "text": "Yes?"}]})
 
@@ -204,15 +191,15 @@ def test_lone_surrogate_is_an_error_line_and_the_run_and_resume_finish(blank, tm
     src = tmp_path / "calls.jsonl"
     src.write_text("\n".join([_call("a"), '{"id": "b\\ud800", "turns": []}', _call("c", "cut \\udc00 here")]) + "\n")
     out = tmp_path / "s.jsonl"
-    r = run(src, "--out", out, "--quiet")
+    r = run_score(src, "--out", out, "--quiet")
     assert r.exit_code == 1 and "Traceback" not in r.output, r.output
-    recs = _records(out)
+    recs = records(out)
     assert [x["id"] for x in recs] == ["a", "b\\ud800", "c"] and "error" not in recs[0]
     assert recs[1]["error"] == f"{src}:2: id: lone surrogate \\ud800 (not valid Unicode text)"
     first = out.read_bytes()
-    r = run(src, "--out", out, "--resume", "--quiet")
+    r = run_score(src, "--out", out, "--resume", "--quiet")
     assert r.exit_code == 1 and out.read_bytes() == first
-    r = run(src, "--quiet")  # to standard output
+    r = run_score(src, "--quiet")  # to standard output
     assert r.exit_code == 1 and [json.loads(x)["id"] for x in r.stdout.splitlines() if x.startswith("{")][1] == "b\\ud800"
 
 
@@ -222,8 +209,8 @@ def test_deep_nesting_and_huge_numbers_keep_the_rest_of_the_file(blank, tmp_path
     huge = '{"id": "h", "turns": [], "metadata": {"x": ' + "1" * 4_301 + "}}"
     src.write_text("\n".join([_call("a"), deep, huge, _call("b")]) + "\n")
     out = tmp_path / "s.jsonl"
-    r = run(src, "--out", out, "--quiet")
-    recs = _records(out)
+    r = run_score(src, "--out", out, "--quiet")
+    recs = records(out)
     assert r.exit_code == 1 and len(recs) == 4 and [x["id"] for x in (recs[0], recs[3])] == ["a", "b"]
     assert "nested too deeply" in recs[1]["error"] and "more than 4,300 digits" in recs[2]["error"]
 
@@ -237,8 +224,8 @@ def test_csv_field_over_128_kib_and_an_unclosed_quote(blank, tmp_path):
         "d,0,agent,bye\n"
     )
     out = tmp_path / "s.jsonl"
-    r = run(src, "--out", out, "--quiet", "--max-turn-chars", "150000")
-    recs = _records(out)
+    r = run_score(src, "--out", out, "--quiet", "--max-turn-chars", "150000")
+    recs = records(out)
     assert r.exit_code == 1, r.output
     assert [x["id"] for x in recs] == ["a", "b", "c", "d"]
     assert ["error" in x for x in recs] == [False, False, True, False]
@@ -253,8 +240,8 @@ def test_line_separators_json_list_errors_and_encodings(blank, tmp_path):
     (tmp_path / "c.jsonl").write_bytes("\n".join(_call(f"u{i}", "Grüße") for i in range(2)).encode("utf-16"))
     (tmp_path / "d.jsonl").write_bytes("\n".join(_call(f"w{i}", "Café") for i in range(2)).encode("latin-1"))
     out = tmp_path / "s.jsonl"
-    r = run(*(tmp_path / n for n in ("a.jsonl", "b.json", "c.jsonl", "d.jsonl")), "--out", out, "--quiet")
-    recs = _records(out)
+    r = run_score(*(tmp_path / n for n in ("a.jsonl", "b.json", "c.jsonl", "d.jsonl")), "--out", out, "--quiet")
+    recs = records(out)
     assert r.exit_code == 1
     assert [x["id"] for x in recs[:9]] == [f"s{i}" for i in range(9)]  # 9 in, 9 out
     assert [x["id"] for x in recs[9:]] == ["l0", f"{tmp_path / 'b.json'}:{l1_line}", "l2", "u0", "u1", "w0", "w1"]
@@ -266,16 +253,16 @@ def test_limits_are_options_with_one_error_line_each(blank, tmp_path):
     many = json.dumps({"id": "many", "turns": [{"speaker": "agent", "text": "hi"}] * 3})
     src.write_text("\n".join([_call("ok", "short"), many, _call("long", "z" * 30)]) + "\n")
     out = tmp_path / "s.jsonl"
-    r = run(src, "--out", out, "--quiet", "--max-turns", "2", "--max-turn-chars", "20")
-    recs = _records(out)
+    r = run_score(src, "--out", out, "--quiet", "--max-turns", "2", "--max-turn-chars", "20")
+    recs = records(out)
     assert r.exit_code == 1 and [x["id"] for x in recs] == ["ok", "many", "long"] and "error" not in recs[0]
     assert recs[1]["error"] == f"{src}:2: 3 turns, over the limit of 2 a call (--max-turns)"
     assert recs[2]["error"] == f"{src}:3: turns[0].text: 30 characters, over the limit of 20 a turn (--max-turn-chars)"
-    r = run(src, "--out", out, "--quiet", "--max-file-mb", "0.0001")
-    assert r.exit_code == 1 and _records(out) == [
+    r = run_score(src, "--out", out, "--quiet", "--max-file-mb", "0.0001")
+    assert r.exit_code == 1 and records(out) == [
         {"id": f"{src}:0", "error": f"{src}:0: file is {src.stat().st_size} bytes, over the limit of 0.0001 MB (--max-file-mb)"}
     ]
-    r = run(src, "--out", out, "--quiet")  # the defaults: 400 turns, 4,000 characters, 50 MB
+    r = run_score(src, "--out", out, "--quiet")  # the defaults: 400 turns, 4,000 characters, 50 MB
     assert r.exit_code == 0, r.output
     help_text = CliRunner().invoke(app, ["score", "--help"], terminal_width=200).output
     assert "--max-turns" in help_text and "--max-turn-chars" in help_text and "--max-file-mb" in help_text
@@ -294,7 +281,7 @@ def test_resume_rescores_an_edited_transcript(tmp_path, monkeypatch):
             scored.extend(t.id for t in transcripts)
             return super().analyze_many(transcripts)
 
-    monkeypatch.setattr(batch, "_make_scorer", lambda rubric: Scorer(rubric, Counting()))
+    score_with(monkeypatch, Counting)
     batch.score_inputs([src], out=out)
     threat = "Pay today or we will send the sheriff to arrest you."
     src.write_text("\n".join([_call("a"), _call("b", threat), _call("c")]) + "\n")
@@ -310,7 +297,7 @@ def test_resume_rescores_an_edited_transcript(tmp_path, monkeypatch):
     "tail", ['{"id": "c", "rubric": "default-en", "overall": 5', "\x00" * 64, "[" * 100_000, "9" * 5_000, "\udcff\n"]
 )
 def test_resume_survives_a_corrupt_last_line(tmp_path, monkeypatch, tail):
-    monkeypatch.setattr(batch, "_make_scorer", lambda rubric: Scorer(rubric, BlankAnalyzer()))
+    score_with(monkeypatch)
     src, out, full = tmp_path / "calls.jsonl", tmp_path / "s.jsonl", tmp_path / "full.jsonl"
     src.write_text("\n".join(_call(t) for t in "abc") + "\n")
     batch.score_inputs([src], out=full)
@@ -323,7 +310,7 @@ def test_resume_survives_a_corrupt_last_line(tmp_path, monkeypatch, tail):
 
 
 def test_resume_without_a_keys_file_scores_everything_again(tmp_path, monkeypatch):
-    monkeypatch.setattr(batch, "_make_scorer", lambda rubric: Scorer(rubric, BlankAnalyzer()))
+    score_with(monkeypatch)
     src, out = tmp_path / "calls.jsonl", tmp_path / "s.jsonl"
     src.write_text(_call("a") + "\n")
     batch.score_inputs([src], out=out)

@@ -1,7 +1,7 @@
 """`callcoach score`: mixed-format folders with broken files, ordering, outputs, resume after a kill.
 
-Most tests swap in a stand-in analyzer (no model; every turn analysed as saying nothing in
-particular) so they exercise the batch machinery quickly; one test runs the real analysis.
+Most tests swap in the stand-in analyzer of tests/batch_support.py (the ``blank`` fixture) so
+they exercise the batch machinery quickly; one test runs the real analysis.
 """
 
 from __future__ import annotations
@@ -19,69 +19,18 @@ import time
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from batch_support import BlankAnalyzer, records, run_score, score_with
 
 import rubrics.batch as batch
-from callcoach.cli import app
-from core.analysis.types import CallContext, TurnAnalysis
-from rubrics.scorer import Scorer
 
 SAMPLES = Path(__file__).parent / "data" / "transcripts"
 EXPECTED_ORDER = ["good-001", "threat-002", f"{SAMPLES / 'a-calls.jsonl'}:3", "third-003", "json-004",
                   "json-005", "csv-006", "csv-007", "txt-008", f"{SAMPLES / 'e-broken.csv'}:1", "f-notes"]
 
 
-class HashEmbedder:
-    """Deterministic unit vectors from a hash: unrelated texts are dissimilar."""
-
-    def encode(self, sentences):
-        import hashlib
-
-        import numpy as np
-
-        rows = []
-        for s in sentences:
-            seed = int.from_bytes(hashlib.sha256(s.encode()).digest()[:4], "little")
-            v = np.random.default_rng(seed).standard_normal(32)
-            rows.append(v / np.linalg.norm(v))
-        return np.asarray(rows, dtype=np.float32).reshape(len(rows), 32)
-
-
-class BlankAnalyzer:
-    """A stand-in for the turn analysis: every turn analysed, no signals (tests the plumbing)."""
-
-    def __init__(self, delay: float = 0.0):
-        self.delay = delay
-        self.embedder = HashEmbedder()
-
-    def analyze_turn(self, text, speaker="agent", index=0, context=None):
-        ctx = context or CallContext()
-        return TurnAnalysis(index=index, speaker=speaker, text=text, context=ctx, after=ctx)
-
-    def analyze_transcript(self, transcript):
-        return [self.analyze_turn(t.text, t.speaker, i) for i, t in enumerate(transcript.turns)]
-
-    def analyze_many(self, transcripts):
-        time.sleep(self.delay)
-        return [self.analyze_transcript(t) for t in transcripts]
-
-
-@pytest.fixture
-def blank(monkeypatch):
-    monkeypatch.setattr(batch, "_make_scorer", lambda rubric: Scorer(rubric, BlankAnalyzer()))
-
-
-def run(*args):
-    return CliRunner().invoke(app, ["score", *map(str, args)])
-
-
-def records(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
-
-
 def test_mixed_folder_one_line_per_transcript_in_order(blank, tmp_path):
     out, summary, html = tmp_path / "s.jsonl", tmp_path / "s.csv", tmp_path / "r.html"
-    result = run(SAMPLES, "--out", out, "--csv", summary, "--html", html, "--quiet")
+    result = run_score(SAMPLES, "--out", out, "--csv", summary, "--html", html, "--quiet")
     assert result.exit_code == 1, result.output  # some transcripts could not be read
     recs = records(out)
     assert [r["id"] for r in recs] == EXPECTED_ORDER
@@ -104,7 +53,7 @@ def test_stdout_when_no_out_and_exit_zero_when_all_read(blank, tmp_path):
     good.mkdir()
     shutil.copy(SAMPLES / "d-plain.txt", good)
     shutil.copy(SAMPLES / "c-rows.csv", good)
-    result = run(good, "--quiet")
+    result = run_score(good, "--quiet")
     assert result.exit_code == 0, result.output
     lines = [json.loads(x) for x in result.stdout.splitlines() if x.startswith("{")]
     assert [x["id"] for x in lines] == ["csv-006", "csv-007", "txt-008"]
@@ -112,7 +61,7 @@ def test_stdout_when_no_out_and_exit_zero_when_all_read(blank, tmp_path):
 
 def test_html_report_is_self_contained(blank, tmp_path):
     html = tmp_path / "r.html"
-    run(SAMPLES, "--out", tmp_path / "s.jsonl", "--html", html, "--quiet")
+    run_score(SAMPLES, "--out", tmp_path / "s.jsonl", "--html", html, "--quiet")
     text = html.read_text()
     assert text.startswith("<!doctype html>") and "<svg" in text and "<style>" in text
     assert "http://" not in text and "https://" not in text and "<script" not in text
@@ -124,15 +73,15 @@ def test_html_report_is_self_contained(blank, tmp_path):
 def test_bad_rubric_and_missing_input(blank, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("id: x\n")
-    r = run(SAMPLES, "--rubric", bad)
+    r = run_score(SAMPLES, "--rubric", bad)
     assert r.exit_code == 2 and f"{bad}: " in r.output and "Traceback" not in r.output
-    r = run(tmp_path / "nope")
+    r = run_score(tmp_path / "nope")
     assert r.exit_code == 2 and "no such file" in r.output
 
 
 def test_resume_after_an_interrupted_run_gives_the_same_output(tmp_path, monkeypatch):
     full, part = tmp_path / "full.jsonl", tmp_path / "part.jsonl"
-    monkeypatch.setattr(batch, "_make_scorer", lambda rubric: Scorer(rubric, BlankAnalyzer()))
+    score_with(monkeypatch)
     batch.score_inputs([SAMPLES], out=full, chunk=2)
 
     class Killed(BaseException):
@@ -147,7 +96,7 @@ def test_resume_after_an_interrupted_run_gives_the_same_output(tmp_path, monkeyp
                 raise Killed
             return super().analyze_many(transcripts)
 
-    monkeypatch.setattr(batch, "_make_scorer", lambda rubric: Scorer(rubric, DiesAfterTwoChunks()))
+    score_with(monkeypatch, DiesAfterTwoChunks)
     with pytest.raises(Killed):
         batch.score_inputs([SAMPLES], out=part, chunk=2)
     partial = records(part)
@@ -160,7 +109,7 @@ def test_resume_after_an_interrupted_run_gives_the_same_output(tmp_path, monkeyp
             scored_again.extend(t.id for t in transcripts)
             return super().analyze_many(transcripts)
 
-    monkeypatch.setattr(batch, "_make_scorer", lambda rubric: Scorer(rubric, Counting()))
+    score_with(monkeypatch, Counting)
     result = batch.score_inputs([SAMPLES], out=part, resume=True, chunk=2)
     assert part.read_bytes() == full.read_bytes()
     assert result.resumed == 4 and not set(scored_again) & {r["id"] for r in partial if "error" not in r}
@@ -178,7 +127,7 @@ def test_resume_after_sigkill(tmp_path):
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         import rubrics.batch as batch
         from rubrics.scorer import Scorer
-        from test_score_cli import BlankAnalyzer
+        from batch_support import BlankAnalyzer
         delay = float(sys.argv[2])
         batch._make_scorer = lambda rubric: Scorer(rubric, BlankAnalyzer(delay))
         batch.score_inputs([{str(inputs)!r}], out=__import__('pathlib').Path(sys.argv[1]), chunk=2, resume=True)
@@ -203,8 +152,8 @@ def test_resume_after_sigkill(tmp_path):
 def test_workers_give_the_same_output(tmp_path):
     one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
     inputs = [SAMPLES / "a-calls.jsonl", SAMPLES / "c-rows.csv", SAMPLES / "d-plain.txt"]
-    r1 = run(*inputs, "--out", one, "--quiet")
-    r2 = run(*inputs, "--out", two, "--workers", "2", "--quiet")
+    r1 = run_score(*inputs, "--out", one, "--quiet")
+    r2 = run_score(*inputs, "--out", two, "--workers", "2", "--quiet")
     assert r1.exit_code == r2.exit_code == 1
     assert one.read_text() == two.read_text()
     recs = {r["id"]: r for r in records(one)}

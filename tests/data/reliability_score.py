@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the stand-in analyzer
 
-from test_score_cli import BlankAnalyzer  # noqa: E402
+from batch_support import BlankAnalyzer  # noqa: E402
 
 import rubrics.batch as batch  # noqa: E402
 from rubrics.scorer import Scorer  # noqa: E402
