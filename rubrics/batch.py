@@ -11,6 +11,11 @@
   which transcript content (and rubric) each score line came from, so an edited transcript is
   scored again even though its id is unchanged.
 * Worker processes end when the process that started them dies (even by ``kill -9``).
+* Each transcript is scored with the rubric of its language (``zh``, ``zh-TW`` -> ``default-zh``;
+  ``en`` -> ``default-en``; a call that names no language is read from its script) unless one
+  rubric is given for all (:class:`RubricRouter`). Chinese calls in Traditional characters are
+  analysed as Simplified (``core.analysis.script``), and every score lists the rules its call's
+  facts could not settle (``not_checked``).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.analysis.script import language_family, looks_chinese
 from core.files import atomic_write_text
 from core.readers import (
     DEFAULT_LIMITS,
@@ -122,7 +128,7 @@ class _Slot:
 
 def score_inputs(
     inputs: Sequence[Path | str],
-    rubric: str | Path = "default-en",
+    rubric: str | Path | None = None,
     *,
     out: Path | None = None,
     resume: bool = False,
@@ -131,19 +137,23 @@ def score_inputs(
     on_progress: Callable[[int, int], None] | None = None,
     scorer_factory: Callable[[], Any] | None = None,
     limits: TranscriptLimits = DEFAULT_LIMITS,
+    by_language: dict[str, str | Path] | None = None,
 ) -> BatchResult:
     """Score every transcript in ``inputs`` (files or folders); see the module docstring.
 
+    ``rubric`` (an id or a path) scores every transcript; without it each is scored with the
+    rubric of its language (``by_language``, default :data:`rubrics.loader.DEFAULT_RUBRICS`).
     ``on_progress(done, total)`` is called as transcripts are finished. ``scorer_factory``
-    builds the scorer (tests pass one with a stub analyzer); by default a
-    :class:`rubrics.scorer.Scorer` for ``rubric``. ``limits`` bound what a file or transcript
-    may hold (one error line for a transcript over them).
+    builds the scorer (tests pass one with a stub analyzer; the app passes a router that reuses
+    its analyzer); by default a :class:`RubricRouter`. ``limits`` bound what a file or
+    transcript may hold (one error line for a transcript over them).
     """
-    rubric_id, fingerprint = _rubric_identity(rubric) if out is not None else (None, "")
+    keyer = RubricRouter(rubric, by_language=by_language)
     slots = [
-        _Slot(f, ln, item, _resume_key(fingerprint, item) if out is not None and not isinstance(item, ReadError) else None)
+        _Slot(f, ln, item, _resume_key(keyer, item) if out is not None and not isinstance(item, ReadError) else None)
         for f, ln, item in iter_located(inputs, limits)
     ]
+    rubric_id = _rubric_identity(rubric)[0] if out is not None and rubric is not None else None
     total = len(slots)
     done = previous_lines(out, rubric_id) if resume else {}
     pending: list[_Slot] = []
@@ -170,7 +180,7 @@ def score_inputs(
         write_atomic(out, "".join(s.record_line + "\n" for s in slots if s.record_line is not None))
 
     chunks = [pending[i : i + chunk] for i in range(0, len(pending), chunk)]
-    for batch, lines in _score_chunks(chunks, rubric, workers, scorer_factory):
+    for batch, lines in _score_chunks(chunks, rubric, workers, scorer_factory, by_language):
         for s, line in zip(batch, lines, strict=True):
             s.record_line = writable(line)
             if '"error"' in line[:200] and json.loads(line).get("error"):
@@ -188,12 +198,12 @@ def score_inputs(
     return result
 
 
-def _score_chunks(chunks, rubric, workers: int, scorer_factory):
+def _score_chunks(chunks, rubric, workers: int, scorer_factory, by_language=None):
     """Yield ``(chunk, json lines)`` in chunk order, in this process or in worker processes."""
     if not chunks:
         return
     if workers <= 1:
-        scorer = scorer_factory() if scorer_factory else _make_scorer(rubric)
+        scorer = scorer_factory() if scorer_factory else RubricRouter(rubric, by_language=by_language)
         for batch in chunks:
             yield batch, _score_batch(scorer, batch)
         return
@@ -202,31 +212,132 @@ def _score_chunks(chunks, rubric, workers: int, scorer_factory):
 
     threads = max(1, (os.cpu_count() or 1) // workers)
     ctx = mp.get_context("spawn")  # torch and fork do not mix
-    initargs = (str(rubric), threads, os.getpid())
+    languages = {k: str(v) for k, v in (by_language or {}).items()}
+    initargs = (str(rubric) if rubric is not None else None, threads, os.getpid(), languages)
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=initargs) as pool:
         payloads = [[(s.file, s.line, s.item.model_dump(mode="json")) for s in batch] for batch in chunks]
         for batch, lines in zip(chunks, pool.map(_worker_score, payloads), strict=True):
             yield batch, lines
 
 
+_IDENTITIES: dict[int, tuple[Any, tuple[str, str]]] = {}
+
+
 def _rubric_identity(rubric) -> tuple[str, str]:
-    """The rubric's id and a hash of its loaded content (rulebook included)."""
+    """The rubric's id and a hash of its loaded content (rulebook included), once per loaded rubric."""
     from rubrics.loader import load_rubric
 
     loaded = load_rubric(rubric)
+    known = _IDENTITIES.get(id(loaded))
+    if known is not None and known[0] is loaded:
+        return known[1]
     content = loaded.model_dump_json() + "\n" + loaded.rulebook_rules.model_dump_json()
-    return loaded.id, hashlib.sha256(content.encode("utf-8", "replace")).hexdigest()
+    identity = loaded.id, hashlib.sha256(content.encode("utf-8", "replace")).hexdigest()
+    _IDENTITIES[id(loaded)] = (loaded, identity)
+    return identity
 
 
-def _resume_key(rubric_fingerprint: str, transcript: Transcript) -> str:
-    """What a score line depends on: the rubric's content and the transcript's content."""
-    return hashlib.sha256(f"{rubric_fingerprint} {transcript.content_hash()}".encode()).hexdigest()
+def _resume_key(router: RubricRouter, transcript: Transcript) -> str:
+    """What a score line depends on: its rubric's content and the transcript's content."""
+    try:
+        fingerprint = _rubric_identity(router.rubric_for(transcript))[1]
+    except ValueError:  # no rubric for its language: scored again (as an error line) every run
+        fingerprint = "no-rubric"
+    return hashlib.sha256(f"{fingerprint} {transcript.content_hash()}".encode()).hexdigest()
 
 
 def _make_scorer(rubric):
+    """A scorer for one rubric with the analysis of its language; Chinese in either script."""
+    from rubrics.loader import load_rubric
     from rubrics.scorer import Scorer
 
-    return Scorer(rubric)
+    loaded = load_rubric(rubric)
+    if loaded.language != "zh":
+        return Scorer(loaded)
+    from core.analysis import default_analyzer
+    from core.analysis.script import ChineseScriptAnalyzer
+
+    return Scorer(loaded, ChineseScriptAnalyzer(default_analyzer("zh")))
+
+
+def transcript_language(transcript: Transcript) -> str:
+    """The analysis language of a call: its ``language`` (zh-TW -> zh), or, when the call names
+    none, Chinese if its words are mostly Chinese characters, else English."""
+    if "language" in transcript.model_fields_set and transcript.language:
+        return language_family(transcript.language)
+    texts = [t.get("text", "") if isinstance(t, dict) else t.text for t in transcript.turns]
+    return "zh" if looks_chinese(texts) else language_family(transcript.language)
+
+
+class RubricRouter:
+    """Scores each transcript with the rubric of its language, or every one with ``rubric``.
+
+    ``by_language`` maps a language to a rubric id or path (defaults: the shipped
+    ``default-en``/``default-zh``); ``scorers`` are scorers already built, by rubric reference
+    (the app's, bound to its shared analyzer). A transcript in a language with no rubric is an
+    error for that transcript alone. Each score lists the rules the call's facts could not
+    settle (``Score.not_checked``).
+    """
+
+    def __init__(
+        self,
+        rubric: str | Path | None = None,
+        *,
+        by_language: dict[str, str | Path] | None = None,
+        scorers: dict[str, Any] | None = None,
+    ) -> None:
+        from rubrics.loader import DEFAULT_RUBRICS
+
+        self.rubric = rubric
+        self.by_language: dict[str, str | Path] = {**DEFAULT_RUBRICS, **(by_language or {})}
+        self._scorers: dict[str, Any] = dict(scorers or {})
+        self._lock = threading.Lock()
+
+    def rubric_for(self, transcript: Transcript) -> str | Path:
+        if self.rubric is not None:
+            return self.rubric
+        language = transcript_language(transcript)
+        ref = self.by_language.get(language)
+        if ref is None:
+            known = ", ".join(sorted(self.by_language))
+            raise ValueError(f"no rubric for language {transcript.language!r} (known: {known}); give --rubric")
+        return ref
+
+    def scorer_for(self, transcript: Transcript):
+        ref = self.rubric_for(transcript)
+        key = str(ref)
+        with self._lock:
+            scorer = self._scorers.get(key)
+            if scorer is None:
+                scorer = self._scorers[key] = _make_scorer(ref)
+        return scorer
+
+    def score(self, transcript: Transcript):
+        scorer = self.scorer_for(transcript)
+        return _with_checks(scorer, transcript, scorer.score(transcript))
+
+    def score_many(self, transcripts: Sequence[Transcript]) -> list:
+        """Score a batch, each rubric's transcripts together (its sentences embedded once)."""
+        groups: dict[int, tuple[Any, list[int]]] = {}
+        for i, t in enumerate(transcripts):
+            scorer = self.scorer_for(t)
+            groups.setdefault(id(scorer), (scorer, []))[1].append(i)
+        out: list = [None] * len(transcripts)
+        for scorer, idx in groups.values():
+            for i, score in zip(idx, scorer.score_many([transcripts[i] for i in idx]), strict=True):
+                out[i] = _with_checks(scorer, transcripts[i], score)
+        return out
+
+
+def _with_checks(scorer, transcript: Transcript, score):
+    """The score with the checks its call's facts could not settle (unless it has them already)."""
+    from rubrics.rulebook import checks_not_made
+
+    rubric = getattr(scorer, "rubric", None)
+    if getattr(score, "not_checked", None) or rubric is None or rubric._rulebook is None:
+        return score
+    missing = checks_not_made(rubric.rulebook_rules, transcript)
+    return score.model_copy(update={"not_checked": missing}) if missing else score
 
 
 def _score_batch(scorer, batch: list[_Slot]) -> list[str]:
@@ -249,7 +360,7 @@ def _score_batch(scorer, batch: list[_Slot]) -> list[str]:
 _WORKER_SCORER = None
 
 
-def _init_worker(rubric: str, threads: int, parent_pid: int) -> None:
+def _init_worker(rubric: str | None, threads: int, parent_pid: int, by_language: dict[str, str] | None = None) -> None:
     global _WORKER_SCORER
     exit_with_parent(parent_pid)
     try:
@@ -258,7 +369,7 @@ def _init_worker(rubric: str, threads: int, parent_pid: int) -> None:
         torch.set_num_threads(threads)
     except ImportError:  # pragma: no cover
         pass
-    _WORKER_SCORER = _make_scorer(rubric)
+    _WORKER_SCORER = RubricRouter(rubric, by_language=by_language)
 
 
 def _worker_score(payload: list[tuple[str, int, dict]]) -> list[str]:
