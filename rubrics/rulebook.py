@@ -222,6 +222,10 @@ def _detect(
 def _missing(d: MissingDetect, view: CallView, call_ended: bool) -> Iterator[tuple[int, str]]:
     if not view.agent_positions:
         return
+    if d.skip_if_ever and any(
+        getattr(a.after, k) == v for a in view.analyses for k, v in d.skip_if_ever.items()
+    ):
+        return
     deadline = None
     if d.before is not None:
         deadline = next((p for p in view.agent_positions if view.matches(d.before, p)), None)

@@ -303,6 +303,10 @@ class MissingDetect(_Strict):
     if_no_deadline: Literal["skip", "whole_call"] = Field(
         default="skip", description="When no turn matches 'before': skip, or check the whole call"
     )
+    skip_if_ever: dict[ContextFlag, bool] = Field(
+        default_factory=dict,
+        description="Not checked in a call whose state ever had these values (third_party: true, a location call)",
+    )
 
     def referenced(self) -> list[str]:
         return [*self.signals, *(self.before.referenced() if self.before else [])]
