@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -75,3 +76,13 @@ class Score(_Out):
     @property
     def blockers(self) -> list[Violation]:
         return [v for v in self.violations if v.severity == "blocker"]
+
+
+def criterion_names(records: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The criteria that score records (Score dicts; error records have none) name, each once, in
+    the order first met: one rubric's own order, then any other rubric's new criteria after it.
+    The order of every table, chart and CSV column that shows criteria side by side."""
+    names: dict[str, None] = {}
+    for r in records:
+        names.update(dict.fromkeys(r.get("criteria") or {}))
+    return list(names)

@@ -445,3 +445,23 @@ def test_scorecard_shows_one_decimal_and_why_a_call_did_not_pass():
     assert html.count("never reached a payment plan") == 1 and "Turn 3" in html
     report = render_report(card, Transcript(id="c", turns=[{"speaker": "agent", "text": "Hi"}]))
     assert ">69.8<" in report
+
+
+def test_criteria_are_shown_in_the_order_first_met_everywhere():
+    """One order for criteria side by side: the evaluator's table and the summary CSV agree with
+    criterion_names (error records skipped, a second rubric's new criteria after the first's)."""
+    from callcoach.ui.evaluator import results_table
+    from rubrics.batch import summary_csv
+    from rubrics.results import criterion_names
+
+    records = [
+        {"id": "bad", "error": "f.jsonl:1: invalid JSON"},
+        {"id": "a", "rubric": "r1", "overall": 50, "passed": False, "violations": [],
+         "criteria": {"empathy": {"score": 50}, "clarity": {"score": 60}}},
+        {"id": "b", "rubric": "r2", "overall": 70, "passed": True, "violations": [],
+         "criteria": {"clarity": {"score": 70}, "call_flow": {"score": 80}}},
+    ]
+    assert criterion_names(records) == ["empathy", "clarity", "call_flow"]
+    assert summary_csv(records).splitlines()[0].split(",")[4:7] == ["empathy", "clarity", "call_flow"]
+    headers, _ = results_table(records)
+    assert headers[3:6] == ["Empathy", "Clarity", "Call flow"]

@@ -12,6 +12,7 @@ import gradio as gr
 
 from callcoach.ui import views
 from callcoach.ui.resources import AppResources
+from rubrics.results import criterion_names
 
 BASE_HEADERS = ["Transcript", "Overall", "Result", "Violations"]
 
@@ -44,17 +45,8 @@ def score_files(res: AppResources, paths: list[str], out_dir: Path, progress=Non
     return [{**r, "id": tidy(r.get("id")), **({"error": tidy(r["error"])} if "error" in r else {})} for r in result.records]
 
 
-def _criteria_names(results: list[dict]) -> list[str]:
-    names: list[str] = []
-    for r in results:
-        for k in r.get("criteria") or {}:
-            if k not in names:
-                names.append(k)
-    return names
-
-
 def results_table(results: list[dict]) -> tuple[list[str], list[list]]:
-    crits = _criteria_names(results)
+    crits = criterion_names(results)
     headers = BASE_HEADERS[:3] + [c.replace("_", " ").capitalize() for c in crits] + ["Violations", "Error"]
     rows = []
     for r in results:
