@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 
 OPENING_LINES = [
@@ -36,3 +38,17 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextmanager
+def serving(demo) -> Iterator[str]:
+    """The app served on 127.0.0.1 at a free port, in this process: yields its URL (no trailing
+    slash) and closes the server afterwards."""
+    import callcoach.serve as app_module
+
+    port = free_port()
+    app_module.launch(demo, host="127.0.0.1", port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        demo.close()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -36,3 +38,20 @@ def browser():
         b = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+@contextmanager
+def new_page(browser, shot: Path, on_failure: Callable[[], None] | None = None) -> Iterator:
+    """A desktop-sized page, always closed; if the block fails, a full-page screenshot at ``shot``
+    (and ``on_failure()``, e.g. to print the server's log) before the error goes on."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        yield page
+    except Exception:
+        page.screenshot(path=str(shot), full_page=True)
+        print(f"screenshot of the page at failure: {shot}")
+        if on_failure is not None:
+            on_failure()
+        raise
+    finally:
+        page.close()

@@ -7,9 +7,8 @@ picks a persona, plays a call, ends it, and checks the scorecard and the saved t
 from __future__ import annotations
 
 import pytest
-from app_support import OPENING_LINES, free_port, make_app
-
-import callcoach.serve as app_module
+from app_support import OPENING_LINES, make_app, serving
+from browser_support import new_page
 
 pytestmark = pytest.mark.browser
 
@@ -24,25 +23,14 @@ DEBTOR_LINES = [
 @pytest.fixture
 def served(tmp_path):
     demo = make_app(tmp_path / "data", replies=DEBTOR_LINES, delay_s=0.05)
-    port = free_port()
-    app_module.launch(demo, host="127.0.0.1", port=port, prevent_thread_lock=True, quiet=True)
-    try:
-        yield demo, f"http://127.0.0.1:{port}/"
-    finally:
-        demo.close()
+    with serving(demo) as url:
+        yield demo, url + "/"
 
 
 def test_a_full_practice_call_in_the_browser(browser, served, tmp_path):
     demo, url = served
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    try:
+    with new_page(browser, tmp_path / "failure.png") as page:
         _play_a_call(page, demo, url)
-    except Exception:
-        page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
-        print(f"screenshot of the page at failure: {tmp_path / 'failure.png'}")
-        raise
-    finally:
-        page.close()
 
 
 def _play_a_call(page, demo, url):
@@ -91,49 +79,47 @@ def _play_a_call(page, demo, url):
     assert not errors, errors
 
 
-def test_exam_mode_hides_coaching(browser, served):
+def test_exam_mode_hides_coaching(browser, served, tmp_path):
     _, url = served
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.goto(url)
-    page.wait_for_selector(".cc-card", timeout=90_000)
-    # a mistake is a message next to the form, and the form still works after it
-    page.click("#cc-start")
-    page.wait_for_selector("#cc-setup-error .cc-error", timeout=30_000)
-    assert "Enter your name" in page.inner_text("#cc-setup-error")
-    page.fill("#cc-name textarea, #cc-name input", "Exam Taker")
-    page.check("#cc-exam input")  # ticked on the set-up screen: once an error here
-    page.wait_for_timeout(500)
-    assert page.locator(".toast-body").count() == 0
-    page.click(".cc-card[data-id='hostile-mark']")
-    page.click("#cc-start")
-    page.wait_for_selector("#cc-chat .message", timeout=90_000)
-    assert page.locator("#cc-setup-error .cc-error").count() == 0
-    page.fill("#cc-msg textarea", OPENING_LINES[0])
-    page.press("#cc-msg textarea", "Enter")
-    page.wait_for_function("() => document.querySelectorAll('#cc-chat .message-row').length >= 3", timeout=90_000)
-    page.wait_for_timeout(500)
-    # only the conversation until the call ends: no coaching, hints, mood meters, facts or checklist
-    for crib in ("#cc-coaching .cc-flag", "#cc-hint-btn", "#cc-panel .cc-meter", "#cc-panel .cc-checklist"):
-        assert not page.locator(crib).first.is_visible(), crib
-    page.click("#cc-end")
-    page.wait_for_selector("#cc-scorecard .cc-scorecard", timeout=120_000)
-    assert page.locator("#cc-panel .cc-checklist").first.is_visible()  # after the call, the review
-    assert page.locator(".toast-body").count() == 0
-    page.close()
+    with new_page(browser, tmp_path / "exam-failure.png") as page:
+        page.goto(url)
+        page.wait_for_selector(".cc-card", timeout=90_000)
+        # a mistake is a message next to the form, and the form still works after it
+        page.click("#cc-start")
+        page.wait_for_selector("#cc-setup-error .cc-error", timeout=30_000)
+        assert "Enter your name" in page.inner_text("#cc-setup-error")
+        page.fill("#cc-name textarea, #cc-name input", "Exam Taker")
+        page.check("#cc-exam input")  # ticked on the set-up screen: once an error here
+        page.wait_for_timeout(500)
+        assert page.locator(".toast-body").count() == 0
+        page.click(".cc-card[data-id='hostile-mark']")
+        page.click("#cc-start")
+        page.wait_for_selector("#cc-chat .message", timeout=90_000)
+        assert page.locator("#cc-setup-error .cc-error").count() == 0
+        page.fill("#cc-msg textarea", OPENING_LINES[0])
+        page.press("#cc-msg textarea", "Enter")
+        page.wait_for_function("() => document.querySelectorAll('#cc-chat .message-row').length >= 3", timeout=90_000)
+        page.wait_for_timeout(500)
+        # only the conversation until the call ends: no coaching, hints, mood meters, facts or checklist
+        for crib in ("#cc-coaching .cc-flag", "#cc-hint-btn", "#cc-panel .cc-meter", "#cc-panel .cc-checklist"):
+            assert not page.locator(crib).first.is_visible(), crib
+        page.click("#cc-end")
+        page.wait_for_selector("#cc-scorecard .cc-scorecard", timeout=120_000)
+        assert page.locator("#cc-panel .cc-checklist").first.is_visible()  # after the call, the review
+        assert page.locator(".toast-body").count() == 0
 
 
-def test_trainer_test_call_opens_the_draft_on_the_practice_tab(browser, served):
+def test_trainer_test_call_opens_the_draft_on_the_practice_tab(browser, served, tmp_path):
     _, url = served
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.goto(url)
-    page.wait_for_selector(".cc-card", timeout=90_000)
-    page.click("#cc-tab-trainer-button")
-    page.click("#cc-start-from input")
-    page.keyboard.type("wrong-party-linda")
-    page.keyboard.press("Enter")
-    page.wait_for_selector("#cc-validation .cc-valid", timeout=90_000)
-    page.click("#cc-test-call")
-    page.wait_for_selector("#cc-chat .message-row", timeout=90_000)
-    assert "Linda Brennan" in page.inner_text("#cc-on-line")
-    assert page.locator("#cc-tab-practice-button[aria-selected='true']").count() == 1
-    page.close()
+    with new_page(browser, tmp_path / "trainer-failure.png") as page:
+        page.goto(url)
+        page.wait_for_selector(".cc-card", timeout=90_000)
+        page.click("#cc-tab-trainer-button")
+        page.click("#cc-start-from input")
+        page.keyboard.type("wrong-party-linda")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#cc-validation .cc-valid", timeout=90_000)
+        page.click("#cc-test-call")
+        page.wait_for_selector("#cc-chat .message-row", timeout=90_000)
+        assert "Linda Brennan" in page.inner_text("#cc-on-line")
+        assert page.locator("#cc-tab-practice-button[aria-selected='true']").count() == 1

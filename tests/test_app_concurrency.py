@@ -5,9 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from app_support import OPENING_LINES, free_port, make_app
-
-import callcoach.serve as app_module
+from app_support import OPENING_LINES, make_app, serving
 
 N_TRAINEES = 6
 
@@ -15,12 +13,8 @@ N_TRAINEES = 6
 @pytest.fixture
 def served(tmp_path):
     demo = make_app(tmp_path / "data", delay_s=0.02)
-    port = free_port()
-    app_module.launch(demo, host="127.0.0.1", port=port, prevent_thread_lock=True, quiet=True)
-    try:
-        yield demo, f"http://127.0.0.1:{port}/"
-    finally:
-        demo.close()
+    with serving(demo) as url:
+        yield demo, url + "/"
 
 
 def _chat(outputs) -> list[dict]:

@@ -10,7 +10,7 @@ import uuid
 
 import httpx
 import pytest
-from app_support import OPENING_LINES, free_port, make_app
+from app_support import OPENING_LINES, make_app, serving
 
 import callcoach.serve as app_module
 from callcoach.users import Users
@@ -23,12 +23,8 @@ PASSWORDS = {"ana": "ana-pass-1", "ben": "ben-pass-1", "tess": "tess-pass-1", "t
 def served(tmp_path_factory):
     demo = make_app(tmp_path_factory.mktemp("auth") / "data")
     demo.callcoach.users = Users.from_auth(ACCOUNTS)
-    port = free_port()
-    app_module.launch(demo, host="127.0.0.1", port=port, prevent_thread_lock=True, quiet=True)
-    try:
-        yield demo, f"http://127.0.0.1:{port}"
-    finally:
-        demo.close()
+    with serving(demo) as url:
+        yield demo, url
 
 
 def client(url: str, user: str):

@@ -16,10 +16,12 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from app_support import free_port
+from browser_support import new_page
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,10 +76,9 @@ def newcomer_app(tmp_path):
         shutil.rmtree(home, ignore_errors=True)
 
 
-def _shots(page, tmp_path, name):
-    path = tmp_path / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    print(f"screenshot: {path}")
+def _server_log(home: Path) -> Callable[[], None]:
+    """What to print when the page fails: the end of the server's log."""
+    return lambda: print((home / "server.log").read_text()[-4000:])
 
 
 def _download_ok(page, selector: str) -> bytes:
@@ -117,10 +118,9 @@ def play_whole_call(page, url: str, lines=LINES) -> str:
 
 def test_a_newcomer_sees_the_scorecard_downloads_history_and_evaluator(browser, newcomer_app, tmp_path):
     home, url = newcomer_app
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    try:
+    with new_page(browser, tmp_path / "newcomer-failure.png", _server_log(home)) as page:
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
         card = play_whole_call(page, url)
         assert "Outcome" in card and ("Passed" in card or "Not passed" in card)
         transcript = _download_ok(page, "#cc-transcript-file")
@@ -155,18 +155,11 @@ def test_a_newcomer_sees_the_scorecard_downloads_history_and_evaluator(browser, 
         for sel in ("#cc-eval-csv", "#cc-eval-jsonl", "#cc-eval-html"):
             assert _download_ok(page, sel)
         assert not errors, errors
-    except Exception:
-        _shots(page, tmp_path, "newcomer-failure")
-        print((home / "server.log").read_text()[-4000:])
-        raise
-    finally:
-        page.close()
 
 
 def test_reload_mid_call_returns_to_the_call_and_remembers_the_name(browser, newcomer_app, tmp_path):
     _, url = newcomer_app
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    try:
+    with new_page(browser, tmp_path / "reload-failure.png") as page:
         open_call(page, url, "Reloading Ray", "hostile-mark")
         page.fill("#cc-msg textarea", LINES[0].replace("Maria Delgado", "Mark Kowalski"))
         page.press("#cc-msg textarea", "Enter")
@@ -182,11 +175,6 @@ def test_reload_mid_call_returns_to_the_call_and_remembers_the_name(browser, new
         page.wait_for_function(
             "() => (document.querySelector('#cc-name textarea, #cc-name input') || {}).value === 'Reloading Ray'",
             timeout=30_000)
-    except Exception:
-        _shots(page, tmp_path, "reload-failure")
-        raise
-    finally:
-        page.close()
 
 
 @pytest.mark.slow
@@ -195,18 +183,13 @@ def test_a_newcomer_call_on_the_default_model(browser, tmp_path):
     home = _fresh_home()
     port = free_port()
     proc = _serve(home, port)
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
     try:
-        card = play_whole_call(page, f"http://127.0.0.1:{port}/", LINES[:3])
-        assert "Outcome" in card
-        assert _download_ok(page, "#cc-transcript-file")
-        assert _download_ok(page, "#cc-report-file")
-    except Exception:
-        _shots(page, tmp_path, "default-model-failure")
-        print((home / "server.log").read_text()[-4000:])
-        raise
+        with new_page(browser, tmp_path / "default-model-failure.png", _server_log(home)) as page:
+            card = play_whole_call(page, f"http://127.0.0.1:{port}/", LINES[:3])
+            assert "Outcome" in card
+            assert _download_ok(page, "#cc-transcript-file")
+            assert _download_ok(page, "#cc-report-file")
     finally:
-        page.close()
         proc.terminate()
         proc.wait(timeout=30)
         shutil.rmtree(home, ignore_errors=True)
