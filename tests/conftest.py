@@ -31,4 +31,22 @@ def blank(monkeypatch):
     score_with(monkeypatch)
 
 
+@pytest.fixture(scope="session")
+def an():
+    """The real English turn analysis, warmed up: tests/test_analysis*.py."""
+    from core.analysis import default_analyzer
+
+    analyzer = default_analyzer()
+    analyzer.warm_up()
+    return analyzer
+
+
+@pytest.fixture(scope="session")
+def an_zh(an):
+    """The real Chinese turn analysis (pattern only; shares the English one's embedder)."""
+    from core.analysis import default_analyzer
+
+    return default_analyzer("zh")
+
+
 from browser_support import browser  # noqa: E402,F401  (the chromium fixture of the browser tests)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.analysis.types import CallContext, Hit, PaymentOffer, Topic, TurnAnalysis
+from core.transcript import Transcript
 
 
 def ta(
@@ -31,3 +32,8 @@ def ta(
         context=ctx,
         after=ctx,
     )
+
+
+def transcript(*turns: tuple[str, str], **metadata) -> Transcript:
+    """A call "t" of ``(speaker, text)`` turns, with the given metadata."""
+    return Transcript(id="t", turns=[{"speaker": s, "text": x} for s, x in turns], metadata=metadata)
