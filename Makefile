@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo chat test test-fast lint soak bench fidelity fidelity-heldout intent-audit corpus train clean
+.PHONY: install demo chat test test-fast lint soak bench fidelity fidelity-heldout intent-audit live-eval corpus train clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -56,6 +56,13 @@ fidelity-heldout: install
 # The intent measure checked against blind labels (evals/data/intent_labels.jsonl).
 intent-audit: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m evals.intent_audit --out out/intent-audit.json
+
+# Whole calls typed the way trainees talk, against every persona (evals/data/live_calls.yaml): every
+# reply, the automated proxies and a summary in out/live/ (--calls N / --personas ID,... for a slice).
+# `python -m evals.live_eval packet --replies out/live/replies.jsonl --out out/live-audit` makes the
+# blind-audit packet; `python -m evals.live_eval audit --labels ...` scores the annotator's labels.
+live-eval: install
+	HF_HUB_OFFLINE=1 $(BIN)/python -m evals.live_eval run --out out/live
 
 # Rebuild the tuning corpus from the line banks, then retrain the adapter (about 45 min on 2 cores).
 corpus: install

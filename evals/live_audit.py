@@ -1,0 +1,225 @@
+"""The live-call eval's blind audit: a packet for annotators, and the shares computed from their labels.
+
+The same method as the intent audit (evals/intent_audit.py): an annotator sees only what a trainee
+sees - the persona card, the call so far and the debtor's line - never where the line came from.
+For every point of a call where the model spoke, the packet also holds the persona's hand-written
+line for the same intent at the same point, so generated and authored lines are judged in one
+shuffled set and the authored ones give the ceiling. Lines the debtor said from its authored
+fallbacks are in the packet as what the trainee met.
+
+Files in a packet folder:
+    items.jsonl            what the annotator sees, one item per line (id, persona card, call so far, line)
+    items.md               the same, for reading
+    key.jsonl              which source each item came from (keep it from the annotator)
+    labels-template.jsonl  one row per item to fill in: {"item": "i001", "labels": ["ok"], "note": ""}
+
+Label categories (one or more per item; ``ok`` alone):
+    ok                   a real person on the phone could say this here
+    garbled              does not make sense as English or as a thought
+    off_point            makes sense but does not fit this moment of the call
+    contradicts_persona  says something against the card (facts, names, people, what they owe)
+    ignores_question     the collector asked something direct and the line does not answer or refuse it
+    breaks_logic         goes against the call so far (agrees then refuses, closes a call that goes on, ...)
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from enum import Enum
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from core.files import atomic_write_text
+from evals.live_proxies import GENERATED
+from simulator.personas import Persona, load_personas
+
+
+class Category(str, Enum):
+    ok = "ok"
+    garbled = "garbled"
+    off_point = "off_point"
+    contradicts_persona = "contradicts_persona"
+    ignores_question = "ignores_question"
+    breaks_logic = "breaks_logic"
+
+
+CATEGORY_HELP = {
+    Category.ok: "a real person on the phone could say this here",
+    Category.garbled: "does not make sense as English or as a thought",
+    Category.off_point: "makes sense but does not fit this moment of the call",
+    Category.contradicts_persona: "says something against the card (facts, names, people, what they owe)",
+    Category.ignores_question: "the collector asked something direct and the line neither answers nor refuses it",
+    Category.breaks_logic: "goes against the call so far (agrees then refuses, closes a call that goes on, ...)",
+}
+PROBLEMS = [c for c in Category if c is not Category.ok]
+# The issue's first target: garbled, off-point and contradicting lines together at most 5%.
+CORE_PROBLEMS = (Category.garbled, Category.off_point, Category.contradicts_persona)
+
+
+class AuditError(ValueError):
+    """A labels or key file that cannot be used (the message names the file and line)."""
+
+
+class Label(BaseModel):
+    """One annotator's reading of one packet item."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    item: str
+    labels: list[Category] = Field(min_length=1)
+    note: str | None = None
+
+    @field_validator("labels")
+    @classmethod
+    def _ok_alone(cls, v: list[Category]) -> list[Category]:
+        if Category.ok in v and len(v) > 1:
+            raise ValueError("'ok' cannot be combined with a problem; choose ok or the problems")
+        return v
+
+
+class KeyRow(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    item: str
+    sources: list[str] = Field(min_length=1)  # model, fallback or authored (one text may be two)
+    call: str
+    persona: str
+    line: int
+    turn: int
+    intent: str
+    backend: str | None = None
+
+
+def persona_card(p: Persona) -> dict:
+    """What a trainee knows of the debtor before calling (no hidden facts, meters or capacity)."""
+    card = {
+        "name": p.name, "situation": p.situation, "age": p.profile.age, "occupation": p.profile.occupation,
+        "household": p.profile.household, "background": " ".join(p.profile.background.split()),
+        "debt": f"{p.debt.creditor}, {p.debt.product} ending {p.debt.account_last4}: ${p.debt.amount:,.2f}, {p.debt.days_past_due} days past due",
+    }
+    if p.third_party:
+        card["on the phone"] = f"{p.name}, {p.third_party.relation} (account holder: {p.third_party.account_holder})"
+    if p.attorney:
+        card["attorney"] = f"{p.attorney.name}, {p.attorney.firm}, {p.attorney.phone}"
+    return card
+
+
+def _speaker(t: dict, p: Persona) -> str:
+    return "Collector" if t["speaker"] == "agent" else p.name.split()[0]
+
+
+def packet_items(rows: list[dict], personas: dict[str, Persona], seed: int = 0) -> tuple[list[dict], list[dict]]:
+    """(items, key): each reply, plus the authored line at every point the model spoke, shuffled."""
+    drafts = []
+    for r in rows:
+        p = personas[r["persona"]]
+        call = [{"speaker": _speaker(t, p), "text": t["text"]} for t in r["so_far"]]
+        where = {"call": r["call"], "persona": r["persona"], "line": r["line"], "turn": r["turn"], "intent": r["intent"], "backend": r.get("backend")}
+        if r["source"] in GENERATED:
+            same = r["authored"].strip() == r["reply"].strip()
+            drafts.append((call, r["reply"], ["model", "authored"] if same else ["model"], where))
+            if not same:
+                drafts.append((call, r["authored"], ["authored"], where))
+        else:
+            drafts.append((call, r["reply"], ["fallback"], where))
+    random.Random(seed).shuffle(drafts)
+    items, key = [], []
+    width = max(3, len(str(len(drafts))))
+    for k, (call, line, sources, where) in enumerate(drafts, 1):
+        item = f"i{k:0{width}d}"
+        items.append({"item": item, "persona_card": persona_card(personas[where["persona"]]), "call_so_far": call, "line": line})
+        key.append({"item": item, "sources": sources, **where})
+    return items, key
+
+
+def _items_md(items: list[dict]) -> str:
+    out = ["# Live-call audit packet", "", "For each item read the card and the call so far, then label the last line in "
+           "labels-template.jsonl (`\"labels\": [\"ok\"]`, or one or more problems):", ""]
+    out += [f"- `{c.value}`: {text}" for c, text in CATEGORY_HELP.items()] + [""]
+    for it in items:
+        card = it["persona_card"]
+        out += [f"## {it['item']} - {card['name']}", "", f"*{card['situation']}* ({card['occupation']}; {card['household']})", ""]
+        out += [f"> **{t['speaker']}:** {t['text']}  " for t in it["call_so_far"]]
+        out += ["", f"**Line to judge ({card['name'].split()[0]}):** {it['line']}", ""]
+    return "\n".join(out) + "\n"
+
+
+def write_packet(rows: list[dict], out: Path, seed: int = 0, personas: dict[str, Persona] | None = None) -> dict[str, int]:
+    """Write the packet files; returns how many items each source has."""
+    personas = personas if personas is not None else load_personas().personas
+    items, key = packet_items(rows, personas, seed)
+
+    def jsonl(data: list[dict]) -> str:
+        return "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in data)
+
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "items.jsonl", jsonl(items))
+    atomic_write_text(out / "items.md", _items_md(items))
+    atomic_write_text(out / "key.jsonl", jsonl(key))
+    atomic_write_text(out / "labels-template.jsonl", jsonl([{"item": it["item"], "labels": [], "note": ""} for it in items]))
+    return dict(Counter(s for k in key for s in k["sources"]))
+
+
+def _read(path: Path, model: type[BaseModel]) -> list:
+    if not path.is_file():
+        raise AuditError(f"{path}: no such file")
+    rows = []
+    for n, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not text.strip():
+            continue
+        try:
+            rows.append(model.model_validate_json(text))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(x) for x in err["loc"]) or "row"
+            hint = " (label every item: ok, or one or more of " + ", ".join(c.value for c in PROBLEMS) + ")" if field.startswith("labels") else ""
+            raise AuditError(f"{path}:{n}: {field}: {err['msg']}{hint}") from None
+    return rows
+
+
+def load_labels(path: Path) -> list[Label]:
+    labels = _read(path, Label)
+    seen: set[str] = set()
+    for lab in labels:
+        if lab.item in seen:
+            raise AuditError(f"{path}: item {lab.item} is labelled twice; keep one row per item")
+        seen.add(lab.item)
+    return labels
+
+
+def load_key(path: Path) -> list[KeyRow]:
+    return _read(path, KeyRow)
+
+
+def audit(labels: list[Label], key: list[KeyRow]) -> dict:
+    """Per source: labelled items, the share that is ok, and the share with each problem."""
+    by_item = {k.item: k for k in key}
+    unknown = [lab.item for lab in labels if lab.item not in by_item]
+    if unknown:
+        raise AuditError(f"labels for items not in the key: {', '.join(unknown[:5])} (is this the packet's key.jsonl?)")
+    labelled = {lab.item: set(lab.labels) for lab in labels}
+    out: dict[str, dict] = {}
+    for source in sorted({s for k in key for s in k.sources}):
+        items = [k.item for k in key if source in k.sources]
+        done = [labelled[i] for i in items if i in labelled]
+        n = len(done)
+        figures = {
+            "items": len(items), "labelled": n,
+            "ok": round(sum(Category.ok in x for x in done) / n, 3) if n else None,
+            "garbled_off_point_or_contradicts": round(sum(bool(x & set(CORE_PROBLEMS)) for x in done) / n, 3) if n else None,
+        }
+        figures.update({c.value: round(sum(c in x for x in done) / n, 3) if n else None for c in PROBLEMS})
+        out[source] = figures
+    return out
+
+
+def audit_table(figures: dict) -> str:
+    cols = ["items", "labelled", "ok", "garbled_off_point_or_contradicts", *(c.value for c in PROBLEMS)]
+    lines = ["| source | " + " | ".join(c.replace("_", " ") for c in cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for source, f in figures.items():
+        cells = [str(f[c]) if c in ("items", "labelled") else ("-" if f[c] is None else f"{f[c]:.1%}") for c in cols]
+        lines.append(f"| {source} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
