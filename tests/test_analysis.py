@@ -129,9 +129,9 @@ def test_hit_quote_is_the_sentence(an, text, signal, quote):
     assert hit is not None and hit.quote == quote
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
+# Lines that must fire no threat: compliant statements of what may happen, and negated threats.
+NO_THREAT = {
+    "en": [
         "You cannot be arrested for this debt.",
         "We will not sue you.",
         "I'm not threatening you.",
@@ -144,15 +144,7 @@ def test_hit_quote_is_the_sentence(an, text, signal, quote):
         "Nobody gets arrested over a credit card bill.",
         "I'm not going to keep calling you every day.",
     ],
-)
-def test_compliant_lines_fire_no_threat(an, text):
-    a = an.analyze_turn(text)
-    assert not a.has_any("threat_"), a.signals
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
+    "zh": [
         "欠款不会导致您被拘留。",
         "您不会被抓去坐牢。",
         "您放心，没有人会因为欠钱把您抓起来。",
@@ -162,9 +154,12 @@ def test_compliant_lines_fire_no_threat(an, text):
         "我们不会反复给您打电话。",
         "如果协商不成，银行可能会考虑通过法律途径解决，届时会提前书面通知您。",
     ],
-)
-def test_zh_negated_threats_never_fire(an_zh, text):
-    a = an_zh.analyze_turn(text)
+}
+
+
+@pytest.mark.parametrize("language, text", [(lang, t) for lang, lines in NO_THREAT.items() for t in lines])
+def test_compliant_and_negated_lines_fire_no_threat(an, an_zh, language, text):
+    a = (an if language == "en" else an_zh).analyze_turn(text)
     assert not a.has_any("threat_"), a.signals
 
 
@@ -317,8 +312,9 @@ def test_persona_lines_carry_their_intents_signal(an):
             for p in personas
             for line in p.fallback_lines.get(intent, [])
         ]  # fmt: skip
+        assert lines, f"no persona has {intent} lines to check"
         hits = [an.analyze_turn(t, speaker="debtor").has(signal) for t in lines]
-        if lines and sum(hits) / len(lines) < floor:
+        if sum(hits) / len(lines) < floor:
             low.append((intent, f"{sum(hits)}/{len(lines)}", [t for t, h in zip(lines, hits, strict=True) if not h]))
     assert not low, low
 

@@ -16,7 +16,6 @@ from core.analysis import Analyzer, CallContext, Embedder
 from core.analysis.amounts import extract_amounts, find_date, is_recurring
 from core.analysis.analyzer import split_sentences
 
-
 # --------------------------------------------------------------------------- money and dates
 
 
@@ -69,22 +68,20 @@ def test_dates(text, said, days):
 
 
 @pytest.mark.parametrize(
-    "text, amount, monthly, date_text",
+    "text, amount, monthly, date_text, days",
     [
-        ("Would $100 a month starting next Friday work for you?", 100.0, True, "next Friday"),
-        ("How about $200 today?", 200.0, False, "today"),
-        ("Of the $1,200, could you do $80 a month from the 1st?", 80.0, True, "the 1st"),
-        ("We could set up a payment plan of $50 a week.", 50.0, True, None),
-        ("Could you manage $75 on the 15th?", 75.0, False, "the 15th"),
+        ("Would $100 a month starting next Friday work for you?", 100.0, True, "next Friday", 6),
+        ("How about $200 today?", 200.0, False, "today", 0),
+        ("Of the $1,200, could you do $80 a month from the 1st?", 80.0, True, "the 1st", 3),
+        ("We could set up a payment plan of $50 a week.", 50.0, True, None, None),
+        ("Could you manage $75 on the 15th?", 75.0, False, "the 15th", 17),
     ],
 )
-def test_payment_offer(an, text, amount, monthly, date_text):
-    t = _call(("agent", text), started_at="2026-11-28T10:00:00-05:00")
+def test_payment_offer(an, text, amount, monthly, date_text, days):
+    t = _call(("agent", text), started_at="2026-11-28T10:00:00-05:00")  # a Saturday, as TODAY
     (a,) = an.analyze_transcript(t)
     assert a.has("payment_offer") and a.offer is not None
-    assert (a.offer.amount, a.offer.monthly, a.offer.date_text) == (amount, monthly, date_text)
-    if date_text:
-        assert a.offer.days_from_now is not None
+    assert (a.offer.amount, a.offer.monthly, a.offer.date_text, a.offer.days_from_now) == (amount, monthly, date_text, days)
 
 
 def test_no_offer_without_a_proposal(an):
