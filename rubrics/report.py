@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from core.html import render
+from rubrics.results import criterion_names
 
 BINS = 10
 
@@ -50,11 +51,7 @@ def render_report(records: Iterable[dict[str, Any]], *, rubric=None, title: str 
     records = list(records)
     scored = [r for r in records if "error" not in r]
     errors = [r for r in records if "error" in r]
-    criteria: list[str] = []
-    for r in scored:
-        for c in r["criteria"]:
-            if c not in criteria:
-                criteria.append(c)
+    criteria = criterion_names(scored)
     titles = {c.id: c.title for c in rubric.criteria} if rubric is not None else {}
     overall = [r["overall"] for r in scored]
     charts = [{"title": "Overall", "hist": histogram(overall)}]
