@@ -201,6 +201,21 @@ def test_a_mixed_file_is_scored_with_each_call_s_language(tmp_path):
     assert {r["rubric"] for r in forced} == {"default-en"}  # --rubric applies to every call
 
 
+def test_the_evaluator_routes_each_upload_by_language(tmp_path):
+    from app_support import make_app
+
+    from callcoach.ui import evaluator
+
+    res = make_app(tmp_path / "data").callcoach
+    src = tmp_path / "mixed.jsonl"
+    src.write_text("".join(json.dumps(c, ensure_ascii=False) + "\n" for c in MIXED), encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    records = evaluator.score_files(res, [str(src)], out)
+    assert [r["rubric"] for r in records] == ["default-en", "default-zh", "default-zh", "default-zh"]
+    assert all(r["violations"] == [] for r in records), records
+
+
 def test_a_language_without_a_rubric_is_an_error_for_that_call_only(tmp_path):
     src = tmp_path / "calls.jsonl"
     calls = [MIXED[0], {"id": "fr-1", "language": "fr", "turns": [{"speaker": "agent", "text": "Bonjour."}]}]

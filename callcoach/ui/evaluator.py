@@ -21,17 +21,21 @@ def score_files(res: AppResources, paths: list[str], out_dir: Path, progress=Non
     """Batch-score uploaded files with ``rubrics.batch`` (one record per transcript, in order).
 
     Records carry the Score contract, or ``{"id", "error"}`` for a transcript that could not
-    be read or scored. The app's shared analyzer is reused, so nothing loads twice.
+    be read or scored. Each transcript is scored with the rubric of its language: the app's
+    rubric for its own language (its shared analyzer reused, so nothing loads twice), the
+    shipped one for the other (Chinese in Simplified or Traditional characters).
     """
-    from rubrics.batch import score_inputs
+    from rubrics import load_rubric
+    from rubrics.batch import RubricRouter, score_inputs
 
     def on_progress(done: int, total: int) -> None:
         if progress is not None:
             progress((done, max(total, 1)), desc=f"Scored {done} of {total}", unit="transcripts")
 
+    by_language = {load_rubric(res.rubric).language: res.rubric}
     result = score_inputs(
-        paths, res.rubric, out=out_dir / "scores.jsonl", on_progress=on_progress,
-        scorer_factory=res.scorer,
+        paths, out=out_dir / "scores.jsonl", on_progress=on_progress, by_language=by_language,
+        scorer_factory=lambda: RubricRouter(by_language=by_language, scorers={str(res.rubric): res.scorer()}),
     )
     # Uploads live under per-upload temp folders; name files as the evaluator knows them.
     prefixes = sorted({str(Path(p).parent) + "/" for p in paths}, key=len, reverse=True)
@@ -115,7 +119,9 @@ def _paths(files) -> list[str]:
 def build_evaluator_tab(res: AppResources) -> None:
     gr.Markdown(
         "Upload practice or real call transcripts: **JSONL** (one call a line), **CSV** (`id,turn,speaker,text`) "
-        "or **TXT** (`Agent: ...` / `Debtor: ...` lines). Every transcript is scored with the same rubric as practice calls."
+        "or **TXT** (`Agent: ...` / `Debtor: ...` lines). Each transcript is scored with the rubric of its language "
+        "(`language`, or its script): English calls with the practice rubric, Chinese ones, in Simplified or "
+        "Traditional characters, with the Chinese rubric."
     )
     with gr.Row(equal_height=False):
         files = gr.File(label="Transcript files", file_count="multiple", file_types=[".jsonl", ".json", ".csv", ".txt"],
