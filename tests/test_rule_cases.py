@@ -58,6 +58,12 @@ def test_every_rule_has_labelled_calls_that_break_it():
     assert labelled <= _rules("default-en") | _rules("default-zh"), "a label names no rule"
 
 
+def test_the_rule_coverage_table_lists_every_rule():
+    readme = (rule_cases.DATA.parents[2] / "rubrics" / "README.md").read_text(encoding="utf-8")
+    for rid in _rules("default-en") | _rules("default-zh"):
+        assert f"| `{rid}` |" in readme, f"rubrics/README.md's rule coverage table has no row for {rid}"
+
+
 def test_setups_break_no_rule():
     spec = rule_cases.CaseFile.model_validate(
         __import__("yaml").safe_load(rule_cases.DATA.read_text(encoding="utf-8"))
