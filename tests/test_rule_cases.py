@@ -207,6 +207,19 @@ def test_a_mixed_file_is_scored_with_each_call_s_language(tmp_path):
     assert {r["rubric"] for r in forced} == {"default-en"}  # --rubric applies to every call
 
 
+def test_callcoach_score_routes_a_mixed_file_and_obeys_rubric(tmp_path):
+    from batch_support import records, run_score
+
+    src = tmp_path / "mixed.jsonl"
+    src.write_text("".join(json.dumps(c, ensure_ascii=False) + "\n" for c in MIXED), encoding="utf-8")
+    result = run_score(src, "--out", tmp_path / "auto.jsonl", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert [r["rubric"] for r in records(tmp_path / "auto.jsonl")] == ["default-en", "default-zh", "default-zh", "default-zh"]
+    result = run_score(src, "--out", tmp_path / "en.jsonl", "--rubric", "default-en", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert {r["rubric"] for r in records(tmp_path / "en.jsonl")} == {"default-en"}
+
+
 def test_the_evaluator_routes_each_upload_by_language(tmp_path):
     from app_support import make_app
 

@@ -24,7 +24,10 @@ def score_command(
     inputs: list[Path] = typer.Argument(
         ..., metavar="INPUT...", help="Transcript files or folders (JSONL, JSON, CSV, plain text)."
     ),
-    rubric: str = typer.Option("default-en", "--rubric", "-r", help="Rubric id (see `callcoach rubrics list`) or a YAML path."),
+    rubric: str = typer.Option(
+        None, "--rubric", "-r",
+        help="Rubric id (see `callcoach rubrics list`) or a YAML path for every call; default: each call's language's.",
+    ),
     out: Path = typer.Option(None, "--out", "-o", help="Scores as JSON Lines (default: standard output)."),
     csv_path: Path = typer.Option(None, "--csv", help="Also write a one-row-per-call CSV summary."),
     html: Path = typer.Option(None, "--html", help="Also write a self-contained HTML report."),
@@ -52,10 +55,11 @@ def score_command(
     from core.readers import TranscriptLimits
 
     _check_paths(inputs, out, resume)
-    loaded = _load_rubric(rubric)
+    loaded = _load_rubric(rubric) if rubric else None  # None: each call scored with its language's rubric
     limits = TranscriptLimits(max_file_mb=max_file_mb, max_turns=max_turns, max_turn_chars=max_turn_chars)
     result = _score_with_progress(
-        inputs, loaded.source or rubric, out=out, resume=resume, workers=workers, quiet=quiet, limits=limits
+        inputs, (loaded.source or rubric) if loaded else None, out=out, resume=resume, workers=workers, quiet=quiet,
+        limits=limits,
     )
     if out is None:
         for line in result.lines:
@@ -94,7 +98,7 @@ def _load_rubric(rubric: str) -> Rubric:
 
 
 def _score_with_progress(
-    inputs: list[Path], rubric: str, *, out: Path | None, resume: bool, workers: int, quiet: bool,
+    inputs: list[Path], rubric: str | None, *, out: Path | None, resume: bool, workers: int, quiet: bool,
     limits: TranscriptLimits,
 ) -> BatchResult:
     """Score every input under a progress bar on standard error (none with ``quiet``)."""
@@ -127,7 +131,7 @@ def _score_with_progress(
             _fail(f"{exc.filename or out}: cannot write: {exc.strerror or exc}")
 
 
-def _write_summaries(records: list[dict], rubric: Rubric, *, csv_path: Path | None, html: Path | None) -> None:
+def _write_summaries(records: list[dict], rubric: Rubric | None, *, csv_path: Path | None, html: Path | None) -> None:
     """The optional CSV summary and HTML report; exit 2 if either cannot be written."""
     from rubrics.batch import summary_csv, write_atomic
 
