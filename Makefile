@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo chat test test-fast lint soak bench fidelity fidelity-heldout intent-audit live-eval corpus train clean
+.PHONY: install demo chat test test-fast lint soak bench fidelity fidelity-heldout intent-audit validity live-eval corpus train clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -63,6 +63,11 @@ intent-audit: install
 # blind-audit packet; `python -m evals.live_eval audit --labels ...` scores the annotator's labels.
 live-eval: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m evals.live_eval run --out out/live
+
+# Do the scores agree with people? Scores the public human-labelled sets in ../shared/data/dev-labels
+# (subsampled, a few minutes on 2 cores) and writes docs/VALIDITY.md (the "now" table).
+validity: install
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m evals.validity --json out/validity.json
 
 # Rebuild the tuning corpus from the line banks, then retrain the adapter (about 45 min on 2 cores).
 corpus: install
