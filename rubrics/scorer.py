@@ -14,13 +14,20 @@ from pathlib import Path
 
 from core.analysis.analyzer import initial_context, split_sentences
 from core.analysis.protocol import TurnAnalyzer
+from core.analysis.script import language_family
 from core.analysis.types import CallContext, TurnAnalysis
 from core.transcript import Transcript
 from rubrics.indicators import ExemplarMatcher, IndicatorResult, evaluate
 from rubrics.loader import DEFAULT_RUBRICS, load_rubric
 from rubrics.matching import CallView
 from rubrics.results import CriterionScore, Evidence, Score, Violation
-from rubrics.rulebook import SEVERITY_ORDER, fill_advice, find_violations, turn_violations
+from rubrics.rulebook import (
+    SEVERITY_ORDER,
+    checks_not_made,
+    fill_advice,
+    find_violations,
+    turn_violations,
+)
 from rubrics.schema import CallCondition, Criterion, PassRequirement, Rubric
 
 FEEDBACK_INDICATORS = 3  # the weakest indicators that get a suggestion
@@ -89,7 +96,7 @@ def score_transcript(
     ``default-zh``) is used.
     """
     if rubric is None:
-        rubric = DEFAULT_RUBRICS.get(transcript.language, "default-en")
+        rubric = DEFAULT_RUBRICS.get(language_family(transcript.language), "default-en")
     return _scorer_for(rubric, analyzer).score(transcript)
 
 
@@ -123,6 +130,8 @@ def score_analyses(
     """The pure aggregation: analysed turns + rubric (+ exemplar matcher) -> Score."""
     view = CallView.build(analyses)
     violations = find_violations(view, rubric.rulebook_rules, transcript) if rubric._rulebook else []
+    # rules the call's facts could not settle (no start time, no balance, ...): said, not passed over
+    not_checked = checks_not_made(rubric.rulebook_rules, transcript, analyses) if rubric._rulebook else []
     criteria: dict[str, CriterionScore] = {}
     weak: list[tuple[float, IndicatorResult, Criterion]] = []
     total_weight = sum(c.weight for c in rubric.criteria)
@@ -153,6 +162,7 @@ def score_analyses(
         criteria=criteria,
         violations=violations,
         feedback=feedback,
+        not_checked=not_checked,
     )
 
 

@@ -75,7 +75,9 @@ GOOD_REST = [
 def test_score_matches_the_contract():
     s = score(*OPENING, *GOOD_REST, metadata={"debt_amount": 500})
     d = json.loads(s.to_json_line())
-    assert set(d) == {"id", "rubric", "overall", "passed", "criteria", "violations", "feedback"}
+    assert set(d) - {"not_checked"} == {"id", "rubric", "overall", "passed", "criteria", "violations", "feedback"}
+    # no start time in this call: the calling-hours rule is listed as not checked, not passed over
+    assert "fdcpa-1692c-a-1-hours" in {n["rule"] for n in d["not_checked"]}
     assert set(d["criteria"]) == {"empathy", "clarity", "compliance", "call_flow"}
     # the scores that rest on what was said say where (a clean call gives compliance none)
     assert all(d["criteria"][name]["evidence"] for name in ("empathy", "clarity", "call_flow"))

@@ -47,7 +47,9 @@ def read_txt(text: str, name: str, limits: TranscriptLimits) -> Iterator[Item]:
         calls.append((start, current))
     for n, (first_line, lines) in enumerate(calls, start=1):
         default_id = stem if n == 1 else f"{stem}-{n}"
-        yield first_line, _txt_call(lines, first_line, name, default_id, limits)
+        item = _txt_call(lines, first_line, name, default_id, limits)
+        # a problem is located where it is, as in the other formats; a call where it starts
+        yield (item.line if isinstance(item, ReadError) else first_line), item
 
 
 def _txt_call(lines: list[str], first_line: int, name: str, default_id: str, limits: TranscriptLimits) -> Item:
