@@ -204,6 +204,11 @@ def render_scorecard(score: Any, *, outcome: str | None = None, promise: dict | 
         ],
         strengths=_strengths_view(s),
         feedback=[_turn_parts(f) for f in feedback if not f.startswith(NOT_PASSED)],
+        # rules the call's facts could not settle: said, so a clean list is not read as a pass
+        not_checked=[
+            {"title": str(n.get("title", n.get("rule"))), "needs": ", ".join(str(x) for x in n.get("needs") or [])}
+            for n in s.get("not_checked") or []
+        ],
     )
 
 
@@ -222,6 +227,7 @@ SCORECARD_CSS = """
 .cc-evidence{list-style:none;padding:0;margin:4px 0 0;font-size:13px;color:#334155}
 .cc-evidence li{margin:2px 0}.cc-plus::before{content:"+ ";color:#0f766e;font-weight:700}.cc-minus::before{content:"\\2212  ";color:#b91c1c;font-weight:700}
 .cc-ind{color:#64748b;font-size:12px}
+.cc-not-checked{font-size:13px;color:#475569}.cc-not-checked code{font-size:12px}
 .cc-turnref{display:inline-block;background:#eef2f7;color:#334155;border-radius:4px;padding:0 5px;font-size:12px;font-weight:600}
 .cc-h{margin:14px 0 6px;font-size:15px}
 .cc-violations{list-style:none;padding:0;margin:0}

@@ -182,3 +182,16 @@ def test_without_autoescape_every_page_fails(monkeypatch):
 def test_a_name_missing_from_the_context_is_an_error_not_an_empty_string():
     with pytest.raises(jinja2.UndefinedError):
         core.html.render("callcoach.ui", "hint.html.j2")
+
+
+def test_the_scorecard_says_which_rules_could_not_be_checked():
+    """A call without the facts a rule needs lists that rule, so a clean sheet is not read as a pass."""
+    from rubrics.scorecard import render_scorecard
+
+    score = {"id": "c", "rubric": "default-en", "overall": 80.0, "passed": True, "criteria": {}, "violations": [],
+             "feedback": [], "not_checked": [{"rule": "reg-f-1006-26-b", "title": "Suing on a time-barred debt <x>",
+                                              "needs": ["time_barred"]}]}
+    html = render_scorecard(score)
+    assert "1 rule not checked" in html and "Suing on a time-barred debt &lt;x&gt;" in html and "time_barred" in html
+    del score["not_checked"]
+    assert "not checked" not in render_scorecard(score)
