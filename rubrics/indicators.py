@@ -25,6 +25,10 @@ from rubrics.results import Evidence
 from rubrics.schema import MetricIndicator, PatternIndicator, SemanticIndicator
 
 MAX_EVIDENCE_PER_INDICATOR = 6
+GRADED = frozenset({"empathy", "acknowledgement", "reflection", "exploration", "clarity"})
+MECHANISMS = frozenset({"acknowledgement", "reflection", "exploration"})
+OPPORTUNITY_AT = 0.3  # the other's turn calls for empathy from this opportunity on
+ROUTINE_WEIGHT = 0.1  # how much an agent turn that answers no opportunity counts in the call's empathy
 
 
 class ExemplarMatcher:
@@ -108,6 +112,8 @@ def evaluate(
     if not eligible:
         return res
     if isinstance(ind, MetricIndicator):
+        if ind.metric in GRADED:
+            return _graded(ind, view, eligible, res)
         return _metric(ind, view, eligible, language, res)
     hits: list[tuple[int, str]] = []
     misses: list[int] = []
@@ -234,3 +240,72 @@ def _metric(ind: MetricIndicator, view: CallView, eligible: list[int], language:
     if worst_value < 1:
         res.weak_turn, res.weak_quote = view.analyses[worst_pos].index, short(worst_quote, 80)
     return res
+
+
+# --- graded readings (core/analysis/readings.py) ----------------------------------------------
+
+
+def _reading(view: CallView, pos: int, metric: str) -> float | None:
+    """The turn's graded value for ``metric`` (None when the analysis has no reading)."""
+    a = view.analyses[pos]
+    if metric == "clarity":
+        return a.clarity.score if a.clarity is not None else None
+    if a.empathy is None:
+        return None
+    return a.empathy.score if metric == "empathy" else a.empathy.mechanisms()[metric].strength
+
+
+def _opportunity(view: CallView, pos: int) -> float:
+    """How much the other party's turn before agent turn ``pos`` called for empathy."""
+    other = view.last_other[pos]
+    reading = view.analyses[other].empathy if other is not None else None
+    return reading.opportunity if reading is not None else 0.0
+
+
+def _graded(ind: MetricIndicator, view: CallView, eligible: list[int], res: IndicatorResult) -> IndicatorResult:
+    """A graded reading, scaled between ``good`` and ``bad``, per eligible turn; over the call:
+
+    * clarity, and any metric with scope ``turn``: the mean over the turns;
+    * empathy: weighted by what each turn answered (a hardship, a feeling, a complaint weighs up to
+      ten times a routine turn);
+    * a mechanism (acknowledgement, reflection, exploration): over the turns that answered an
+      opportunity, weighted by it; not applicable in a call that gave none.
+    """
+    scored = []
+    for pos in eligible:
+        raw = _reading(view, pos, ind.metric)
+        if raw is not None:
+            scored.append((metrics.scale(raw, ind.good, ind.bad), pos, _opportunity(view, pos)))
+    if ind.metric in MECHANISMS:
+        scored = [s for s in scored if s[2] >= OPPORTUNITY_AT]
+    if not scored:
+        return res
+    if ind.scope == "call" and ind.metric != "clarity":
+        weights = [o if ind.metric in MECHANISMS else ROUTINE_WEIGHT + o for _, _, o in scored]
+    else:
+        weights = [1.0] * len(scored)
+    res.value = sum(w * v for w, (v, _, _) in zip(weights, scored, strict=True)) / sum(weights)
+    index = lambda p: view.analyses[p].index  # noqa: E731 - local shorthand
+    ranked = sorted(zip(weights, scored, strict=True), key=lambda x: -x[0] * (1 - x[1][0]))
+    for _w, (value, pos, opportunity) in ranked[:MAX_EVIDENCE_PER_INDICATOR]:
+        # a routine turn (a verification, a goodbye) is no missed chance for empathy
+        if value < 0.5 and (ind.metric == "clarity" or opportunity >= OPPORTUNITY_AT):
+            res.evidence.append(Evidence(turn=index(pos), quote=short(view.analyses[pos].text), indicator=ind.id, effect="-"))
+    for value, pos, _ in sorted(scored, key=lambda x: -x[0])[:2]:
+        if value >= 0.75 and ind.metric != "clarity":
+            res.evidence.append(Evidence(turn=index(pos), quote=_carrier(view, pos, ind.metric), indicator=ind.id,
+                                         effect="+"))
+    res.evidence = sorted(res.evidence, key=lambda e: e.turn)[:MAX_EVIDENCE_PER_INDICATOR]
+    _w, (value, pos, _) = ranked[0]
+    if value < 1:
+        res.weak_turn, res.weak_quote = index(pos), short(view.analyses[pos].text, 80)
+        res.trigger = view.trigger_quote(pos, list(TELLING))
+    return res
+
+
+def _carrier(view: CallView, pos: int, metric: str) -> str:
+    """The sentence that carries a mechanism (the turn for the overall readings)."""
+    reading = view.analyses[pos].empathy
+    if reading is not None and metric in MECHANISMS and reading.mechanisms()[metric].quote:
+        return short(reading.mechanisms()[metric].quote)
+    return short(view.analyses[pos].text)

@@ -137,7 +137,10 @@ class MetricIndicator(_IndicatorBase):
     """A measurable property of what the agent said, scaled linearly between good and bad."""
 
     kind: Literal["metric"]
-    metric: Literal["readability", "sentence_length", "jargon"]
+    # readability, sentence_length, jargon: measured on the words; empathy (0-100), acknowledgement,
+    # reflection, exploration (0-1) and clarity (0-100): the turn analysis's graded readings
+    metric: Literal["readability", "sentence_length", "jargon", "empathy", "acknowledgement", "reflection",
+                    "exploration", "clarity"]
     good: float = Field(description="At or better than this: full marks")
     bad: float = Field(description="At or worse than this: no marks")
     jargon: list[ShortText] = Field(default_factory=list, description="metric jargon: the terms to avoid")

@@ -33,6 +33,7 @@ from core.analysis.detectors import (
     detect_turn,
 )
 from core.analysis.embedder import Embedder
+from core.analysis.graded import GradedReadings
 from core.analysis.types import CallContext, Hit, PaymentOffer, QuestionType, Topic, TurnAnalysis
 from core.transcript import Transcript
 
@@ -174,6 +175,7 @@ class Analyzer:
         self._q_open = [re.compile(p, FLAGS) for p in q.open.get(language, [])]
         self._q_open_any = [re.compile(p, FLAGS) for p in q.open_anywhere.get(language, [])]
         self._q_imperative = [re.compile(p, FLAGS) for p in q.imperative_open.get(language, [])]
+        self._graded = GradedReadings(language, lambda: self.embedder, self.split_sentences)
         self._ready = False
         self._lock = threading.Lock()
 
@@ -206,6 +208,7 @@ class Analyzer:
     def warm_up(self) -> None:
         """Load the model, embed the exemplars and run one turn, so real turns are fast."""
         self._ensure_ready()
+        self._graded.warm_up()
         self.analyze_turn("Hello, how are you today?", speaker="agent")
 
     def split_sentences(self, text: str) -> list[str]:
@@ -245,6 +248,10 @@ class Analyzer:
         question, topic_list = self._questions(turn) if side == "agent" else self._questions(turn, topics=False)
         amounts = tuple(a.value for a in find_amounts(text or ""))
         offer = self._offer(turn, hits, today)
+        empathy, clarity = self._graded.read(side, turn.sentences, context.last_other, names)
+        after = update_context(context, speaker, names)
+        if side != "agent":
+            after = after.evolve(last_other=text or "")
         return TurnAnalysis(
             index=index,
             speaker=speaker,
@@ -255,7 +262,9 @@ class Analyzer:
             offer=offer,
             amounts=amounts,
             context=context,
-            after=update_context(context, speaker, names),
+            after=after,
+            empathy=empathy,
+            clarity=clarity,
         )
 
     def analyze_transcript(self, transcript: Transcript) -> list[TurnAnalysis]:
@@ -280,6 +289,8 @@ class Analyzer:
                     s for t in transcripts for turn in t.turns for s in self.split_sentences(_speaker_text(turn)[1])
                 )
             )
+            agent_texts = [text for t in transcripts for speaker, text in map(_speaker_text, t.turns) if speaker == "agent"]
+            distinct += self._graded.canonical_texts(agent_texts)  # the clarity reading's one text per turn
             for start in range(0, len(distinct), batch_size):
                 self.embedder.encode(distinct[start : start + batch_size])
         return [self.analyze_transcript(t) for t in transcripts]

@@ -319,6 +319,10 @@ def detect_turn(detectors: dict[str, Detector], turn: TurnText, patterns: Senten
     hits: list[Hit] = []
     for name, d in detectors.items():
         pat, sem = _parts(d)
+        if pat is None and sem is None:  # a trained detector (MODEL_DETECTORS) reads the turn itself
+            if (hit := d.detect(turn)) is not None:
+                hits.append(hit)
+            continue
         hit = None
         if pat is not None:
             i = next((i for i, m in enumerate(matched) if name in m), None)
@@ -329,6 +333,16 @@ def detect_turn(detectors: dict[str, Detector], turn: TurnText, patterns: Senten
         if hit is not None:
             hits.append(hit)
     return tuple(hits)
+
+
+def _abuse_detector(pattern: PatternDetector) -> Detector:
+    from core.analysis.abuse import AbuseDetector
+
+    return AbuseDetector(pattern=pattern)
+
+
+# Signals whose detector is a trained model; the catalogue's own patterns are run inside it.
+MODEL_DETECTORS: dict[tuple[str, str], Callable[[PatternDetector], Detector]] = {("abuse", "en"): _abuse_detector}
 
 
 def build_detectors(
@@ -343,6 +357,9 @@ def build_detectors(
     out: dict[str, Detector] = {}
     for name, spec in catalogue.signals.items():
         pat = PatternDetector(name, spec, language, negation)
+        if (name, language) in MODEL_DETECTORS:
+            out[name] = MODEL_DETECTORS[name, language](pat)
+            continue
         sem = SemanticDetector(name, spec, bank) if semantic and spec.kind in ("semantic", "both") else None
         if spec.kind == "pattern" and pat:
             out[name] = pat

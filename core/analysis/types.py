@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Literal
 
+from core.analysis.readings import ClarityReading, EmpathyReading
+
 QuestionType = Literal["open", "closed"]
 
 
@@ -74,6 +76,7 @@ class CallContext:
     dispute_raised: bool = False
     first_contact: bool = True
     local_hour: int | None = None  # debtor-local hour the call started, from metadata
+    last_other: str = ""  # what the other party said in their latest turn (the empathy reading reflects on it)
 
     def evolve(self, **changes) -> CallContext:
         return replace(self, **changes)
@@ -93,6 +96,8 @@ class TurnAnalysis:
     amounts: tuple[float, ...] = ()
     context: CallContext = field(default_factory=CallContext)  # before this turn
     after: CallContext = field(default_factory=CallContext)  # after this turn
+    empathy: EmpathyReading | None = None  # graded mechanisms (agent) or the empathy opportunity (other)
+    clarity: ClarityReading | None = None  # agent turns: how easy the turn is to follow
 
     @property
     def signals(self) -> frozenset[str]:

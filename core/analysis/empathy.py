@@ -1,0 +1,305 @@
+"""The empathy reading of a turn: acknowledgement, reflection and exploration, each graded.
+
+One detector for the empathy signal family; the scorer, the coaching and the director read its
+:class:`~core.analysis.readings.EmpathyReading` from the turn analysis.
+
+For an agent turn, each sentence is read for the three mechanisms, and a mechanism's strength
+is its best sentence's (so adding a sentence never lowers it):
+
+* acknowledgement: a cue of ``empathy.yaml`` (weak: generic, "I'm sorry"; strong: names the
+  feeling or the hardship) or a sentence close in meaning to its exemplars;
+* reflection: a reflective frame ("it sounds like you ...", "so you ...", "you feel ..."),
+  saying back the other person's own content (shared content words with their last turn, and
+  the embedding similarity of a sentence to theirs), in the second person, and not advice, the
+  speaker's own story or business ("you should try ...", "when I lost my job ...");
+* exploration: an open question or an invitation to say more, about the person rather than a
+  payment or an ID check; strong when it picks up what they said or asks about feelings.
+
+The turn's empathy is ``100 * (1 - prod(1 - w_m * s_m))`` over the mechanisms, lowered by
+pressure or blame. For the other party's turns the reading is the ``opportunity``: how much the
+turn calls for empathy (a hardship, a feeling, a complaint).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from core.analysis.readings import EmpathyReading, Mechanism
+from core.datafile import DataFileError, load_model, read_text
+
+CUES_FILE = Path(__file__).resolve().parent / "empathy.yaml"
+FLAGS = re.IGNORECASE | re.UNICODE
+# How much each mechanism can carry a turn's empathy on its own.
+WEIGHTS = {"acknowledgement": 0.75, "reflection": 0.9, "exploration": 0.7}
+PRESSURE_SIGNALS = frozenset({"pressure", "threat_violence", "threat_arrest", "threat_legal", "threat_credit",
+                              "threat_repeated_calls", "threat_contact_others", "abuse", "crime_accusation"})
+OPPORTUNITY_SIGNALS = {"debtor_distress_severe": 1.0, "debtor_hardship": 0.85, "debtor_complaint": 0.6,
+                       "debtor_refusal": 0.35, "debtor_dispute": 0.35}
+_WORD = re.compile(r"[a-z][a-z']*")
+_STOP = frozenset("""a an the and or but if so to of in on at for with from by about as into than then that this
+these those it its it's is are was were be been being am do does did done have has had having i i'm i've i'd
+me my mine you you're you've your yours we our us they them their he him his she her what which who whom when
+where why how not no yes yeah just really very so too also all any some can could would should will shall may
+might must there here now well oh ok okay like get got go going feel feeling felt think know see say said
+one more much many lot things thing way right sure still even""".split())
+
+
+class EmpathyError(DataFileError):
+    """The empathy cue file cannot be loaded; each problem names the field."""
+
+
+def _regexes(value: list[str]) -> list[str]:
+    for p in value:
+        try:
+            re.compile(p)
+        except re.error as exc:
+            raise ValueError(f"regex {p!r} does not compile: {exc}") from None
+    return value
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CueSet(_Strict):
+    strong: list[str] = Field(default_factory=list)
+    interpretive: list[str] = Field(default_factory=list)
+    weak: list[str] = Field(default_factory=list)
+    exemplars: list[str] = Field(min_length=1)
+    not_: list[str] = Field(default_factory=list, alias="not")
+    not_exemplars: list[str] = Field(default_factory=list)
+
+    _check = field_validator("strong", "interpretive", "weak", "not_")(_regexes)
+
+
+class ExplorationCues(_Strict):
+    open: list[str] = Field(min_length=1)
+    personal: list[str] = Field(min_length=1)  # words
+    business: list[str] = Field(min_length=1)  # words
+    exemplars: list[str] = Field(min_length=1)
+
+    _check = field_validator("open", "personal", "business")(_regexes)
+
+
+class EmpathyCues(_Strict):
+    version: int = 1
+    spelling: dict[str, str] = Field(default_factory=dict)
+    feelings: list[str] = Field(min_length=1)  # words
+    acknowledgement: CueSet
+    reflection: CueSet
+    exploration: ExplorationCues
+    blame: list[str] = Field(default_factory=list)
+    opportunity: list[str] = Field(default_factory=list)
+
+    _check = field_validator("feelings", "blame", "opportunity")(_regexes)
+
+
+def load_cues(path: Path | str | None = None) -> EmpathyCues:
+    path = Path(path) if path else CUES_FILE
+    text = read_text(path, EmpathyError)
+    return load_model(EmpathyCues, text, str(path), guide="core/analysis/empathy.yaml", error=EmpathyError)
+
+
+def _rx(patterns: Sequence[str]) -> re.Pattern[str] | None:
+    return re.compile("|".join(f"(?:{p})" for p in patterns), FLAGS) if patterns else None
+
+
+def _words_rx(words: Sequence[str]) -> re.Pattern[str]:
+    return re.compile(r"\b(?:" + "|".join(words) + r")\b", FLAGS)
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ingly", "edly", "ness", "ment", "ing", "ies", "ied", "ed", "ly", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)] + ("y" if suffix in ("ies", "ied") else "")
+    return word
+
+
+def content_stems(text: str) -> set[str]:
+    """The content words of ``text`` (stopwords dropped), crudely stemmed."""
+    return {_stem(w.strip("'")) for w in _WORD.findall(text.lower()) if w.strip("'") not in _STOP and len(w) > 2}
+
+
+def _squash(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def _sim_strength(sim: float, centre: float, scale: float = 0.06) -> float:
+    """A cosine similarity read as a soft 0-1 strength around ``centre``."""
+    return _squash((sim - centre) / scale)
+
+
+class EmpathyReader:
+    """Reads turns for the empathy mechanisms. Build once (it embeds its exemplars once).
+
+    ``encode`` is the analysis embedder's ``encode`` (None: cues and word overlap only, as for a
+    language the embedder does not speak).
+    """
+
+    def __init__(self, encode: Callable[[list[str]], np.ndarray] | None = None,
+                 cues: EmpathyCues | None = None, model_id: str | None = None) -> None:
+        self.cues = cues or default_cues()
+        c = self.cues
+        self.feelings = _words_rx(c.feelings)
+        self.ack_strong, self.ack_weak = _rx(c.acknowledgement.strong), _rx(c.acknowledgement.weak)
+        self.refl_strong, self.refl_weak = _rx(c.reflection.strong), _rx(c.reflection.weak)
+        self.refl_not = _rx(c.reflection.not_)
+        self.interpretive = _rx(c.reflection.interpretive)
+        self.open = _rx(c.exploration.open)
+        self.personal, self.business = _words_rx(c.exploration.personal), _words_rx(c.exploration.business)
+        self.blame = _rx(c.blame)
+        self.opportunity_rx = _rx(c.opportunity)
+        self._spelling = {k.lower(): v for k, v in c.spelling.items()}
+        self._spelling_rx = _words_rx([re.escape(k) for k in self._spelling]) if self._spelling else None
+        self.encode = encode
+        self._exemplars: dict[str, np.ndarray] = {}
+        if encode is not None:
+            self._embed_exemplars(encode, model_id)
+
+    def _embed_exemplars(self, encode, model_id: str | None) -> None:
+        from core.analysis.detectors import ExemplarBank
+
+        groups = {"ack": self.cues.acknowledgement.exemplars, "refl": self.cues.reflection.exemplars,
+                  "not": self.cues.reflection.not_exemplars, "explore": self.cues.exploration.exemplars}
+        bank = ExemplarBank()
+        slices = {k: bank.add(list(v)) for k, v in groups.items() if v}
+        bank.embed(encode, model_id=model_id)
+        self._exemplars = {k: bank.matrix[s] for k, s in slices.items()}
+
+    # ------------------------------------------------------------------ reading
+
+    def vectors(self, sentences: Sequence[str]) -> np.ndarray | None:
+        if self.encode is None or not sentences:
+            return None
+        return np.asarray(self.encode(list(sentences)), dtype=np.float32)
+
+    def read_agent(self, sentences: Sequence[str], vectors: np.ndarray | None = None,
+                   previous: Sequence[str] = (), previous_vectors: np.ndarray | None = None,
+                   signals: frozenset[str] | set[str] = frozenset()) -> EmpathyReading:
+        """The three mechanisms of an agent turn, given the other party's last turn."""
+        sentences = [s for s in sentences if s.strip()]
+        if vectors is None:
+            vectors = self.vectors(sentences)
+        if previous and previous_vectors is None:
+            previous_vectors = self.vectors(previous)
+        prev_stems = content_stems(" ".join(previous))
+        sims = self._sims(vectors, previous_vectors)
+        best = {"acknowledgement": Mechanism(), "reflection": Mechanism(), "exploration": Mechanism()}
+        blame = 0.0
+        for i, raw in enumerate(sentences):
+            s = self.spelt(raw)
+            row = {k: (float(v[i]) if v is not None else None) for k, v in sims.items()}
+            scored = {
+                "acknowledgement": self._acknowledgement(s, row),
+                "reflection": self._reflection(s, row, prev_stems),
+                "exploration": self._exploration(s, row, prev_stems),
+            }
+            for name, value in scored.items():
+                if value > best[name].strength:
+                    best[name] = Mechanism(round(value, 4), raw.strip())
+            if self.blame is not None and self.blame.search(s):
+                blame = max(blame, 0.7)
+        pressure = 1.0 if not PRESSURE_SIGNALS.isdisjoint(signals) else blame
+        return EmpathyReading(**best, pressure=pressure, score=turn_score(best, pressure))
+
+    def read_other(self, sentences: Sequence[str], signals: frozenset[str] | set[str] = frozenset()) -> EmpathyReading:
+        """How much the other party's turn calls for empathy."""
+        value = max((OPPORTUNITY_SIGNALS.get(s, 0.0) for s in signals), default=0.0)
+        text = self.spelt(" ".join(sentences))
+        if self.opportunity_rx is not None and self.opportunity_rx.search(text):
+            value = max(value, 0.8)
+        elif self.feelings is not None and re.search(r"\b(?:i|i'm|i am|i've|my|me|we)\b", text, FLAGS) \
+                and self.feelings.search(text):
+            value = max(value, 0.45)
+        return EmpathyReading(opportunity=value)
+
+    def spelt(self, sentence: str) -> str:
+        """The sentence as the cues read it: typographic quotes as ASCII, informal spellings spelt out."""
+        from core.analysis.detectors import normalise
+
+        s = normalise(sentence)
+        if self._spelling_rx is None:
+            return s
+        return self._spelling_rx.sub(lambda m: self._spelling[m.group(0).lower()], s)
+
+    def _sims(self, vectors: np.ndarray | None, previous_vectors: np.ndarray | None) -> dict[str, np.ndarray | None]:
+        out: dict[str, np.ndarray | None] = {"ack": None, "refl": None, "not": None, "explore": None, "prev": None}
+        if vectors is None or not len(vectors):
+            return out
+        for key, mat in self._exemplars.items():
+            out[key] = (vectors @ mat.T).max(axis=1)
+        if previous_vectors is not None and len(previous_vectors):
+            out["prev"] = (vectors @ previous_vectors.T).max(axis=1)
+        return out
+
+    def _acknowledgement(self, s: str, sim: dict[str, float | None]) -> float:
+        named = bool(self.feelings and self.feelings.search(s))
+        value = 0.0
+        if self.ack_strong and self.ack_strong.search(s):
+            value = 0.9 if named else 0.8
+        elif self.ack_weak and self.ack_weak.search(s):
+            value = 0.68 if named else 0.5
+        if sim["ack"] is not None:
+            value = max(value, 0.85 * _sim_strength(sim["ack"], 0.62))
+        return value
+
+    def _reflection(self, s: str, sim: dict[str, float | None], prev_stems: set[str]) -> float:
+        strong = bool(self.refl_strong and self.refl_strong.search(s))
+        weak = bool(self.refl_weak and self.refl_weak.search(s))
+        against = bool(self.refl_not and self.refl_not.search(s))
+        you = bool(re.search(r"\b(?:you|your|you're|you've|yourself)\b", s, FLAGS))
+        named = bool(self.feelings and self.feelings.search(s))
+        stems = content_stems(s)
+        shared = len(stems & prev_stems) / max(3, len(stems)) if prev_stems else 0.0
+        interprets = named and bool(self.interpretive and self.interpretive.search(s))
+        x = -3.2 + 2.6 * strong + 2.2 * interprets + 1.2 * weak * (not strong) + 0.5 * named + 0.5 * you
+        x += 2.2 * shared - 1.6 * against * (not strong)
+        if sim["refl"] is not None:
+            x += 8.0 * (sim["refl"] - max(0.3, sim["not"] if sim["not"] is not None else 0.3))
+        if sim["prev"] is not None:
+            x += 4.0 * max(0.0, sim["prev"] - 0.35) * (1.0 if you else 0.5)
+        if s.rstrip().endswith("?") and not strong:
+            x -= 1.5  # a question explores; it says back only in a restating frame ("so you ...?")
+        return _squash(x)
+
+    def _exploration(self, s: str, sim: dict[str, float | None], prev_stems: set[str]) -> float:
+        question = s.rstrip().endswith("?")
+        opener = bool(self.open and self.open.search(s))
+        if not question and not opener:
+            return 0.0
+        business = bool(self.business and self.business.search(s))
+        personal = bool(self.personal and self.personal.search(s))
+        named = bool(self.feelings and self.feelings.search(s))
+        specific = bool(content_stems(s) & prev_stems)
+        x = -1.4 + 1.6 * opener + 0.5 * question + 0.8 * (opener and not question) + 0.6 * personal + 0.9 * named + 0.7 * specific - 2.2 * business
+        if sim["explore"] is not None:
+            x += 6.0 * (sim["explore"] - 0.4)
+        return _squash(x)
+
+    def read(self, speaker: str, sentences: Sequence[str], vectors: np.ndarray | None = None,
+             previous: Sequence[str] = (), previous_vectors: np.ndarray | None = None,
+             signals: frozenset[str] | set[str] = frozenset()) -> EmpathyReading:
+        """The reading of any turn: mechanisms for the agent, the opportunity for anyone else."""
+        if speaker == "agent":
+            return self.read_agent(sentences, vectors, previous, previous_vectors, signals)
+        return self.read_other(sentences, signals)
+
+
+def turn_score(mechanisms: dict[str, Mechanism], pressure: float) -> float:
+    """A turn's empathy, 0-100: the mechanisms combined, less pressure or blame."""
+    missing = 1.0
+    for name, m in mechanisms.items():
+        missing *= 1.0 - WEIGHTS[name] * m.strength
+    return round(100.0 * (1.0 - missing) * (1.0 - 0.85 * pressure), 2)
+
+
+@lru_cache(maxsize=1)
+def default_cues() -> EmpathyCues:
+    return load_cues()
