@@ -37,6 +37,7 @@ from evals import validity_sets as vs
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "dev-labels"
 DOC = ROOT / "docs" / "VALIDITY.md"
+README = ROOT / "README.md"
 LIMITS = {"strategies": 1200, "dialogues": 60, "readability": 400, "offensive": 4000}
 # The trivial word-list baseline for abuse: common English swear words and insults.
 SWEARS = re.compile(
@@ -275,6 +276,8 @@ def main(
         raise SystemExit(str(exc)) from None
     body = table(rows)
     write_section(doc, section, body)
+    if section == "now" and doc == DOC and "<!-- validity:readme -->" in README.read_text(encoding="utf-8"):
+        write_section(README, "readme", body)  # the README's score section shows the same table
     json_out.parent.mkdir(parents=True, exist_ok=True)
     json_out.write_text(json.dumps([asdict(r) for r in rows], indent=2), encoding="utf-8")
     print(body)

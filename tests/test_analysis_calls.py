@@ -215,6 +215,8 @@ def test_analyze_many_matches_one_by_one_and_embeds_each_sentence_once(an, tmp_p
     many = fresh.analyze_many(calls)
     assert many == [an.analyze_transcript(c) for c in calls]
     distinct = {s for c in calls for t in c.turns for s in split_sentences(t.text)}
+    # the clarity reading embeds one canonical form per agent turn (core/analysis/graded.py)
+    distinct |= set(fresh._graded.canonical_texts([t.text for c in calls for t in c.turns if t.speaker == "agent"]))
     exemplars = set(fresh._bank.texts)  # embedded once, when the analyzer starts
     assert emb.sentences_encoded == len(distinct | exemplars)
 

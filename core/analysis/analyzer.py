@@ -175,7 +175,7 @@ class Analyzer:
         self._q_open = [re.compile(p, FLAGS) for p in q.open.get(language, [])]
         self._q_open_any = [re.compile(p, FLAGS) for p in q.open_anywhere.get(language, [])]
         self._q_imperative = [re.compile(p, FLAGS) for p in q.imperative_open.get(language, [])]
-        self._graded = GradedReadings(language, lambda: self.embedder, self.split_sentences)
+        self._graded = GradedReadings(language, self._bank if self.semantic else None, self.split_sentences)
         self._ready = False
         self._lock = threading.Lock()
 
@@ -220,12 +220,14 @@ class Analyzer:
 
     # ------------------------------------------------------------------ analysis
 
-    def _turn_text(self, text: str) -> TurnText:
+    def _turn_text(self, text: str, extra: Sequence[str] = ()) -> TurnText:
+        """The turn's sentences, embedded with any ``extra`` texts the graded readings need."""
         sentences = self.split_sentences(text)
         turn = TurnText(sentences=sentences, language=self.language)
-        if self.semantic and sentences and self._bank.matrix is not None:
-            emb = self.embedder.encode(sentences)  # one call per turn
-            turn.sims = emb @ self._bank.matrix.T
+        if self.semantic and (sentences or extra) and self._bank.matrix is not None:
+            emb = self.embedder.encode([*sentences, *extra])  # one call per turn
+            turn.vectors = emb
+            turn.sims = emb[: len(sentences)] @ self._bank.matrix.T
         return turn
 
     def analyze_turn(
@@ -241,14 +243,14 @@ class Analyzer:
         self._ensure_ready()
         context = context if context is not None else CallContext()
         speaker = speaker if speaker in ("agent", "debtor", "third_party") else "debtor"
-        turn = self._turn_text(text or "")
         side = "agent" if speaker == "agent" else "debtor"
+        turn = self._turn_text(text or "", self._graded.extra_texts(side, text or "", context.last_other))
         hits = detect_turn(self._by_side[side], turn, self._patterns[side])
         names = {h.signal for h in hits}
         question, topic_list = self._questions(turn) if side == "agent" else self._questions(turn, topics=False)
         amounts = tuple(a.value for a in find_amounts(text or ""))
         offer = self._offer(turn, hits, today)
-        empathy, clarity = self._graded.read(side, turn.sentences, context.last_other, names)
+        empathy, clarity = self._graded.read(side, turn.sentences, context.last_other, names, turn.vectors)
         after = update_context(context, speaker, names)
         if side != "agent":
             after = after.evolve(last_other=text or "")

@@ -59,6 +59,7 @@ class TurnText:
     sentences: list[str]  # as said: hit quotes come from here
     language: str
     sims: np.ndarray | None = None  # (n_sentences, n_bank) cosine similarities, or None
+    vectors: np.ndarray | None = None  # the embeddings: the sentences', then any extra texts' (graded.py)
     amounts_by_sentence: list[bool] | None = None
     matched: list[str] = field(default_factory=list)  # normalised, for the regexes
 

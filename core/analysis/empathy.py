@@ -144,7 +144,7 @@ class EmpathyReader:
     """
 
     def __init__(self, encode: Callable[[list[str]], np.ndarray] | None = None,
-                 cues: EmpathyCues | None = None, model_id: str | None = None) -> None:
+                 cues: EmpathyCues | None = None, model_id: str | None = None, bank=None) -> None:
         self.cues = cues or default_cues()
         c = self.cues
         self.feelings = _words_rx(c.feelings)
@@ -160,18 +160,27 @@ class EmpathyReader:
         self._spelling_rx = _words_rx([re.escape(k) for k in self._spelling]) if self._spelling else None
         self.encode = encode
         self._exemplars: dict[str, np.ndarray] = {}
-        if encode is not None:
-            self._embed_exemplars(encode, model_id)
+        self._bank, self._slices = None, {}
+        if bank is not None:  # the analysis's own bank: embedded with the catalogue's exemplars
+            self._register(bank)
+        elif encode is not None:
+            from core.analysis.detectors import ExemplarBank
 
-    def _embed_exemplars(self, encode, model_id: str | None) -> None:
-        from core.analysis.detectors import ExemplarBank
+            self._register(ExemplarBank())
+            self._bank.embed(encode, model_id=model_id)
 
+    def _register(self, bank) -> None:
         groups = {"ack": self.cues.acknowledgement.exemplars, "refl": self.cues.reflection.exemplars,
                   "not": self.cues.reflection.not_exemplars, "explore": self.cues.exploration.exemplars}
-        bank = ExemplarBank()
-        slices = {k: bank.add(list(v)) for k, v in groups.items() if v}
-        bank.embed(encode, model_id=model_id)
-        self._exemplars = {k: bank.matrix[s] for k, s in slices.items()}
+        self._bank = bank
+        self._slices = {k: bank.add(list(v)) for k, v in groups.items() if v}
+
+    @property
+    def exemplars(self) -> dict[str, np.ndarray]:
+        """The exemplar embeddings by group (empty until the bank is embedded)."""
+        if not self._exemplars and self._bank is not None and self._bank.matrix is not None:
+            self._exemplars = {k: self._bank.matrix[s] for k, s in self._slices.items()}
+        return self._exemplars
 
     # ------------------------------------------------------------------ reading
 
@@ -233,7 +242,7 @@ class EmpathyReader:
         out: dict[str, np.ndarray | None] = {"ack": None, "refl": None, "not": None, "explore": None, "prev": None}
         if vectors is None or not len(vectors):
             return out
-        for key, mat in self._exemplars.items():
+        for key, mat in self.exemplars.items():
             out[key] = (vectors @ mat.T).max(axis=1)
         if previous_vectors is not None and len(previous_vectors):
             out["prev"] = (vectors @ previous_vectors.T).max(axis=1)

@@ -1,0 +1,82 @@
+"""Graded empathy and clarity through the scorer: any two-party conversation gets meaningful
+scores, collection-only parts are not applicable, feedback names the turn and the missing
+mechanism, and live coaching reads the same analysis."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.transcript import Transcript, Turn
+from rubrics import LiveScorer, Scorer
+from rubrics.scorer import NOT_PASSED
+
+
+def _call(tid: str, *turns: tuple[str, str]) -> Transcript:
+    return Transcript(id=tid, turns=[Turn(speaker=s, text=t) for s, t in turns])
+
+
+@pytest.fixture(scope="module")
+def scorer() -> Scorer:
+    s = Scorer("default-en")
+    s.warm_up()
+    return s
+
+
+def _indicator_values(score, criterion: str) -> set[str]:
+    return {e.indicator for e in score.criteria[criterion].evidence}
+
+
+def test_a_help_line_dialogue_gets_empathy_and_clarity_and_no_collection_gates(scorer):
+    warm = _call("warm", ("debtor", "I feel so alone since I moved to the city."),
+                 ("agent", "It sounds like the move has left you feeling isolated. What do you miss most?"),
+                 ("debtor", "My friends, mostly."),
+                 ("agent", "That makes sense, leaving friends behind is hard."))
+    cold = _call("cold", ("debtor", "I feel so alone since I moved to the city."), ("agent", "Join a gym."),
+                 ("debtor", "My friends, mostly."), ("agent", "Okay."))
+    w, c = scorer.score(warm), scorer.score(cold)
+    assert w.criteria["empathy"].score > c.criteria["empathy"].score + 30
+    assert 0 < w.criteria["clarity"].score <= 100
+    assert not any(f.startswith(NOT_PASSED) for f in w.feedback), w.feedback  # no purpose or plan gate
+    flow = {e.indicator for e in w.criteria["call_flow"].evidence}
+    assert flow.isdisjoint({"mini_miranda", "verifies_identity", "states_purpose", "plan_fits_debtor"})
+
+
+def test_a_single_agent_reply_is_scored_on_its_own(scorer):
+    kind = scorer.score(_call("one", ("agent", "I know this has been a hard year. What would help you most right now?")))
+    curt = scorer.score(_call("two", ("agent", "Pay the balance.")))
+    assert kind.criteria["empathy"].score > curt.criteria["empathy"].score
+    assert not any(f.startswith(NOT_PASSED) for f in kind.feedback)
+
+
+def test_feedback_names_the_turn_and_the_missing_mechanism(scorer):
+    call = _call("missed", ("agent", "Hi, is this Maria Lopez?"), ("debtor", "Yes."),
+                 ("agent", "You owe $1,250 on your Acme card."),
+                 ("debtor", "I lost my job last month and I can barely pay rent."),
+                 ("agent", "Can you pay $500 today?"))
+    score = scorer.score(call)
+    lines = [f for f in score.feedback if f.startswith("Turn 4:")]
+    assert lines, score.feedback
+    assert any("I lost my job" in f and "Can you pay $500 today?" in f for f in lines), lines
+    assert any(e.turn == 4 and e.effect == "-" for e in score.criteria["empathy"].evidence)
+
+
+def test_answering_the_hardship_raises_empathy_and_the_strength_is_shown(scorer):
+    base = [("agent", "Hi, is this Maria Lopez?"), ("debtor", "Yes."),
+            ("debtor", "I lost my job last month and I can barely pay rent.")]
+    cold = scorer.score(_call("cold", *base, ("agent", "Can you pay $500 today?")))
+    warm = scorer.score(_call("warm", *base, ("agent", "I'm so sorry, losing your job like that must be really "
+                                                       "stressful. How are you managing with the rent?")))
+    assert warm.criteria["empathy"].score > cold.criteria["empathy"].score + 20
+    assert {"acknowledges", "explores"} <= {e.indicator for e in warm.criteria["empathy"].evidence if e.effect == "+"}
+
+
+def test_live_coaching_reads_the_same_graded_analysis():
+    live = LiveScorer("default-en")
+    live.add_turn("Hi, is this Maria?", "agent")
+    live.add_turn("Yes. I lost my job and I'm really scared about money.", "debtor")
+    report = live.add_turn("It sounds like losing the job has you worried. What's been hardest?", "agent")
+    reading = report.analysis.empathy
+    assert reading is not None and reading.reflection.level == "strong" and reading.exploration.level == "strong"
+    assert report.analysis.context.last_other.startswith("Yes. I lost my job")
+    assert report.analysis.clarity is not None and report.analysis.clarity.score > 60
+    assert live.score().criteria["empathy"].score == Scorer("default-en").score(live.transcript).criteria["empathy"].score
