@@ -29,6 +29,7 @@ GRADED = frozenset({"empathy", "acknowledgement", "reflection", "exploration", "
 MECHANISMS = frozenset({"acknowledgement", "reflection", "exploration"})
 OPPORTUNITY_AT = 0.3  # the other's turn calls for empathy from this opportunity on
 ROUTINE_WEIGHT = 0.1  # how much an agent turn that answers no opportunity counts in the call's empathy
+CLEAR_ENOUGH = 0.7  # a turn this clear (scaled) gets no clarity advice, live or after the call
 
 
 class ExemplarMatcher:
@@ -297,7 +298,7 @@ def _graded(ind: MetricIndicator, view: CallView, eligible: list[int], res: Indi
                                          effect="+"))
     res.evidence = sorted(res.evidence, key=lambda e: e.turn)[:MAX_EVIDENCE_PER_INDICATOR]
     _w, (value, pos, _) = ranked[0]
-    if value < 1:
+    if value < (CLEAR_ENOUGH if ind.metric == "clarity" else 1):
         res.weak_turn, res.weak_quote = index(pos), short(view.analyses[pos].text, 80)
         res.trigger = view.trigger_quote(pos, list(TELLING))
     return res
