@@ -8,8 +8,9 @@ shuffled set and the authored ones give the ceiling. Lines the debtor said from 
 fallbacks are in the packet as what the trainee met.
 
 Files in a packet folder:
-    items.jsonl            what the annotator sees, one item per line (id, persona card, call so far, line)
-    items.md               the same, for reading
+    items.jsonl            what the annotator sees, one item per line (id, debtor, call so far, line)
+    cards.json             the persona cards a trainee sees, by debtor name (no hidden facts or numbers)
+    items.md               the cards and the items, for reading
     key.jsonl              which source each item came from (keep it from the annotator)
     labels-template.jsonl  one row per item to fill in: {"item": "i001", "labels": ["ok"], "note": ""}
 
@@ -130,20 +131,22 @@ def packet_items(rows: list[dict], personas: dict[str, Persona], seed: int = 0) 
     width = max(3, len(str(len(drafts))))
     for k, (call, line, sources, where) in enumerate(drafts, 1):
         item = f"i{k:0{width}d}"
-        items.append({"item": item, "persona_card": persona_card(personas[where["persona"]]), "call_so_far": call, "line": line})
+        items.append({"item": item, "debtor": personas[where["persona"]].name, "call_so_far": call, "line": line})
         key.append({"item": item, "sources": sources, **where})
     return items, key
 
 
-def _items_md(items: list[dict]) -> str:
-    out = ["# Live-call audit packet", "", "For each item read the card and the call so far, then label the last line in "
+def _items_md(items: list[dict], cards: dict[str, dict]) -> str:
+    out = ["# Live-call audit packet", "", "For each item read the debtor's card and the call so far, then label the last line in "
            "labels-template.jsonl (`\"labels\": [\"ok\"]`, or one or more problems):", ""]
-    out += [f"- `{c.value}`: {text}" for c, text in CATEGORY_HELP.items()] + [""]
+    out += [f"- `{c.value}`: {text}" for c, text in CATEGORY_HELP.items()] + ["", "## The debtors", ""]
+    for name, card in cards.items():
+        out += [f"### {name}", "", *(f"- {k}: {v}" for k, v in card.items() if k != "name"), ""]
+    out += ["## Items", ""]
     for it in items:
-        card = it["persona_card"]
-        out += [f"## {it['item']} - {card['name']}", "", f"*{card['situation']}* ({card['occupation']}; {card['household']})", ""]
+        out += [f"### {it['item']} - {it['debtor']}", ""]
         out += [f"> **{t['speaker']}:** {t['text']}  " for t in it["call_so_far"]]
-        out += ["", f"**Line to judge ({card['name'].split()[0]}):** {it['line']}", ""]
+        out += ["", f"**Line to judge ({it['debtor'].split()[0]}):** {it['line']}", ""]
     return "\n".join(out) + "\n"
 
 
@@ -155,9 +158,11 @@ def write_packet(rows: list[dict], out: Path, seed: int = 0, personas: dict[str,
     def jsonl(data: list[dict]) -> str:
         return "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in data)
 
+    cards = {p.name: persona_card(p) for p in sorted(personas.values(), key=lambda p: p.name) if p.name in {it["debtor"] for it in items}}
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "items.jsonl", jsonl(items))
-    atomic_write_text(out / "items.md", _items_md(items))
+    atomic_write_text(out / "cards.json", json.dumps(cards, indent=2, ensure_ascii=False) + "\n")
+    atomic_write_text(out / "items.md", _items_md(items, cards))
     atomic_write_text(out / "key.jsonl", jsonl(key))
     atomic_write_text(out / "labels-template.jsonl", jsonl([{"item": it["item"], "labels": [], "note": ""} for it in items]))
     return dict(Counter(s for k in key for s in k["sources"]))

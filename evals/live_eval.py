@@ -47,11 +47,22 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
 class Plan(_Strict):
-    """A plan the collector reads back: the amount and whether it is monthly."""
+    """A plan the collector reads back: the amount, whether it is monthly, and the first day if said."""
 
     amount: float = Field(gt=0)
     monthly: bool
+    day: int | Literal[WEEKDAYS] | None = None  # day of the month ("the 15th": 15) or weekday ("Friday")
+
+    @field_validator("day")
+    @classmethod
+    def _a_day_of_the_month(cls, v: object) -> object:
+        if isinstance(v, int) and not 1 <= v <= 31:
+            raise ValueError("a day of the month is 1-31 (or give a weekday: friday)")
+        return v
 
 
 class CollectorLine(_Strict):
@@ -163,8 +174,13 @@ def authored_line(session, decision, earlier: list[str], used: dict) -> str:
     return lines[start % len(lines)].format_map(fill)
 
 
-def play_call(call: LiveCall, persona: Persona, backend, analyzer, seed: int = 0, temperature: float | None = None) -> tuple[list[dict], dict]:
-    """Play one call; returns a row per reply and the call's summary (outcome, lines left unplayed)."""
+def play_call(
+    call: LiveCall, persona: Persona, backend, analyzer, seed: int = 0, temperature: float | None = None, deadline: float | None = None
+) -> tuple[list[dict], dict]:
+    """Play one call; returns a row per reply and the call's summary (outcome, lines left unplayed).
+
+    Past ``deadline`` (a ``time.perf_counter()`` value) no further line is said.
+    """
     from simulator.session import CallSession
 
     session = CallSession(persona, backend, analyzer, seed=seed, agent_name=call.agent_name, call_id=call.id, temperature=temperature)
@@ -177,9 +193,10 @@ def play_call(call: LiveCall, persona: Persona, backend, analyzer, seed: int = 0
 
     session.director.step = recording_step
     session.open()
-    rows = []
+    rows, out_of_time = [], False
     for k, line in enumerate(call.lines):
-        if session.ended:
+        out_of_time = deadline is not None and time.perf_counter() > deadline
+        if session.ended or out_of_time:
             break
         earlier = [t.text for t in session.turns if t.speaker != "agent"]
         used = dict(session.actor.fallback_used)
@@ -208,7 +225,7 @@ def play_call(call: LiveCall, persona: Persona, backend, analyzer, seed: int = 0
     outcome = session.outcome
     summary = {
         "call": call.id, "persona": persona.id, "collector_style": call.collector, "replies": len(rows),
-        "lines_unplayed": len(call.lines) - len(rows), "outcome": outcome.value if outcome else None,
+        "lines_unplayed": len(call.lines) - len(rows), "outcome": outcome.value if outcome else None, "stopped_for_time": out_of_time,
     }
     return rows, summary
 
@@ -218,7 +235,7 @@ def run(
     ids: list[str] | None = None, calls_file: Path = CALLS_FILE, adapter: bool = True, temperature: float | None = None,
     minutes: float | None = None, progress=None,
 ) -> tuple[list[dict], dict]:
-    """Play the chosen calls; returns (reply rows, run facts). Stops starting calls after ``minutes``."""
+    """Play the chosen calls; returns (reply rows, run facts). Says no line after ``minutes`` of playing."""
     from core.analysis import default_analyzer
     from simulator.backends import make_backend
 
@@ -231,12 +248,13 @@ def run(
     analyzer = default_analyzer()
     load_s = time.perf_counter() - t_load
     t0 = time.perf_counter()
+    deadline = t0 + minutes * 60 if minutes is not None else None
     rows, summaries, skipped = [], [], []
     for c in chosen:
-        if minutes is not None and time.perf_counter() - t0 > minutes * 60:
+        if deadline is not None and time.perf_counter() > deadline:
             skipped.append(c.id)
             continue
-        call_rows, summary = play_call(c, lib.get(c.persona), backend, analyzer, seed=seed, temperature=temperature)
+        call_rows, summary = play_call(c, lib.get(c.persona), backend, analyzer, seed=seed, temperature=temperature, deadline=deadline)
         for r in call_rows:
             r.update(backend=backend.spec, seed=seed)
         rows += call_rows
@@ -296,7 +314,7 @@ def run_cmd(
     out: Path = typer.Option(Path("out/live"), help="Folder for replies.jsonl, report.json and summary.md."),
     no_adapter: bool = typer.Option(False, "--no-adapter", help="The bundled model without the debtor adapter."),
     temperature: float = typer.Option(None, help="Sampling temperature (default: the call session's)."),
-    minutes: float = typer.Option(30.0, help="Start no new call after this many minutes of playing."),
+    minutes: float = typer.Option(30.0, help="Say no further line after this many minutes of playing (calls cut short are marked)."),
 ) -> None:
     """Play the calls and write the replies, the report and its summary."""
 

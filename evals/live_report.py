@@ -8,6 +8,7 @@ evals/live_proxies.py; the blind audit (evals/live_audit.py) judges what they ca
 from __future__ import annotations
 
 from collections import Counter
+from datetime import date
 
 import numpy as np
 
@@ -117,7 +118,7 @@ def _expectations(rows: list[dict], personas: dict[str, Persona]) -> dict:
     }
     recaps = [r for r in rows if "recap" in r["expects"] and r.get("plan")]
     recorded = [r for r in recaps if r.get("promise")]
-    matching = [r for r in recorded if abs(r["promise"]["amount"] - r["plan"]["amount"]) < 0.5 and r["promise"]["monthly"] == r["plan"]["monthly"]]
+    matching = [r for r in recorded if promise_matches(r["promise"], r["plan"])]
     out["recap"] = {
         "lines": len(recaps), "agrees_in_words": _share(sum(agrees(r["reply"]) for r in recaps), len(recaps)),
         "promise_recorded": len(recorded), "promise_matches_recap": _share(len(matching), len(recorded)),
@@ -133,6 +134,17 @@ def _expectations(rows: list[dict], personas: dict[str, Persona]) -> dict:
         "examples": [_example(r, f"asked about {t}") for r, t in off[:MAX_EXAMPLES]],
     }
     return out
+
+
+def promise_matches(promise: dict, plan: dict) -> bool:
+    """The recorded promise is the recapped plan: amount, monthly or not, and the first day if said."""
+    if abs(promise["amount"] - plan["amount"]) >= 0.5 or promise["monthly"] != plan["monthly"]:
+        return False
+    day = plan.get("day")
+    if day is None:
+        return True
+    due = date.fromisoformat(promise["due"])
+    return due.day == day if isinstance(day, int) else due.strftime("%A").lower() == day
 
 
 def figures(rows: list[dict], personas: dict[str, Persona]) -> dict:
@@ -210,6 +222,14 @@ def markdown(report: dict) -> str:
         "# Live-call eval", "",
         f"Backend `{report.get('backend')}`, seed {report.get('seed')}; {len(calls) or '?'} calls, {o['replies']} replies "
         f"({o['generated']} generated); played in {report.get('play_seconds', '?')} s after {report.get('load_seconds', '?')} s of loading.",
+    ]
+    cut = [c["call"] for c in calls if c.get("stopped_for_time")]
+    if cut or report.get("calls_skipped_for_time"):
+        lines.append(
+            f"Bounded by --minutes: {len(cut)} call(s) stopped part way ({', '.join(cut) or 'none'}), "
+            f"{len(report.get('calls_skipped_for_time') or [])} not started."
+        )
+    lines += [
         "", "| proxy | value | target |", "|---|---|---|",
         f"| identity questions answered or refused in character | {_fmt(ident['identity_answered_or_refused'])} of {ident['questions']} | 100% |",
         f"| identity detail that differs from the persona's | {ident['detail_differs_from_persona']} | 0 |",

@@ -19,7 +19,7 @@ from evals.live_proxies import (
     says_goodbye,
     unknown_names,
 )
-from evals.live_report import summarize
+from evals.live_report import promise_matches, summarize
 from simulator.personas import load_personas
 
 LIB = load_personas()
@@ -120,6 +120,16 @@ def test_a_scripted_slice_plays_and_writes_the_report(tmp_path, analyzer):
     assert len((tmp_path / "replies.jsonl").read_text(encoding="utf-8").splitlines()) == len(rows)
 
 
+def test_a_call_past_the_deadline_says_no_more_lines(analyzer):
+    import time
+
+    from simulator.backends import make_backend
+
+    call = load_calls().calls[0]
+    rows, summary = play_call(call, P[call.persona], make_backend("scripted"), analyzer, deadline=time.perf_counter() - 1)
+    assert rows == [] and summary["stopped_for_time"] and summary["lines_unplayed"] == len(call.lines)
+
+
 # --- proxies on labelled cases -------------------------------------------------------------------------
 def test_the_collectors_name_as_the_debtors_own_is_caught():
     walter = P["vulnerable-walter"]
@@ -178,12 +188,16 @@ def test_report_counts_a_recap_recorded_as_another_plan():
     row = {
         "call": "c", "persona": "cooperative-maria", "collector_style": "good", "agent_name": "Tess", "line": 8, "turn": 17,
         "so_far": [{"speaker": "agent", "text": "So that's $150 a month starting the 15th, right?"}],
-        "collector": "So that's $150 a month starting the 15th, right?", "expects": ["recap"], "plan": {"amount": 150, "monthly": True},
-        "reply": "Okay. $150 on Monday, December 14.", "intent": "promise_to_pay", "source": "model", "failures": [],
-        "ms_first": 200.0, "ms_total": 900.0, "authored": "x", "promise": {"amount": 150, "monthly": False, "due": "2025-12-14"},
+        "collector": "So that's $150 a month starting the 15th, right?", "expects": ["recap"], "plan": {"amount": 150, "monthly": True, "day": 15},
+        "reply": "Okay. $150 a month on Monday, December 14.", "intent": "promise_to_pay", "source": "model", "failures": [],
+        "ms_first": 200.0, "ms_total": 900.0, "authored": "x", "promise": {"amount": 150, "monthly": True, "due": "2025-12-14"},
     }
     recap = summarize([row], P)["overall"]["expectations"]["recap"]
     assert recap["promise_recorded"] == 1 and recap["promise_matches_recap"] == 0.0 and recap["agrees_in_words"] == 1.0
+    assert promise_matches({"amount": 150, "monthly": True, "due": "2025-12-15"}, row["plan"])
+    assert promise_matches({"amount": 150, "monthly": True, "due": "2025-12-12"}, {"amount": 150, "monthly": True, "day": "friday"})
+    assert not promise_matches({"amount": 150, "monthly": False, "due": "2025-12-15"}, row["plan"])
+    assert not promise_matches({"amount": 175, "monthly": True, "due": "2025-12-15"}, row["plan"])
 
 
 # --- the blind audit ----------------------------------------------------------------------------------
@@ -205,12 +219,16 @@ def test_the_packet_pairs_each_generated_line_with_the_authored_one_blind(tmp_pa
     assert sorted(i["line"] for i in items) == ["Authored one.", "Fallback line.", "Generated one.", "Same words."]
     by_text = {i["line"]: k["sources"] for i, k in zip(items, key, strict=True)}
     assert by_text == {"Generated one.": ["model"], "Authored one.": ["authored"], "Same words.": ["model", "authored"], "Fallback line.": ["fallback"]}
-    for it in items:  # what the annotator sees: no source, intent or hidden persona internals
-        assert set(it) == {"item", "persona_card", "call_so_far", "line"}
-        assert "hidden_facts" not in it["persona_card"] and "payment_capacity" not in json.dumps(it)
+    for it in items:  # what the annotator sees: no source, intent or persona internals
+        assert set(it) == {"item", "debtor", "call_so_far", "line"} and it["debtor"] == "Mark Kowalski"
         assert it["call_so_far"][-1] == {"speaker": "Collector", "text": it["call_so_far"][-1]["text"]}
     counts = write_packet(rows, tmp_path, seed=3)
     assert counts == {"model": 2, "authored": 2, "fallback": 1}
+    cards = json.loads((tmp_path / "cards.json").read_text(encoding="utf-8"))
+    assert list(cards) == ["Mark Kowalski"] and cards["Mark Kowalski"]["situation"] == P["hostile-mark"].situation
+    shown = (tmp_path / "items.jsonl").read_text(encoding="utf-8") + json.dumps(cards)
+    for secret in ("model", "fallback", "authored", "vent", "hidden", "payment_capacity", "scripted"):
+        assert secret not in shown, secret
     assert len(load_key(tmp_path / "key.jsonl")) == 4
     with pytest.raises(AuditError, match="labels-template.jsonl:1: labels"):
         load_labels(tmp_path / "labels-template.jsonl")  # not filled in yet
