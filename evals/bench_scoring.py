@@ -198,10 +198,9 @@ def _load(rubric: str) -> tuple:
 
 
 def _sentences_to_embed(calls: list[Transcript], analyzer, warm: set[str]) -> list[str]:
-    """Every distinct sentence of every turn, in first-seen order, less those in ``warm``."""
-    return list(dict.fromkeys(
-        s for c in calls for t in c.turns for s in analyzer.split_sentences(t.text) if s not in warm
-    ))
+    """Every distinct text the analysis embeds (each sentence of every turn, and the clarity
+    reading's canonical form of each agent turn), in first-seen order, less those in ``warm``."""
+    return [s for s in analyzer.texts_to_embed(calls) if s not in warm]
 
 
 def _score_in_chunks(scorer, calls: list[Transcript], chunk: int) -> tuple[int, float]:

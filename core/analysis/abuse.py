@@ -277,10 +277,20 @@ class AbuseDetector:
         self.model = model or default_model()
         self.normalise = Normaliser(cues or default_cues())
         self.pattern = pattern if pattern else None
+        self._cache: dict[str, float] = {}
 
     def probability(self, sentence: str) -> float:
         """The probability that ``sentence`` is abusive: 1.0 for an insult aimed at the listener
-        or a phrase of the catalogue, else the model's."""
+        or a phrase of the catalogue, else the model's (cached: it depends on the sentence alone)."""
+        p = self._cache.get(sentence)
+        if p is None:
+            p = self._probability(sentence)
+            if len(self._cache) >= 100_000:
+                self._cache.clear()
+            self._cache[sentence] = p
+        return p
+
+    def _probability(self, sentence: str) -> float:
         masked = self.normalise(sentence)
         if self.normalise.aimed(masked) is not None or self._pattern(masked):
             return 1.0

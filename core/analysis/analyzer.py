@@ -286,16 +286,17 @@ class Analyzer:
         """Analyse a batch: every distinct sentence of the batch is embedded once, in large batches."""
         self._ensure_ready()
         if self.semantic:
-            distinct = list(
-                dict.fromkeys(
-                    s for t in transcripts for turn in t.turns for s in self.split_sentences(_speaker_text(turn)[1])
-                )
-            )
-            agent_texts = [text for t in transcripts for speaker, text in map(_speaker_text, t.turns) if speaker == "agent"]
-            distinct += self._graded.canonical_texts(agent_texts)  # the clarity reading's one text per turn
+            distinct = self.texts_to_embed(transcripts)
             for start in range(0, len(distinct), batch_size):
                 self.embedder.encode(distinct[start : start + batch_size])
         return [self.analyze_transcript(t) for t in transcripts]
+
+    def texts_to_embed(self, transcripts: Sequence[Transcript]) -> list[str]:
+        """Every distinct text analysing ``transcripts`` embeds, in first-seen order: each sentence
+        of each turn, and the clarity reading's canonical form of each agent turn."""
+        sentences = (s for t in transcripts for turn in t.turns for s in self.split_sentences(_speaker_text(turn)[1]))
+        agent = [text for t in transcripts for speaker, text in map(_speaker_text, t.turns) if speaker == "agent"]
+        return list(dict.fromkeys([*sentences, *self._graded.canonical_texts(agent)]))
 
     # ------------------------------------------------------------------ structure
 

@@ -187,6 +187,7 @@ class ClarityReader:
         self.cues = cues or default_cues()
         self._model = model
         self.encode = encode
+        self._canonical: dict[str, str] = {}
         c = self.cues
         self._plain = {k.lower(): v for k, v in c.plain_words.items()}
         self._plain_rx = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(self._plain, key=len, reverse=True)))
@@ -211,7 +212,16 @@ class ClarityReader:
 
     def canonical(self, text: str) -> str:
         """What the turn is about, however plainly it is said: lower case, no punctuation, jargon
-        and harder words replaced by plain ones, every number "number"."""
+        and harder words replaced by plain ones, every number "number" (cached by text)."""
+        found = self._canonical.get(text)
+        if found is None:
+            found = self._canonical_form(text)
+            if len(self._canonical) >= 100_000:
+                self._canonical.clear()
+            self._canonical[text] = found
+        return found
+
+    def _canonical_form(self, text: str) -> str:
         text = self.without_jargon(text.lower().replace("’", "'"))
         text = _NUMBER.sub(" number ", text)
         text = self._plain_rx.sub(lambda m: self._plain[m.group(0).lower()], text)

@@ -27,6 +27,7 @@ import re
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -49,6 +50,28 @@ me my mine you you're you've your yours we our us they them their he him his she
 where why how not no yes yeah just really very so too also all any some can could would should will shall may
 might must there here now well oh ok okay like get got go going feel feeling felt think know see say said
 one more much many lot things thing way right sure still even""".split())
+
+
+_YOU = re.compile(r"\b(?:you|your|you're|you've|yourself)\b", FLAGS)
+
+
+class SentenceCues(NamedTuple):
+    """What the cue lists of ``empathy.yaml`` find in one sentence."""
+
+    named: bool  # names a feeling or a hardship
+    ack_strong: bool
+    ack_weak: bool
+    refl_strong: bool  # a reflective frame ("it sounds like you", "so you ...")
+    refl_weak: bool  # a generic one ("I understand")
+    against: bool  # advice, the speaker's own story, business
+    you: bool
+    interprets: bool  # an interpretive frame that names the feeling
+    question: bool
+    opener: bool  # an open question or an invitation to say more
+    business: bool
+    personal: bool
+    blame: bool
+    stems: frozenset[str]
 
 
 class EmpathyError(DataFileError):
@@ -127,6 +150,11 @@ def content_stems(text: str) -> set[str]:
     return {_stem(w.strip("'")) for w in _WORD.findall(text.lower()) if w.strip("'") not in _STOP and len(w) > 2}
 
 
+@lru_cache(maxsize=20_000)
+def _stems_of(text: str) -> frozenset[str]:
+    return frozenset(content_stems(text))
+
+
 def _squash(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
 
@@ -159,6 +187,8 @@ class EmpathyReader:
         self._spelling = {k.lower(): v for k, v in c.spelling.items()}
         self._spelling_rx = _words_rx([re.escape(k) for k in self._spelling]) if self._spelling else None
         self.encode = encode
+        self._cue_cache: dict[str, SentenceCues] = {}
+        self._opportunity_cache: dict[tuple[str, frozenset[str]], float] = {}
         self._exemplars: dict[str, np.ndarray] = {}
         self._bank, self._slices = None, {}
         if bank is not None:  # the analysis's own bank: embedded with the catalogue's exemplars
@@ -198,36 +228,49 @@ class EmpathyReader:
             vectors = self.vectors(sentences)
         if previous and previous_vectors is None:
             previous_vectors = self.vectors(previous)
-        prev_stems = content_stems(" ".join(previous))
+        prev_stems = _stems_of(" ".join(previous))
         sims = self._sims(vectors, previous_vectors)
         best = {"acknowledgement": Mechanism(), "reflection": Mechanism(), "exploration": Mechanism()}
         blame = 0.0
         for i, raw in enumerate(sentences):
-            s = self.spelt(raw)
+            c = self.cues_of(raw)
             row = {k: (float(v[i]) if v is not None else None) for k, v in sims.items()}
             scored = {
-                "acknowledgement": self._acknowledgement(s, row),
-                "reflection": self._reflection(s, row, prev_stems),
-                "exploration": self._exploration(s, row, prev_stems),
+                "acknowledgement": self._acknowledgement(c, row),
+                "reflection": self._reflection(c, row, prev_stems),
+                "exploration": self._exploration(c, row, prev_stems),
             }
             for name, value in scored.items():
                 if value > best[name].strength:
                     best[name] = Mechanism(round(value, 4), raw.strip())
-            if self.blame is not None and self.blame.search(s):
+            if c.blame:
                 blame = max(blame, 0.7)
         pressure = 1.0 if not PRESSURE_SIGNALS.isdisjoint(signals) else blame
         return EmpathyReading(**best, pressure=pressure, score=turn_score(best, pressure))
 
     def read_other(self, sentences: Sequence[str], signals: frozenset[str] | set[str] = frozenset()) -> EmpathyReading:
         """How much the other party's turn calls for empathy."""
+        return EmpathyReading(opportunity=self._opportunity(" ".join(sentences), frozenset(signals)))
+
+    def _opportunity(self, joined: str, signals: frozenset[str]) -> float:
+        key = (joined, signals)
+        found = self._opportunity_cache.get(key)
+        if found is None:
+            found = self._opportunity_of(joined, signals)
+            if len(self._opportunity_cache) >= 100_000:
+                self._opportunity_cache.clear()
+            self._opportunity_cache[key] = found
+        return found
+
+    def _opportunity_of(self, joined: str, signals: frozenset[str]) -> float:
         value = max((OPPORTUNITY_SIGNALS.get(s, 0.0) for s in signals), default=0.0)
-        text = self.spelt(" ".join(sentences))
+        text = self.spelt(joined)
         if self.opportunity_rx is not None and self.opportunity_rx.search(text):
             value = max(value, 0.8)
         elif self.feelings is not None and re.search(r"\b(?:i|i'm|i am|i've|my|me|we)\b", text, FLAGS) \
                 and self.feelings.search(text):
             value = max(value, 0.45)
-        return EmpathyReading(opportunity=value)
+        return value
 
     def spelt(self, sentence: str) -> str:
         """The sentence as the cues read it: typographic quotes as ASCII, informal spellings spelt out."""
@@ -248,46 +291,60 @@ class EmpathyReader:
             out["prev"] = (vectors @ previous_vectors.T).max(axis=1)
         return out
 
-    def _acknowledgement(self, s: str, sim: dict[str, float | None]) -> float:
-        named = bool(self.feelings and self.feelings.search(s))
+    def cues_of(self, sentence: str) -> SentenceCues:
+        """What the cue lists find in one sentence (cached: it depends on the sentence alone)."""
+        found = self._cue_cache.get(sentence)
+        if found is None:
+            s = self.spelt(sentence)
+            named = bool(self.feelings.search(s))
+            found = SentenceCues(
+                named=named,
+                ack_strong=bool(self.ack_strong and self.ack_strong.search(s)),
+                ack_weak=bool(self.ack_weak and self.ack_weak.search(s)),
+                refl_strong=bool(self.refl_strong and self.refl_strong.search(s)),
+                refl_weak=bool(self.refl_weak and self.refl_weak.search(s)),
+                against=bool(self.refl_not and self.refl_not.search(s)),
+                you=bool(_YOU.search(s)),
+                interprets=named and bool(self.interpretive and self.interpretive.search(s)),
+                question=s.rstrip().endswith("?"),
+                opener=bool(self.open and self.open.search(s)),
+                business=bool(self.business.search(s)),
+                personal=bool(self.personal.search(s)),
+                blame=bool(self.blame and self.blame.search(s)),
+                stems=frozenset(content_stems(s)),
+            )
+            if len(self._cue_cache) >= 100_000:
+                self._cue_cache.clear()
+            self._cue_cache[sentence] = found
+        return found
+
+    def _acknowledgement(self, c: SentenceCues, sim: dict[str, float | None]) -> float:
         value = 0.0
-        if self.ack_strong and self.ack_strong.search(s):
-            value = 0.9 if named else 0.8
-        elif self.ack_weak and self.ack_weak.search(s):
-            value = 0.68 if named else 0.5
+        if c.ack_strong:
+            value = 0.9 if c.named else 0.8
+        elif c.ack_weak:
+            value = 0.68 if c.named else 0.5
         if sim["ack"] is not None:
             value = max(value, 0.85 * _sim_strength(sim["ack"], 0.62))
         return value
 
-    def _reflection(self, s: str, sim: dict[str, float | None], prev_stems: set[str]) -> float:
-        strong = bool(self.refl_strong and self.refl_strong.search(s))
-        weak = bool(self.refl_weak and self.refl_weak.search(s))
-        against = bool(self.refl_not and self.refl_not.search(s))
-        you = bool(re.search(r"\b(?:you|your|you're|you've|yourself)\b", s, FLAGS))
-        named = bool(self.feelings and self.feelings.search(s))
-        stems = content_stems(s)
-        shared = len(stems & prev_stems) / max(3, len(stems)) if prev_stems else 0.0
-        interprets = named and bool(self.interpretive and self.interpretive.search(s))
-        x = -3.2 + 2.6 * strong + 2.2 * interprets + 1.2 * weak * (not strong) + 0.5 * named + 0.5 * you
-        x += 2.2 * shared - 1.6 * against * (not strong)
+    def _reflection(self, c: SentenceCues, sim: dict[str, float | None], prev_stems: set[str]) -> float:
+        shared = len(c.stems & prev_stems) / max(3, len(c.stems)) if prev_stems else 0.0
+        x = -3.2 + 2.6 * c.refl_strong + 2.2 * c.interprets + 1.2 * c.refl_weak * (not c.refl_strong)
+        x += 0.5 * c.named + 0.5 * c.you + 2.2 * shared - 1.6 * c.against * (not c.refl_strong)
         if sim["refl"] is not None:
             x += 8.0 * (sim["refl"] - max(0.3, sim["not"] if sim["not"] is not None else 0.3))
         if sim["prev"] is not None:
-            x += 4.0 * max(0.0, sim["prev"] - 0.35) * (1.0 if you else 0.5)
-        if s.rstrip().endswith("?") and not strong:
+            x += 4.0 * max(0.0, sim["prev"] - 0.35) * (1.0 if c.you else 0.5)
+        if c.question and not c.refl_strong:
             x -= 1.5  # a question explores; it says back only in a restating frame ("so you ...?")
         return _squash(x)
 
-    def _exploration(self, s: str, sim: dict[str, float | None], prev_stems: set[str]) -> float:
-        question = s.rstrip().endswith("?")
-        opener = bool(self.open and self.open.search(s))
-        if not question and not opener:
+    def _exploration(self, c: SentenceCues, sim: dict[str, float | None], prev_stems: set[str]) -> float:
+        if not c.question and not c.opener:
             return 0.0
-        business = bool(self.business and self.business.search(s))
-        personal = bool(self.personal and self.personal.search(s))
-        named = bool(self.feelings and self.feelings.search(s))
-        specific = bool(content_stems(s) & prev_stems)
-        x = -1.4 + 1.6 * opener + 0.5 * question + 0.8 * (opener and not question) + 0.6 * personal + 0.9 * named + 0.7 * specific - 2.2 * business
+        x = -1.4 + 1.6 * c.opener + 0.5 * c.question + 0.8 * (c.opener and not c.question) + 0.6 * c.personal
+        x += 0.9 * c.named + 0.7 * bool(c.stems & prev_stems) - 2.2 * c.business
         if sim["explore"] is not None:
             x += 6.0 * (sim["explore"] - 0.4)
         return _squash(x)
