@@ -282,3 +282,9 @@ def load_model(
         raise error(problem_lines(source, data, exc, guide), count=exc.error_count(), source=source) from None
     except (RecursionError, OverflowError) as exc:  # a limit the schema missed: still one line
         raise error([f"{source}: (top level): cannot be checked: {type(exc).__name__}"]) from None
+
+
+def load_file(model: type[M], path: Path | str, *, guide: str, error: type[DataFileError] = DataFileError) -> M:
+    """Read one data file (within the size limits) and validate it: :func:`read_text` then
+    :func:`load_model`, the errors naming the file."""
+    return load_model(model, read_text(path, error), str(path), guide=guide, error=error)

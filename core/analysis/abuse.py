@@ -29,7 +29,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.analysis.types import Hit
-from core.datafile import DataFileError, load_model, read_text
+from core.datafile import DataFileError, load_file
 
 HERE = Path(__file__).resolve().parent
 CUES_FILE = HERE / "abuse.yaml"
@@ -82,8 +82,7 @@ class AbuseCues(BaseModel):
 
 def load_cues(path: Path | str | None = None) -> AbuseCues:
     path = Path(path) if path else CUES_FILE
-    return load_model(AbuseCues, read_text(path, AbuseError), str(path), guide="core/analysis/abuse.yaml",
-                      error=AbuseError)
+    return load_file(AbuseCues, path, guide="core/analysis/abuse.yaml", error=AbuseError)
 
 
 @lru_cache(maxsize=1)

@@ -33,7 +33,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.analysis.readings import ClarityReading
-from core.datafile import DataFileError, load_model, read_text
+from core.datafile import DataFileError, load_file
 
 HERE = Path(__file__).resolve().parent
 CUES_FILE = HERE / "clarity.yaml"
@@ -86,8 +86,7 @@ class ClarityCues(BaseModel):
 
 def load_cues(path: Path | str | None = None) -> ClarityCues:
     path = Path(path) if path else CUES_FILE
-    return load_model(ClarityCues, read_text(path, ClarityError), str(path), guide="core/analysis/clarity.yaml",
-                      error=ClarityError)
+    return load_file(ClarityCues, path, guide="core/analysis/clarity.yaml", error=ClarityError)
 
 
 @lru_cache(maxsize=1)
