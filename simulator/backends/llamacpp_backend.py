@@ -59,6 +59,20 @@ SMALL_MODEL_BYTES = 1 << 30  # below this, one decode thread (see ``threads``)
 _END = object()
 
 
+def _park(server: Any) -> None:
+    """Keep a closed server's object alive for the rest of the process, never freed.
+
+    Why: xllamacpp's ``Server`` destructor joins its worker thread, and that join can wait for
+    ever (seen: a test run stalled there until CI's deadline; a loop creating and dropping tiny
+    servers hangs within three). A closed server stays idle instead; the process's exit ends its
+    threads. The reference is leaked on purpose (a module list would be cleared, and the object
+    freed, at interpreter shutdown).
+    """
+    import ctypes
+
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(server))
+
+
 def _import_xllamacpp() -> Any:
     try:
         import xllamacpp
@@ -337,6 +351,11 @@ class LlamaCppBackend(Backend):
         choice = (reply.get("choices") or [{}])[0]
         return [int(t["id"]) for t in ((choice.get("logprobs") or {}).get("content") or [])]
 
+    def __del__(self) -> None:
+        server = getattr(self, "_server", None)
+        if server is not None:
+            _park(server)
+
     def forget_prefix(self) -> None:
         """Drop the reused keys/values (the next call feeds its whole prompt)."""
         with self._lock:
@@ -344,7 +363,9 @@ class LlamaCppBackend(Backend):
 
     def close(self) -> None:
         self._held = None
-        self._server = None  # llama.cpp stops its loop and frees the model
+        if self._server is not None:
+            _park(self._server)
+            self._server = None
         if self._temporary is not None:
             self._temporary.unlink(missing_ok=True)
             self._temporary = None
