@@ -112,8 +112,14 @@ def _speaker(t: dict, p: Persona) -> str:
     return "Collector" if t["speaker"] == "agent" else p.name.split()[0]
 
 
-def packet_items(rows: list[dict], personas: dict[str, Persona], seed: int = 0) -> tuple[list[dict], list[dict]]:
-    """(items, key): each reply, plus the authored line at every point the model spoke, shuffled."""
+def packet_items(rows: list[dict], personas: dict[str, Persona], seed: int = 0, positions: int | None = None) -> tuple[list[dict], list[dict]]:
+    """(items, key): each reply, plus the authored line at every point the model spoke, shuffled.
+
+    ``positions``: only that many call positions (replies), drawn at random with ``seed``; each
+    keeps its authored twin, so the sample stays paired.
+    """
+    if positions is not None and positions < len(rows):
+        rows = random.Random(f"positions-{seed}").sample(rows, positions)
     drafts = []
     for r in rows:
         p = personas[r["persona"]]
@@ -150,10 +156,12 @@ def _items_md(items: list[dict], cards: dict[str, dict]) -> str:
     return "\n".join(out) + "\n"
 
 
-def write_packet(rows: list[dict], out: Path, seed: int = 0, personas: dict[str, Persona] | None = None) -> dict[str, int]:
+def write_packet(
+    rows: list[dict], out: Path, seed: int = 0, personas: dict[str, Persona] | None = None, positions: int | None = None
+) -> dict[str, int]:
     """Write the packet files; returns how many items each source has."""
     personas = personas if personas is not None else load_personas().personas
-    items, key = packet_items(rows, personas, seed)
+    items, key = packet_items(rows, personas, seed, positions)
 
     def jsonl(data: list[dict]) -> str:
         return "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in data)

@@ -137,13 +137,13 @@ def load_calls(path: Path = CALLS_FILE, personas: dict[str, Persona] | None = No
 def select(calls: list[LiveCall], persona_ids: list[str] | None = None, n_calls: int | None = None, ids: list[str] | None = None) -> list[LiveCall]:
     """The calls to play: by id and persona, then the first ``n_calls`` taken round-robin by persona."""
     chosen = [c for c in calls if (not ids or c.id in ids) and (not persona_ids or c.persona in persona_ids)]
-    if n_calls is None or n_calls >= len(chosen):
+    if n_calls is None:
         return chosen
     by_persona: dict[str, list[LiveCall]] = {}
     for c in chosen:
         by_persona.setdefault(c.persona, []).append(c)
     out: list[LiveCall] = []
-    while len(out) < n_calls:
+    while len(out) < min(n_calls, len(chosen)):
         for queue in by_persona.values():
             if queue and len(out) < n_calls:
                 out.append(queue.pop(0))
@@ -195,8 +195,10 @@ def play_call(
     session.open()
     rows, out_of_time = [], False
     for k, line in enumerate(call.lines):
-        out_of_time = deadline is not None and time.perf_counter() > deadline
-        if session.ended or out_of_time:
+        if session.ended:
+            break
+        if deadline is not None and time.perf_counter() > deadline:
+            out_of_time = True
             break
         earlier = [t.text for t in session.turns if t.speaker != "agent"]
         used = dict(session.actor.fallback_used)
@@ -260,7 +262,7 @@ def run(
         rows += call_rows
         summaries.append(summary)
         if progress:
-            progress(summary, time.perf_counter() - t0)
+            progress(summary, time.perf_counter() - t0, rows)
     facts = {
         "backend": backend.spec, "seed": seed, "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "load_seconds": round(load_s, 1), "play_seconds": round(time.perf_counter() - t0, 1),
@@ -318,8 +320,10 @@ def run_cmd(
 ) -> None:
     """Play the calls and write the replies, the report and its summary."""
 
-    def progress(summary: dict, elapsed: float) -> None:
+    def progress(summary: dict, elapsed: float, rows: list[dict]) -> None:
         print(f"[{elapsed:6.0f}s] {summary['call']}: {summary['replies']} replies, outcome {summary['outcome']}", file=sys.stderr, flush=True)
+        # the replies so far, after every call: a run stopped part way keeps what it played
+        atomic_write_text(out / "replies.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
     try:
         rows, facts = run(
@@ -352,12 +356,13 @@ def score_cmd(
 def packet_cmd(
     replies: Path = typer.Option(..., help="replies.jsonl of a run."),
     out: Path = typer.Option(..., help="Folder for the packet: items.jsonl, items.md, key.jsonl, labels-template.jsonl."),
-    seed: int = typer.Option(0, help="Shuffle seed."),
+    seed: int = typer.Option(0, help="Shuffle (and sampling) seed."),
+    positions: int = typer.Option(None, min=1, help="Only this many replies, drawn at random (each with its authored twin)."),
 ) -> None:
     """Write a blind-audit packet: each reply and the persona's authored line, shuffled."""
     from evals.live_audit import write_packet
 
-    counts = write_packet(read_replies(replies), out, seed=seed)
+    counts = write_packet(read_replies(replies), out, seed=seed, positions=positions)
     print(f"{sum(counts.values())} items ({', '.join(f'{k}: {v}' for k, v in sorted(counts.items()))}) written to {out}/")
 
 

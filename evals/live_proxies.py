@@ -50,7 +50,8 @@ _NOT_NAMES = frozenset(
     "I I'm I'll I've I'd Mr Mrs Ms Miss Dr Sir Ma'am Okay OK Ok God Lord Jesus Christmas Easter Thanksgiving Monday Tuesday "
     "Wednesday Thursday Friday Saturday Sunday Mondays Fridays Sundays Visa Mastercard Amex Discover FDCPA FTC CFPB BBB Social "
     "Security SSN DOB ATM PIN USA US America American English Spanish Better Business Bureau Lifeline Crisis Nine Eight "
-    "TV Internet Google Facebook Walmart Target Costco".split()
+    "TV Internet Google Facebook Walmart Target Costco Oh Ah Um Uh Well Yes Yeah Yep No Nope Okay Hey Hi Hello Honey Dear Sorry "
+    "Look Listen Thanks Thank Please Wait Gosh Sure Fine Right Alright Boss Pal Buddy Man Sweetheart Sweetie Babe".split()
 ) | {m.capitalize() for m in _MONTHS}
 
 
@@ -64,7 +65,7 @@ class People:
 
 
 def _persona_text(p: Persona) -> str:
-    parts = [p.profile.household, p.profile.background, p.situation, *(f.fact for f in p.hidden_facts)]
+    parts = [p.name, p.profile.household, p.profile.background, p.situation, *(f.fact for f in p.hidden_facts)]
     parts += [p.debt.creditor, p.debt.product, p.payment_capacity.preferred_plan, *p.voice.example_lines]
     parts += [x for lines in p.fallback_lines.values() for x in lines]
     if p.third_party:
@@ -150,8 +151,8 @@ _REFUSES = re.compile(
 )
 # Asking who is calling: in character while the collector has not said who they are.
 _ASKS_WHO = re.compile(
-    r"\b(who (is this|is it|are you|is calling|'?s calling|'?s asking|did you say|'?d you say|'?re you with|are you with)|who'?s this|"
-    r"what company|who you('?re| are) with|and you are|your (full )?name and|where are you calling from)",
+    r"\bwho(?:'s| is|'re| are|'d| did)?\s*(?:this|it|calling|asking|speaking|you|with)\b|what company|who you('?re| are) with|"
+    r"and you are|your (full )?name and|what'?s your name|where (are you|you'?re) calling from",
     re.I,
 )
 _YES = re.compile(
@@ -185,6 +186,8 @@ def identity_answer(reply: str, kind: str, p: Persona, collector_named: bool = F
     (``collector_named``): after that it dodges the question.
     """
     refuses = bool(_REFUSES.search(reply) or (not collector_named and _ASKS_WHO.search(reply)))
+    if p.attorney and p.attorney.name.split()[-1].lower() in reply.lower():  # a represented debtor sends them to the attorney
+        refuses = True
     if p.third_party:  # a wrong party says who they are, never "yes" to the holder's name or details
         if _NOT_HOLDER.search(reply) or re.search(rf"\b{re.escape(p.name.split()[0])}\b", reply):
             return IdentityResult("answered", True)

@@ -76,6 +76,8 @@ def test_select_takes_calls_in_turn_from_each_persona():
     calls = load_calls().calls
     picked = select(calls, n_calls=9)
     assert len({c.persona for c in picked}) == 9
+    mixed = select(calls, ids=["maria-good-1", "maria-good-2", "mark-good-1"], n_calls=3)
+    assert [c.id for c in mixed] == ["maria-good-1", "mark-good-1", "maria-good-2"]  # in turn, however many
     assert {c.persona for c in select(calls, persona_ids=["hostile-mark"])} == {"hostile-mark"}
     assert [c.id for c in select(calls, ids=["mark-good-1"])] == ["mark-good-1"]
 
@@ -147,6 +149,8 @@ def test_relationship_slips_and_renamed_people_are_caught():
     assert name_slips("My husband Ray is retired.", maria, "Tess") == []
     assert unknown_names("I asked Bob about it.", maria, "Tess", ["Hi Maria"]) == ["Bob"]
     assert unknown_names("I asked Ray about the Harbor Point card.", maria, "Tess", ["Hi Maria"]) == []
+    assert unknown_names("That's right... I'm Maria Delgado.", maria, "Tess", []) == []
+    assert name_slips("Oh, my friend, is this another one of those calls?", maria, "Tess") == []
 
 
 def test_a_date_of_birth_answered_is_counted_and_checked_against_the_persona():
@@ -161,6 +165,8 @@ def test_a_date_of_birth_answered_is_counted_and_checked_against_the_persona():
     # asking who is calling is wary before the collector says who they are, a dodge after
     assert identity_answer("Who is this?", "name", maria, collector_named=False).status == "refused"
     assert identity_answer("Who is this?", "dob", maria, collector_named=True).status == "missed"
+    kevin = P["represented-kevin"]
+    assert identity_answer("Call Sandra Whitlock, my attorney.", "dob", kevin, collector_named=True).status == "refused"
 
 
 def test_other_identity_details_and_a_wrong_party():
@@ -222,6 +228,8 @@ def test_the_packet_pairs_each_generated_line_with_the_authored_one_blind(tmp_pa
     for it in items:  # what the annotator sees: no source, intent or persona internals
         assert set(it) == {"item", "debtor", "call_so_far", "line"} and it["debtor"] == "Mark Kowalski"
         assert it["call_so_far"][-1] == {"speaker": "Collector", "text": it["call_so_far"][-1]["text"]}
+    sample, sample_key = packet_items(rows, P, seed=3, positions=1)
+    assert len({(k["call"], k["line"]) for k in sample_key}) == 1 and len(sample) in (1, 2)
     counts = write_packet(rows, tmp_path, seed=3)
     assert counts == {"model": 2, "authored": 2, "fallback": 1}
     cards = json.loads((tmp_path / "cards.json").read_text(encoding="utf-8"))
