@@ -216,7 +216,16 @@ def _feedback(rubric: Rubric, violations: list[Violation], weak, has_agent: bool
     indicators = {ind.id: ind for c in rubric.criteria for ind in c.indicators}
     # A debtor in crisis comes first: what the call owed them is said before anything else.
     weak.sort(key=lambda x: (not _in_crisis(indicators[x[1].indicator]), -x[0]))
-    for _, r, _crit in weak[:FEEDBACK_INDICATORS]:
+    advised: set[tuple] = set()
+    for _, r, _crit in weak:
+        if len(advised) >= FEEDBACK_INDICATORS:
+            break
+        # two indicators missing the same thing at the same moment (a reply to the same line) are
+        # one lesson: say it once
+        key = (r.weak_turn, r.trigger or r.indicator)
+        if key in advised:
+            continue
+        advised.add(key)
         out.append(_render(indicators[r.indicator].advice, r.weak_turn, r.weak_quote, r.trigger))
     return out
 

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 from callcoach.cli import app
 from core import analysis
 from core.analysis.types import CallContext, Hit, PaymentOffer, TurnAnalysis
-from core.transcript import Transcript
-from rubrics import call_end_violations, turn_violations
+from core.transcript import Transcript, Turn
+from rubrics import call_end_violations, score_transcript, turn_violations
 from rubrics.loader import load_rubric, validate_file
 from rubrics.scorer import NOT_PASSED, score_analyses
 
@@ -467,3 +467,31 @@ def test_criteria_are_shown_in_the_order_first_met_everywhere():
     assert summary_csv(records).splitlines()[0].split(",")[4:7] == ["empathy", "clarity", "call_flow"]
     headers, _ = results_table(records)
     assert headers[3:6] == ["Empathy", "Clarity", "Call flow"]
+
+
+def test_a_call_that_puts_a_struggling_debtor_first_passes_without_payment_advice():
+    """Found in a walk-through with the real model: Walter never said the words the distress
+    detector knows, the collector asked about his safety, offered 988 and a call back, and the
+    scorecard failed the call for never reaching a payment plan and advised asking what he could
+    afford. Safety first: such a call is ended properly, and no advice asks for money."""
+    lines = [
+        ("debtor", "Hello?"),
+        ("agent", "Hi, this is Sam from Acme Recovery. Am I speaking with Walter Hughes?"),
+        ("debtor", "Yes, I'm Walter Hughes."),
+        ("agent", "Thanks Walter. Can you confirm your date of birth for me?"),
+        ("debtor", "Born March 3rd, 1955."),
+        ("agent", "I'm a debt collector and this is an attempt to collect a debt; any information obtained will be used for that purpose."),
+        ("debtor", "I sit at the kitchen table all day, and I don't know where to turn."),
+        ("agent", "I'm really sorry to hear that. Are you safe right now? Are you having thoughts of hurting yourself?"),
+        ("debtor", "I don't know how to talk to anybody today."),
+        ("agent", "You can call or text 988 any time, day or night. Would it be okay if I called you back next week instead?"),
+        ("debtor", "Yes, I'd appreciate that."),
+        ("agent", "Thank you for talking with me, Walter. Take care of yourself. Goodbye."),
+    ]
+    t = Transcript(id="w", turns=[Turn(speaker=s, text=x) for s, x in lines],
+                   metadata={"started_at": "2026-12-07T10:30:00-05:00", "debt_amount": 800})
+    s = score_transcript(t, "default-en")
+    assert s.passed, s.feedback
+    assert not any(w in f.lower() for f in s.feedback for w in ("afford", "payment", "plan", "each month")), s.feedback
+    replies = [f.split(";")[0] for f in s.feedback if "right after they said" in f]
+    assert len(replies) == len(set(replies)), s.feedback  # one lesson per reply, said once
