@@ -25,6 +25,7 @@ from simulator.backends.base import (
     MAX_REPLY_CHARS,
     REPLY_DEADLINE_S,
     Backend,
+    GenerationConfig,
     Message,
     ReplyLimitError,
 )
@@ -36,7 +37,10 @@ log = logging.getLogger(__name__)
 
 # The tuned adapter saw this much history in training (training/build_corpus.py).
 TUNED_HISTORY_TURNS = 4
-STOP = ["\n", "<|im_end|>", "Collector:", "Agent:", "Debt collector:"]
+STOP = ("\n", "<|im_end|>", "Collector:", "Agent:", "Debt collector:")
+# One line of the debtor's: a few sentences, ended at the line's end or the collector's turn.
+LINE_GENERATION = GenerationConfig(max_new_tokens=48, stop=STOP)
+RETRY_TEMPERATURE = 0.9  # the retry after a guard samples at least this hot, to say something else
 # Length guards in characters as well as words (guards.yaml's max_words): a 100k-character run
 # with no spaces is one "word". A line over MAX_LINE_CHARS fails the too_long guard; the model's
 # output is not read past MAX_RAW_CHARS (the backends' own cap on a reply).
@@ -361,7 +365,8 @@ def _intent_failures(signals: frozenset[str], intent: Intent) -> list[str]:
 class Actor:
     """Renders a Decision as a line, streaming, with guards, one retry and a fallback.
 
-    ``reply_deadline_s`` bounds the whole reply, retry included, on a backend that
+    ``generation`` is the first try's settings (each try's seed comes from the call's ``seed``
+    and the turn); ``reply_deadline_s`` bounds the whole reply, retry included, on a backend that
     ``takes_deadline``; a backend's :class:`ReplyLimitError` (deadline or size cap) goes
     straight to the fallback line, without a retry that would most likely do the same.
     """
@@ -369,8 +374,7 @@ class Actor:
     persona: Persona
     backend: Backend
     analyzer: TurnAnalyzer | None = None
-    max_new_tokens: int = 48
-    temperature: float = 0.7
+    generation: GenerationConfig = LINE_GENERATION
     history_turns: int = 8
     seed: int = 0
     reply_deadline_s: float = REPLY_DEADLINE_S
@@ -416,21 +420,12 @@ class Actor:
             shown = ""
             raw = ""
             aborted: list[str] = []
-            extra = {}
-            if getattr(self.backend, "takes_deadline", False):
-                extra["deadline_s"] = ends - time.monotonic()
-                if extra["deadline_s"] <= 0:
-                    failures.append("reply_deadline")
-                    break
+            left = ends - time.monotonic()
+            if left <= 0 and getattr(self.backend, "takes_deadline", False):
+                failures.append("reply_deadline")
+                break
             try:
-                for piece in self.backend.stream(
-                    messages,
-                    max_new_tokens=self.max_new_tokens,
-                    temperature=self.temperature if attempt == 0 else max(self.temperature, 0.9),
-                    stop=STOP,
-                    seed=self.seed * 7919 + turn_seed * 2 + attempt,
-                    **extra,
-                ):
+                for piece in self.backend.stream(messages, config=self._try_config(attempt, turn_seed), deadline_s=left):
                     raw += piece
                     if len(raw) > MAX_RAW_CHARS:  # read no further, whatever the backend sends
                         raw, aborted = raw[: MAX_RAW_CHARS + 1], ["too_long"]
@@ -472,6 +467,14 @@ class Actor:
         text = self.fallback_line(decision, earlier, agent_name)
         yield ActorEvent("delta", text)
         yield ActorEvent("final", text, ActorLine(text, decision.intent, "fallback", tuple(failures)))
+
+    def _try_config(self, attempt: int, turn_seed: int) -> GenerationConfig:
+        """The settings of one try: a seed of its own, and a hotter retry."""
+        temperature = self.generation.temperature
+        return self.generation.replace(
+            temperature=temperature if attempt == 0 else max(temperature, RETRY_TEMPERATURE),
+            seed=self.seed * 7919 + turn_seed * 2 + attempt,
+        )
 
     def render(self, decision: Decision, history: list[Turn], *, agent_name: str | None = None, turn_seed: int = 0) -> ActorLine:
         line = None

@@ -53,7 +53,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from simulator.backends import DEFAULT_SPEC, make_backend
+from simulator.backends import DEFAULT_SPEC, GREEDY, make_backend
 
 ENGINES = ("transformers:default", "llamacpp:default")
 TRANSFORMERS_ONLY = ("dtype", "quantize")  # backend options other engines do not take
@@ -93,7 +93,7 @@ def time_reply(backend, messages, *, max_new_tokens: int) -> dict[str, float]:
     started = time.perf_counter()
     first = None
     pieces = []
-    for piece in backend.stream(messages, max_new_tokens=max_new_tokens, temperature=0):
+    for piece in backend.stream(messages, config=GREEDY.replace(max_new_tokens=max_new_tokens)):
         if first is None:
             first = time.perf_counter() - started
         pieces.append(piece)
@@ -109,6 +109,20 @@ def _forget(backend) -> None:
         backend.forget_prefix()
 
 
+def _in_child(code: str, spec: str, cache: str, backend_kwargs: dict[str, Any], timeout: float) -> Any:
+    """Run ``code`` in a new Python process (argv: spec, backend options as JSON) on the model
+    cache ``cache``; its last line of output, read as JSON, or None when it failed."""
+    env = {**os.environ, "CALLCOACH_CACHE_DIR": cache}
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code, spec, json.dumps(backend_kwargs)],
+            capture_output=True, text=True, env=env, timeout=timeout, check=True,
+        )
+        return json.loads(done.stdout.strip().splitlines()[-1])
+    except (subprocess.SubprocessError, ValueError, IndexError):
+        return None
+
+
 def _start_in_fresh_process(spec: str, cache: str, backend_kwargs: dict[str, Any]) -> float | None:
     code = (
         "import json, sys, time\n"
@@ -117,15 +131,7 @@ def _start_in_fresh_process(spec: str, cache: str, backend_kwargs: dict[str, Any
         "make_backend(sys.argv[1], **json.loads(sys.argv[2]))\n"
         "print(time.perf_counter() - t)\n"
     )
-    env = {**os.environ, "CALLCOACH_CACHE_DIR": cache}
-    try:
-        done = subprocess.run(
-            [sys.executable, "-c", code, spec, json.dumps(backend_kwargs)],
-            capture_output=True, text=True, env=env, timeout=300, check=True,
-        )
-        return float(done.stdout.strip().splitlines()[-1])
-    except (subprocess.SubprocessError, ValueError, IndexError):
-        return None
+    return _in_child(code, spec, cache, backend_kwargs, timeout=300)
 
 
 def run_bench(
@@ -168,13 +174,13 @@ def run_bench(
     result["decode_tokens"] = runs[0]["tokens"]
     if hasattr(backend, "stop_on_eos"):
         backend.stop_on_eos = True
-    reply = backend.generate(context, max_new_tokens=40, temperature=0).strip() or "Who is this?"
+    reply = backend.generate(context, config=GREEDY.replace(max_new_tokens=40)).strip() or "Who is this?"
     follow_up = [*context, {"role": "assistant", "content": reply}, follow_up_line]
 
     reuse, no_reuse = [], []
     for _ in range(repeats):
         _forget(backend)
-        backend.generate(context, max_new_tokens=1, temperature=0)  # leaves the context's cache
+        backend.generate(context, config=GREEDY.replace(max_new_tokens=1))  # leaves the context's cache
         reuse.append(time_reply(backend, follow_up, max_new_tokens=4)["ttft_s"])
         result["followup_prefill_tokens_reuse"] = getattr(backend, "last_prefill_tokens", None)
         _forget(backend)
@@ -284,7 +290,7 @@ def _call_figures(backend, prompts) -> dict[str, float]:
 
     _forget(backend)
     for messages in prompts[:-1]:
-        backend.generate(messages, max_new_tokens=24, temperature=0, stop=STOP)
+        backend.generate(messages, config=GREEDY.replace(max_new_tokens=24, stop=STOP))
     backend.stop_on_eos = False
     try:
         line = time_reply(backend, prompts[-1], max_new_tokens=20)
@@ -313,15 +319,7 @@ def _in_fresh_process(spec: str, cache: str, backend_kwargs: dict[str, Any]) -> 
         "from simulator.bench import fresh_process_figures\n"
         "print(json.dumps(fresh_process_figures(sys.argv[1], json.loads(sys.argv[2]))))\n"
     )
-    env = {**os.environ, "CALLCOACH_CACHE_DIR": cache}
-    try:
-        done = subprocess.run(
-            [sys.executable, "-c", code, spec, json.dumps(backend_kwargs)],
-            capture_output=True, text=True, env=env, timeout=600, check=True,
-        )
-        return json.loads(done.stdout.strip().splitlines()[-1])
-    except (subprocess.SubprocessError, ValueError, IndexError):
-        return None
+    return _in_child(code, spec, cache, backend_kwargs, timeout=600)
 
 
 def _median(values: list[float | None]) -> float | None:
@@ -353,7 +351,7 @@ def compare_engines(
         children: dict[str, list[dict[str, float] | None]] = {spec: [] for spec in specs}
         prompts = {spec: call_prompts(getattr(b, "prompt_style", "full")) for spec, b in backends.items()}
         for spec, backend in backends.items():  # a first call pays one-time set-up: not timed
-            backend.generate(prompts[spec][0], max_new_tokens=4, temperature=0)
+            backend.generate(prompts[spec][0], config=GREEDY.replace(max_new_tokens=4))
         for i in range(repeats):
             order = specs if i % 2 == 0 else specs[::-1]
             for spec in order:

@@ -17,7 +17,7 @@ from core.analysis.analyzer import split_sentences
 from core.analysis.protocol import TurnAnalyzer
 from core.analysis.types import CallContext, TurnAnalysis
 from core.transcript import Transcript, Turn
-from simulator.actor import Actor, ActorEvent, ActorLine
+from simulator.actor import LINE_GENERATION, Actor, ActorEvent, ActorLine
 from simulator.backends.base import Backend
 from simulator.director import DebtorState, Decision, Director, initial_state
 from simulator.intents import Intent, Outcome
@@ -92,7 +92,7 @@ class CallSession:
     agent_name: str | None = None
     call_id: str = field(default_factory=lambda: f"call-{uuid.uuid4().hex[:8]}")
     started_at: datetime | None = None  # None: today at the persona's call_time (see practice_start)
-    max_new_tokens: int = 48
+    max_new_tokens: int = LINE_GENERATION.max_new_tokens
     temperature: float | None = None  # None: the backend's own default_temperature
 
     def __post_init__(self) -> None:
@@ -101,10 +101,8 @@ class CallSession:
         if self.temperature is None:
             self.temperature = getattr(self.backend, "default_temperature", Backend.default_temperature)
         self.director = Director(self.persona, seed=self.seed, today=self.started_at.date())
-        self.actor = Actor(
-            self.persona, self.backend, analyzer=self.analyzer, max_new_tokens=self.max_new_tokens,
-            temperature=self.temperature, seed=self.seed,
-        )
+        generation = LINE_GENERATION.replace(max_new_tokens=self.max_new_tokens, temperature=self.temperature)
+        self.actor = Actor(self.persona, self.backend, analyzer=self.analyzer, generation=generation, seed=self.seed)
         self.state: DebtorState = initial_state(self.persona)
         self.turns: list[Turn] = []
         self.analyses: list[TurnAnalysis] = []  # one per turn (agent and debtor)

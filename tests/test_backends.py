@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from simulator.backends import BackendError, make_backend
+from simulator.backends import BackendError, GenerationConfig, make_backend
 
 CHAT_TEMPLATE = (
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content']"
@@ -76,7 +76,7 @@ def chat(*turns: str) -> list[dict]:
 
 
 def test_tiny_model_loads_and_generates(tiny):
-    text = tiny.generate(chat("Hello, is this Mark?"), max_new_tokens=12, temperature=0)
+    text = tiny.generate(chat("Hello, is this Mark?"), GenerationConfig(max_new_tokens=12, temperature=0))
     assert isinstance(text, str) and text
     assert tiny.last_generated_tokens == 12
     assert tiny.spec.startswith("transformers:")
@@ -84,29 +84,29 @@ def test_tiny_model_loads_and_generates(tiny):
 
 def test_stream_pieces_join_to_the_full_text(tiny):
     messages = chat("Hello, is this Mark?")
-    pieces = list(tiny.stream(messages, max_new_tokens=16, temperature=0))
+    pieces = list(tiny.stream(messages, GenerationConfig(max_new_tokens=16, temperature=0)))
     assert len(pieces) > 1
-    assert "".join(pieces) == tiny.generate(messages, max_new_tokens=16, temperature=0)
+    assert "".join(pieces) == tiny.generate(messages, GenerationConfig(max_new_tokens=16, temperature=0))
 
 
 def test_same_seed_same_output(tiny, tiny_model_dir):
     messages = chat("Hello, is this Mark?")
-    first = tiny.generate(messages, max_new_tokens=16, temperature=1.0, seed=7)
-    assert tiny.generate(messages, max_new_tokens=16, temperature=1.0, seed=7) == first
+    first = tiny.generate(messages, GenerationConfig(max_new_tokens=16, temperature=1.0, seed=7))
+    assert tiny.generate(messages, GenerationConfig(max_new_tokens=16, temperature=1.0, seed=7)) == first
     other = make_backend(f"transformers:{tiny_model_dir}", dtype="float32")
     other.stop_on_eos = False
-    assert other.generate(messages, max_new_tokens=16, temperature=1.0, seed=7) == first
-    others = {tiny.generate(messages, max_new_tokens=16, temperature=1.0, seed=s) for s in range(1, 5)}
+    assert other.generate(messages, GenerationConfig(max_new_tokens=16, temperature=1.0, seed=7)) == first
+    others = {tiny.generate(messages, GenerationConfig(max_new_tokens=16, temperature=1.0, seed=s)) for s in range(1, 5)}
     assert len(others | {first}) > 1
 
 
 def test_stop_strings_cut_the_reply(tiny):
     messages = chat("Hello, is this Mark?")
-    full = tiny.generate(messages, max_new_tokens=24, temperature=0)
+    full = tiny.generate(messages, GenerationConfig(max_new_tokens=24, temperature=0))
     stop = full[len(full) // 2 : len(full) // 2 + 3]
     expected = full[: full.find(stop)]
-    assert tiny.generate(messages, max_new_tokens=24, temperature=0, stop=[stop]) == expected
-    assert "".join(tiny.stream(messages, max_new_tokens=24, temperature=0, stop=[stop])) == expected
+    assert tiny.generate(messages, GenerationConfig(max_new_tokens=24, temperature=0, stop=[stop])) == expected
+    assert "".join(tiny.stream(messages, GenerationConfig(max_new_tokens=24, temperature=0, stop=[stop]))) == expected
 
 
 @pytest.mark.parametrize("reuse_block", [128, 0])
@@ -117,15 +117,15 @@ def test_prefix_reuse_gives_the_same_reply(tiny_model_dir, reuse_block):
     for b in (reusing, fresh):
         b.stop_on_eos = False
     first = chat("Hello, is this Mark?")
-    reply = reusing.generate(first, max_new_tokens=10, temperature=0)
+    reply = reusing.generate(first, GenerationConfig(max_new_tokens=10, temperature=0))
     follow_up = chat("Hello, is this Mark?", reply, "I'm calling about your Northside account.")
     for temperature, seed in [(0, None), (0.9, 11)]:
-        reusing.generate(first, max_new_tokens=10, temperature=0)
-        got = reusing.generate(follow_up, max_new_tokens=20, temperature=temperature, seed=seed)
+        reusing.generate(first, GenerationConfig(max_new_tokens=10, temperature=0))
+        got = reusing.generate(follow_up, GenerationConfig(max_new_tokens=20, temperature=temperature, seed=seed))
         prompt_len = len(reusing.prompt_ids(follow_up))
         assert prompt_len > 128
         assert reusing.last_prefill_tokens < prompt_len - 100  # the card was not fed again
-        want = fresh.generate(follow_up, max_new_tokens=20, temperature=temperature, seed=seed)
+        want = fresh.generate(follow_up, GenerationConfig(max_new_tokens=20, temperature=temperature, seed=seed))
         assert fresh.last_prefill_tokens == prompt_len
         assert got == want
 
@@ -150,11 +150,11 @@ def test_bundled_gguf_generates_and_is_cached(monkeypatch, tmp_path):
     backend = make_backend("transformers:default")
     messages = [{"role": "system", "content": "You are Mark, a debtor. Be brief."},
                 {"role": "user", "content": "Hello, is this Mark?"}]
-    text = backend.generate(messages, max_new_tokens=8, temperature=0)
+    text = backend.generate(messages, GenerationConfig(max_new_tokens=8, temperature=0))
     assert text.strip()
     again = make_backend("transformers:default")
     assert again.loaded_from == "cache"
-    assert again.generate(messages, max_new_tokens=8, temperature=0) == text
+    assert again.generate(messages, GenerationConfig(max_new_tokens=8, temperature=0)) == text
 
 
 # ---- OpenAI-compatible backend against a fake server on loopback ----------------------------
@@ -222,7 +222,7 @@ MESSAGES = [{"role": "system", "content": "You are Mark."}, {"role": "user", "co
 def test_openai_streaming(fake_server, monkeypatch):
     monkeypatch.setenv("CALLCOACH_API_KEY", "test-key")
     backend = make_backend(f"openai:{fake_server}#fake-model")
-    pieces = list(backend.stream(MESSAGES, max_new_tokens=20, temperature=0.3, seed=5))
+    pieces = list(backend.stream(MESSAGES, GenerationConfig(max_new_tokens=20, temperature=0.3, seed=5)))
     assert len(pieces) > 1 and "".join(pieces) == FakeOpenAI.reply
     sent = FakeOpenAI.requests[-1]
     assert sent["path"] == "/v1/chat/completions" and sent["auth"] == "Bearer test-key"
@@ -230,25 +230,28 @@ def test_openai_streaming(fake_server, monkeypatch):
     assert (sent["body"]["seed"], sent["body"]["temperature"], sent["body"]["max_tokens"]) == (5, 0.3, 20)
 
 
-def test_openai_non_streaming_and_stop(fake_server):
+def test_openai_non_streaming_and_stop(fake_server, monkeypatch):
+    for name in ("CALLCOACH_API_KEY", "OPENAI_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
     backend = make_backend(f"openai:{fake_server}#fake-model")
     assert backend.generate(MESSAGES) == FakeOpenAI.reply
     assert FakeOpenAI.requests[-1]["body"]["stream"] is False
-    assert backend.generate(MESSAGES, stop=["?"]) == "Who is this"
+    assert FakeOpenAI.requests[-1]["auth"] is None  # no key, no Authorization header
+    assert backend.generate(MESSAGES, GenerationConfig(stop=["?"])) == "Who is this"
     assert FakeOpenAI.requests[-1]["body"]["stop"] == ["?"]
-    assert "".join(backend.stream(MESSAGES, stop=[" don't"])) == "Who is this? I"
+    assert "".join(backend.stream(MESSAGES, GenerationConfig(stop=[" don't"]))) == "Who is this? I"
 
 
 def test_openai_retries_a_500_then_succeeds(fake_server):
     FakeOpenAI.modes = ["500", "429"]
-    backend = make_backend(f"openai:{fake_server}#fake-model", backoff_s=0.01)
+    backend = make_backend(f"openai:{fake_server}#fake-model")
     assert "".join(backend.stream(MESSAGES)) == FakeOpenAI.reply
     assert len(FakeOpenAI.requests) == 3
 
 
 def test_openai_gives_up_after_retries(fake_server):
     FakeOpenAI.modes = ["500", "500", "500"]
-    backend = make_backend(f"openai:{fake_server}#fake-model", backoff_s=0.01)
+    backend = make_backend(f"openai:{fake_server}#fake-model")
     with pytest.raises(BackendError) as error:
         backend.generate(MESSAGES)
     assert "HTTP 500" in str(error.value) and "fake failure" in str(error.value)
@@ -271,7 +274,7 @@ def test_openai_unreachable_and_bad_spec():
     with socket.socket() as s:  # a loopback port with nobody listening
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    backend = make_backend(f"openai:http://127.0.0.1:{port}/v1#m", backoff_s=0.01)
+    backend = make_backend(f"openai:http://127.0.0.1:{port}/v1#m")
     with pytest.raises(BackendError, match="cannot reach"):
         backend.generate(MESSAGES)
     with pytest.raises(BackendError):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from simulator.backends import BackendError, make_backend
+from simulator.backends import BackendError, GenerationConfig, make_backend
 
 gguf = pytest.importorskip("gguf")
 np = pytest.importorskip("numpy")
@@ -197,7 +197,7 @@ def test_merge_refuses_what_it_cannot_merge(tiny_gguf, tmp_path):
 
 
 def test_tiny_model_loads_and_generates(tiny):
-    text = tiny.generate(chat("Hello, is this Mark?"), max_new_tokens=12, temperature=0)
+    text = tiny.generate(chat("Hello, is this Mark?"), GenerationConfig(max_new_tokens=12, temperature=0))
     assert isinstance(text, str) and text
     assert tiny.last_generated_tokens == 12
     assert tiny.spec.startswith("llamacpp:") and tiny.prompt_style == "full" and tiny.default_temperature == 0.7
@@ -214,30 +214,30 @@ def test_prompt_ids_follow_the_chat_template(tiny):
 
 def test_stream_pieces_join_to_the_full_text(tiny):
     messages = chat("Hello, is this Mark?")
-    pieces = list(tiny.stream(messages, max_new_tokens=16, temperature=0))
+    pieces = list(tiny.stream(messages, GenerationConfig(max_new_tokens=16, temperature=0)))
     assert len(pieces) > 1
-    assert "".join(pieces) == tiny.generate(messages, max_new_tokens=16, temperature=0)
+    assert "".join(pieces) == tiny.generate(messages, GenerationConfig(max_new_tokens=16, temperature=0))
 
 
 def test_same_seed_same_output(tiny, tiny_gguf):
     messages = chat("Hello, is this Mark?")
-    first = tiny.generate(messages, max_new_tokens=16, temperature=1.0, seed=7)
-    assert tiny.generate(messages, max_new_tokens=16, temperature=1.0, seed=7) == first
+    first = tiny.generate(messages, GenerationConfig(max_new_tokens=16, temperature=1.0, seed=7))
+    assert tiny.generate(messages, GenerationConfig(max_new_tokens=16, temperature=1.0, seed=7)) == first
     other = make_backend(f"llamacpp:{tiny_gguf}", threads=1, reuse_block=16)
     other.stop_on_eos = False
-    assert other.generate(messages, max_new_tokens=16, temperature=1.0, seed=7) == first
+    assert other.generate(messages, GenerationConfig(max_new_tokens=16, temperature=1.0, seed=7)) == first
     other.close()
-    others = {tiny.generate(messages, max_new_tokens=16, temperature=1.0, seed=s) for s in range(1, 5)}
+    others = {tiny.generate(messages, GenerationConfig(max_new_tokens=16, temperature=1.0, seed=s)) for s in range(1, 5)}
     assert len(others | {first}) > 1
 
 
 def test_stop_strings_cut_the_reply(tiny):
     messages = chat("Hello, is this Mark?")
-    full = tiny.generate(messages, max_new_tokens=24, temperature=0)
+    full = tiny.generate(messages, GenerationConfig(max_new_tokens=24, temperature=0))
     stop = full[len(full) // 2 : len(full) // 2 + 3]
     expected = full[: full.find(stop)]
-    assert tiny.generate(messages, max_new_tokens=24, temperature=0, stop=[stop]) == expected
-    assert "".join(tiny.stream(messages, max_new_tokens=24, temperature=0, stop=[stop])) == expected
+    assert tiny.generate(messages, GenerationConfig(max_new_tokens=24, temperature=0, stop=[stop])) == expected
+    assert "".join(tiny.stream(messages, GenerationConfig(max_new_tokens=24, temperature=0, stop=[stop]))) == expected
 
 
 @pytest.mark.parametrize("reuse_block", [16, 0])
@@ -249,19 +249,19 @@ def test_prefix_reuse_feeds_less(tiny_gguf, reuse_block):
     for b in (reusing, fresh):
         b.stop_on_eos = False
     first = chat("Hello, is this Mark?")
-    reply = reusing.generate(first, max_new_tokens=10, temperature=0)
+    reply = reusing.generate(first, GenerationConfig(max_new_tokens=10, temperature=0))
     turns = ["Hello, is this Mark?", reply, "I'm calling from Northside Credit about your card."]
     for extra in ("Do you have a minute?", "Could we talk about a plan?"):
-        turns += [reusing.generate(chat(*turns), max_new_tokens=10, temperature=0), extra]
+        turns += [reusing.generate(chat(*turns), GenerationConfig(max_new_tokens=10, temperature=0)), extra]
         want_tokens = len(reusing.prompt_ids(chat(*turns)))
-        got = reusing.generate(chat(*turns), max_new_tokens=10, temperature=0, seed=3)
+        got = reusing.generate(chat(*turns), GenerationConfig(max_new_tokens=10, temperature=0, seed=3))
         assert 0 < reusing.last_prefill_tokens < want_tokens
         if reuse_block:
             assert (want_tokens - reusing.last_prefill_tokens) % reuse_block == 0
-            assert got == fresh.generate(chat(*turns), max_new_tokens=10, temperature=0, seed=3)
+            assert got == fresh.generate(chat(*turns), GenerationConfig(max_new_tokens=10, temperature=0, seed=3))
             assert fresh.last_prefill_tokens == want_tokens
     reusing.forget_prefix()
-    reusing.generate(chat(*turns), max_new_tokens=2, temperature=0)
+    reusing.generate(chat(*turns), GenerationConfig(max_new_tokens=2, temperature=0))
     assert reusing.last_prefill_tokens == len(reusing.prompt_ids(chat(*turns)))
     reusing.close()
     fresh.close()
@@ -269,20 +269,40 @@ def test_prefix_reuse_feeds_less(tiny_gguf, reuse_block):
 
 def test_a_closed_stream_stops_generating(tiny):
     messages = chat("Hello, is this Mark?")
-    stream = tiny.stream(messages, max_new_tokens=2000, temperature=0)
+    stream = tiny.stream(messages, GenerationConfig(max_new_tokens=2000, temperature=0))
     next(stream)
     started = time.perf_counter()
     stream.close()
     assert time.perf_counter() - started < 5
-    assert tiny.generate(messages, max_new_tokens=4, temperature=0)  # the backend is free again
+    assert tiny.generate(messages, GenerationConfig(max_new_tokens=4, temperature=0))  # the backend is free again
 
 
 def test_an_over_long_prompt_is_a_backend_error(tiny_gguf):
     small = make_backend(f"llamacpp:{tiny_gguf}", threads=1, context=256)
     with pytest.raises(BackendError, match="context"):
-        small.generate(chat("Hello? " * 200), max_new_tokens=4)
-    assert small.generate(chat("Hello?"), max_new_tokens=2, temperature=0) is not None
+        small.generate(chat("Hello? " * 200), GenerationConfig(max_new_tokens=4))
+    assert small.generate(chat("Hello?"), GenerationConfig(max_new_tokens=2, temperature=0)) is not None
     small.close()
+
+
+def test_a_backend_dropped_at_once_is_freed(tiny_gguf):
+    """A llama.cpp server freed before it ever answered hung in its shutdown (1 in 2 tries)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import gc, sys\n"
+        "from simulator.backends import make_backend\n"
+        "for _ in range(4):\n"
+        "    make_backend('llamacpp:' + sys.argv[1], threads=1, adapter=False)\n"
+        "    gc.collect()\n"
+        "print('freed')\n"
+    )
+    try:
+        done = subprocess.run([sys.executable, "-c", code, str(tiny_gguf)], capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail("making and dropping llama.cpp backends hung")
+    assert done.returncode == 0 and "freed" in done.stdout, done.stderr[-2000:]
 
 
 def test_the_loopback_port_wants_the_key(tiny):
@@ -316,7 +336,7 @@ def test_an_adapter_makes_the_tuned_backend(tiny_gguf, tmp_path, monkeypatch):
     for b in (plain, tuned):
         b.stop_on_eos = False
     messages = chat("Hello, is this Mark?")
-    assert tuned.generate(messages, max_new_tokens=12, temperature=0) != plain.generate(messages, max_new_tokens=12, temperature=0)
+    assert tuned.generate(messages, GenerationConfig(max_new_tokens=12, temperature=0)) != plain.generate(messages, GenerationConfig(max_new_tokens=12, temperature=0))
     assert make_backend(f"llamacpp:{tiny_gguf}", adapter=str(adapter), threads=1).loaded_from == "cache"
     assert make_backend(f"llamacpp:{tiny_gguf}", adapter=False, threads=1).spec == f"llamacpp:{tiny_gguf}"
 
@@ -356,11 +376,11 @@ def test_bundled_default_is_the_tuned_model_and_is_cached():
     backend = make_backend("llamacpp:default")
     assert backend.spec == "llamacpp:default+adapter" and backend.loaded_from in ("merged", "cache")
     assert backend.prompt_style == "tuned" and backend.default_temperature == 0.5
-    text = backend.generate(_tuned_prompts()[0], max_new_tokens=24, temperature=0, stop=["\n"])
+    text = backend.generate(_tuned_prompts()[0], GenerationConfig(max_new_tokens=24, temperature=0, stop=["\n"]))
     assert text.strip()
     again = make_backend("llamacpp:default")
     assert again.loaded_from == "cache" and again.model_path == backend.model_path
-    assert again.generate(_tuned_prompts()[0], max_new_tokens=24, temperature=0, stop=["\n"]) == text
+    assert again.generate(_tuned_prompts()[0], GenerationConfig(max_new_tokens=24, temperature=0, stop=["\n"])) == text
     plain = make_backend("llamacpp:default", adapter=False)
     assert plain.prompt_style == "full" and plain.spec == "llamacpp:default"
     for b in (backend, again, plain):

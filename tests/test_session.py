@@ -77,11 +77,11 @@ def test_the_app_backend_passes_on_the_tuned_prompt_and_temperature(analyzer):
     s.say("Hi, this is Sam from Acme Recovery. Am I speaking with Greg Halvorsen?")
     first = tuned.calls[0]
     assert first["messages"][0]["content"].startswith("Debtor role-play."), "the compact prompt the adapter was trained on"
-    assert {c["temperature"] for c in tuned.calls} <= {0.5, 0.9}  # 0.9 only on a retry
-    assert first["temperature"] == 0.5
+    assert {c["config"].temperature for c in tuned.calls} <= {0.5, 0.9}  # 0.9 only on a retry
+    assert first["config"].temperature == 0.5
     # an explicit temperature still wins
     other = CallSession(LIB.get("busy-greg"), SharedBackend(backend=_TunedScripted(default="Hello?")), analyzer, temperature=0.3)
-    assert other.temperature == 0.3
+    assert other.temperature == 0.3 and other.actor.generation.temperature == 0.3
 
 
 def test_a_model_that_fails_to_load_still_lets_the_call_start(analyzer, monkeypatch):

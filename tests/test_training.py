@@ -150,7 +150,7 @@ def test_shipped_adapter_files_are_small_and_documented():
 @pytest.mark.slow
 def test_bundled_adapter_is_merged_at_load_and_changes_the_debtor(tmp_path, monkeypatch):
     from simulator.actor import build_messages
-    from simulator.backends import make_backend
+    from simulator.backends import GenerationConfig, make_backend
     from simulator.director import Director
 
     monkeypatch.setenv("CALLCOACH_CACHE_DIR", str(tmp_path))
@@ -164,12 +164,12 @@ def test_bundled_adapter_is_merged_at_load_and_changes_the_debtor(tmp_path, monk
     base = make_backend("transformers:default", adapter=False)
     assert base.spec == "transformers:default" and base.prompt_style == "full"
     msgs = build_messages(maria, decision, history, style="tuned")
-    a = tuned.generate(msgs, max_new_tokens=24, temperature=0, stop=["\n"])
-    b = base.generate(msgs, max_new_tokens=24, temperature=0, stop=["\n"])
+    a = tuned.generate(msgs, GenerationConfig(max_new_tokens=24, temperature=0, stop=["\n"]))
+    b = base.generate(msgs, GenerationConfig(max_new_tokens=24, temperature=0, stop=["\n"]))
     assert a != b
     again = make_backend("transformers:default")  # the merged weights come from the cache now
     assert again.loaded_from == "cache"
-    assert again.generate(msgs, max_new_tokens=24, temperature=0, stop=["\n"]) == a
+    assert again.generate(msgs, GenerationConfig(max_new_tokens=24, temperature=0, stop=["\n"])) == a
 
 
 def test_adapter_is_only_applied_to_the_model_it_was_trained_for(tmp_path):

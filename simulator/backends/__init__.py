@@ -14,10 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from simulator.backends.base import (
+    GREEDY,
     MAX_REPLY_CHARS,
     REPLY_DEADLINE_S,
     Backend,
     BackendError,
+    GenerationConfig,
     Message,
     ReplyLimitError,
     cut_at_stop,
@@ -97,6 +99,6 @@ def make_backend(spec: str | None = None, *, adapter: bool | str = True, **kwarg
 
 
 __all__ = [
-    "Backend", "BackendError", "ReplyLimitError", "Message", "make_backend", "cut_at_stop", "DEFAULT_SPEC", "BACKENDS",
-    "REPLY_DEADLINE_S", "MAX_REPLY_CHARS",
+    "Backend", "BackendError", "ReplyLimitError", "Message", "GenerationConfig", "GREEDY", "make_backend", "cut_at_stop",
+    "DEFAULT_SPEC", "BACKENDS", "REPLY_DEADLINE_S", "MAX_REPLY_CHARS",
 ]

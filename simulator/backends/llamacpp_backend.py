@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import queue
 import secrets
 import threading
@@ -47,10 +46,10 @@ from urllib.parse import urlsplit
 
 from core.paths import cache_root
 from simulator.backends.adapter import resolve_adapter
-from simulator.backends.base import Backend, BackendError, Message, cut_at_stop
+from simulator.backends.base import GREEDY, BackendError, GenerationConfig, LocalBackend, Message
 from simulator.backends.gguf_merge import WEIGHT_TYPES, cached_merge
 from simulator.backends.model_files import bundled_gguf
-from simulator.backends.transformers_backend import TUNED_TEMPERATURE, default_threads
+from simulator.backends.transformers_backend import default_threads
 
 XLLAMACPP_PIN = "xllamacpp==2026.10.11549"
 DEFAULT_CONTEXT = 4096  # tokens; the debtor's prompts are 250-700
@@ -95,7 +94,7 @@ def _error_text(payload: Any) -> str | None:
     return None
 
 
-class LlamaCppBackend(Backend):
+class LlamaCppBackend(LocalBackend):
     """Runs a GGUF model in-process with llama.cpp (streaming, stop strings, block prefix reuse).
 
     Args:
@@ -133,20 +132,14 @@ class LlamaCppBackend(Backend):
     ):
         if weights not in WEIGHT_TYPES:
             raise BackendError(f"unknown weights '{weights}' (choose from: {', '.join(WEIGHT_TYPES)})")
+        super().__init__(prefix_reuse=prefix_reuse, reuse_block=reuse_block, top_p=top_p)
         self.model_name = model
         self.weights = weights
         self.batch_threads = batch_threads or default_threads()
         self.context = int(context)
-        self.prefix_reuse = prefix_reuse
-        self.reuse_block = max(0, int(reuse_block))
-        self.top_p = top_p
-        self.stop_on_eos = True  # benchmarks turn it off to time a fixed number of tokens
         self.last_prompt_tokens = 0
-        self.last_prefill_tokens = 0  # how many prompt tokens the last call had to feed
-        self.last_generated_tokens = 0
         self.loaded_from = ""  # "merged" (merged now), "cache" (merged earlier) or "gguf"
         self.spec = f"llamacpp:{model}"
-        self._lock = threading.Lock()
         self._held: list[int] | None = None  # the prompt whose keys/values the slot holds
         self._temporary: Path | None = None
         self._server: Any = None
@@ -159,9 +152,7 @@ class LlamaCppBackend(Backend):
         path = base
         self.loaded_from = "gguf"
         if self.adapter is not None:
-            self.prompt_style = "tuned"  # the adapter was trained on the actor's compact prompt
-            self.default_temperature = TUNED_TEMPERATURE  # as the transformers backend, measured there
-            self.spec += "+adapter"
+            self.use_adapter()
             merged = cached_merge(base, self.adapter, weights, Path(cache_dir) if cache_dir else cache_root())
             path = merged.path
             self.loaded_from = "merged" if merged.built_now else "cache"
@@ -171,6 +162,9 @@ class LlamaCppBackend(Backend):
         self._server = self._start(xllamacpp, path)
         address = urlsplit(self._server.listening_address)
         self._host, self._port = address.hostname or "127.0.0.1", address.port
+        # Wait for llama.cpp's loop to answer before handing the backend out: a server freed
+        # before it ever answered hung in its shutdown (1 in 2 tries of create-then-free here).
+        self._post("/tokenize", {"content": ""})
 
     @classmethod
     def from_spec(cls, rest: str, **kwargs) -> LlamaCppBackend:
@@ -239,39 +233,19 @@ class LlamaCppBackend(Backend):
 
     # ---- generation ----------------------------------------------------------------------
 
-    def stream(
-        self,
-        messages: list[Message],
-        *,
-        max_new_tokens: int = 60,
-        temperature: float = 0.7,
-        stop: list[str] | None = None,
-        seed: int | None = None,
-    ) -> Iterator[str]:
-        ids = self.prompt_ids(messages)
-        if not ids:
-            raise BackendError("empty prompt")
-        # One generation at a time: the slot's cached keys/values are shared state.
-        with self._lock:
-            yield from self._stream_locked(ids, max_new_tokens, temperature, stop or [], seed)
-
-    def _request(
-        self, ids: list[int], max_new_tokens: int, temperature: float, stop: list[str], seed: int | None
-    ) -> dict[str, Any]:
+    def _request(self, ids: list[int], config: GenerationConfig) -> dict[str, Any]:
         """The completion request; reuses what ``_reuse_from`` left in the slot."""
         reuse = self._reuse_from(ids)
-        if seed is None:
-            seed = int.from_bytes(os.urandom(4), "little")
         return {
             "prompt": ids,
-            "max_tokens": max(1, int(max_new_tokens)),
-            "temperature": max(0.0, float(temperature)),
-            "top_p": self.top_p if 0 < self.top_p < 1 else 1.0,
+            "max_tokens": config.max_new_tokens,
+            "temperature": config.temperature,
+            "top_p": self.sampling_top_p,
             "top_k": 0,
             "min_p": 0.0,
             "samplers": ["temperature", "top_p"],  # the transformers backend's order
-            "seed": seed % 2**32,
-            "stop": list(stop),
+            "seed": config.sampling_seed() % 2**32,
+            "stop": list(config.stop),  # llama.cpp cuts there too, and stops generating
             "ignore_eos": not self.stop_on_eos,
             "cache_prompt": reuse > 0,
         }
@@ -283,13 +257,8 @@ class LlamaCppBackend(Backend):
         a one-token request first makes the slot end on a block boundary: the boundary's tokens
         followed by one token the prompt does not have there.
         """
-        if not self.prefix_reuse or self._held is None:
-            return 0
-        common = min(_common_prefix(self._held, ids), len(ids) - 1)  # feed >= 1 token for logits
-        if not self.reuse_block:
-            return common
-        keep = common // self.reuse_block * self.reuse_block
-        if keep > 0:
+        keep = self.reusable(self._held, ids)
+        if keep > 0 and self.reuse_block:
             other = ids[keep] - 1 if ids[keep] > 0 else 1
             self._held = None  # unknown if the request fails
             self._complete({"prompt": ids[:keep] + [other], "max_tokens": 1, "temperature": 0.0, "cache_prompt": True})
@@ -304,16 +273,13 @@ class LlamaCppBackend(Backend):
             raise BackendError(f"generation failed: {error}")
         return reply
 
-    def _stream_locked(
-        self, ids: list[int], max_new_tokens: int, temperature: float, stop: list[str], seed: int | None
-    ) -> Iterator[str]:
-        body = self._request(ids, max_new_tokens, temperature, stop, seed)
+    def _generate(self, ids: list[int], config: GenerationConfig) -> Iterator[str]:
+        body = self._request(ids, config)
         body["stream"] = True
         self.last_prompt_tokens = len(ids)
         self.last_generated_tokens = 0
         self._held = None  # until the prompt has been fed
         chunks = _ChunkStream(self._server, body)
-        text = emitted = ""
         try:
             for chunk in chunks:
                 error = _error_text(chunk)
@@ -321,14 +287,9 @@ class LlamaCppBackend(Backend):
                     raise BackendError(f"generation failed: {error}")
                 self._held = ids  # a first piece means the whole prompt was fed
                 self._count(chunk)
-                choices = chunk.get("choices") or [{}]
-                text += choices[0].get("text") or ""
-                shown, stopped = cut_at_stop(text, stop)  # llama.cpp cuts too; this is a guard
-                if len(shown) > len(emitted):
-                    yield shown[len(emitted):]
-                    emitted = shown
-                if stopped:
-                    return
+                text = (chunk.get("choices") or [{}])[0].get("text")
+                if text:
+                    yield text
         finally:
             chunks.close()
 
@@ -340,10 +301,10 @@ class LlamaCppBackend(Backend):
         elif (chunk.get("choices") or [{}])[0].get("text"):
             self.last_generated_tokens += 1
 
-    def complete_ids(self, ids: list[int], max_new_tokens: int = 1, *, temperature: float = 0.0, seed: int | None = 0) -> list[int]:
+    def complete_ids(self, ids: list[int], max_new_tokens: int = 1, config: GenerationConfig = GREEDY) -> list[int]:
         """The token ids generated after the prompt ``ids`` (tests and evals; greedy by default)."""
         with self._lock:
-            body = self._request(list(ids), max_new_tokens, temperature, [], seed)
+            body = self._request(list(ids), config.replace(max_new_tokens=max_new_tokens))
             body["logprobs"] = 1
             self._held = None
             reply = self._complete(body)
@@ -351,15 +312,13 @@ class LlamaCppBackend(Backend):
         choice = (reply.get("choices") or [{}])[0]
         return [int(t["id"]) for t in ((choice.get("logprobs") or {}).get("content") or [])]
 
+    def _forget(self) -> None:
+        self._held = None
+
     def __del__(self) -> None:
         server = getattr(self, "_server", None)
         if server is not None:
             _park(server)
-
-    def forget_prefix(self) -> None:
-        """Drop the reused keys/values (the next call feeds its whole prompt)."""
-        with self._lock:
-            self._held = None
 
     def close(self) -> None:
         self._held = None
@@ -410,10 +369,3 @@ class _ChunkStream:
         self._cancel.set()
         self._thread.join()
 
-
-def _common_prefix(a: list[int], b: list[int]) -> int:
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i

@@ -5,14 +5,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 
-from simulator.backends.base import Backend, BackendError, Message, cut_at_stop
+from simulator.backends.base import Backend, BackendError, GenerationConfig, Message, cut_at_stops
 
 
 class ScriptedBackend(Backend):
     """Returns queued replies in order; an item may be an Exception (raised) or a callable.
 
     With an empty queue it returns ``default`` (``None`` raises BackendError), so a call driven by
-    the scripted backend never hangs. ``calls`` records every request, for prompt assertions.
+    the scripted backend never hangs. ``calls`` records every request (``messages``, ``config``,
+    ``deadline_s``), for prompt assertions.
     """
 
     def __init__(
@@ -33,17 +34,9 @@ class ScriptedBackend(Backend):
         return self
 
     def stream(
-        self,
-        messages: list[Message],
-        *,
-        max_new_tokens: int = 60,
-        temperature: float = 0.7,
-        stop: list[str] | None = None,
-        seed: int | None = None,
+        self, messages: list[Message], config: GenerationConfig = GenerationConfig(), *, deadline_s: float | None = None
     ) -> Iterator[str]:
-        self.calls.append(
-            {"messages": messages, "max_new_tokens": max_new_tokens, "temperature": temperature, "stop": stop, "seed": seed}
-        )
+        self.calls.append({"messages": messages, "config": config, "deadline_s": deadline_s})
         item = self.queue.pop(0) if self.queue else self.default
         if self.delay_s:
             time.sleep(self.delay_s)
@@ -52,11 +45,12 @@ class ScriptedBackend(Backend):
         if isinstance(item, Exception):
             raise item
         text = item(messages) if callable(item) else item
-        text, _ = cut_at_stop(text, stop)
-        # yield word by word so streaming consumers are exercised
-        words = text.split(" ")
-        for i, w in enumerate(words):
-            yield w if i == 0 else " " + w
+        yield from cut_at_stops(_words(text), config.stop)  # word by word: streaming consumers are exercised
+
+
+def _words(text: str) -> Iterator[str]:
+    for i, word in enumerate(text.split(" ")):
+        yield word if i == 0 else " " + word
 
 
 class EchoBackend(Backend):
@@ -64,6 +58,8 @@ class EchoBackend(Backend):
 
     spec = "echo"
 
-    def stream(self, messages, *, max_new_tokens=60, temperature=0.7, stop=None, seed=None):
+    def stream(
+        self, messages: list[Message], config: GenerationConfig = GenerationConfig(), *, deadline_s: float | None = None
+    ) -> Iterator[str]:
         user = [m["content"] for m in messages if m["role"] == "user"]
-        yield user[-1] if user else ""
+        yield from cut_at_stops([user[-1] if user else ""], config.stop)

@@ -27,14 +27,13 @@ import inspect
 import os
 import shutil
 import tempfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from core.paths import cache_root
 from simulator.backends.adapter import adapter_digest, cast_weights, merge_adapter, resolve_adapter
-from simulator.backends.base import Backend, BackendError, Message, cut_at_stop
+from simulator.backends.base import BackendError, GenerationConfig, LocalBackend, Message
 from simulator.backends.model_files import bundled_gguf, converted_gguf_dir
 
 DEFAULT_DTYPE = "bfloat16"  # measured fastest TTFT at equal decode speed, see module docstring
@@ -58,9 +57,6 @@ def _import_torch_transformers() -> tuple[Any, Any]:
     return torch, transformers
 
 
-TUNED_TEMPERATURE = 0.5
-
-
 def default_threads() -> int:
     """The cores this process may run on."""
     try:
@@ -69,7 +65,7 @@ def default_threads() -> int:
         return os.cpu_count() or 1
 
 
-class TransformersBackend(Backend):
+class TransformersBackend(LocalBackend):
     """Runs a causal LM in-process with its own token loop (streaming, stop strings, KV reuse).
 
     Args:
@@ -110,20 +106,14 @@ class TransformersBackend(Backend):
             raise BackendError(f"unknown dtype '{dtype}' (choose from: {', '.join(DTYPES)})")
         if quantize not in (None, "int8"):
             raise BackendError(f"unknown quantize '{quantize}' (choose from: int8)")
+        super().__init__(prefix_reuse=prefix_reuse, reuse_block=reuse_block, top_p=top_p)
         self.model_name = model
         self.dtype_name = "float32" if quantize == "int8" else dtype  # int8 kernels take float32
         self.quantize = quantize
-        self.prefix_reuse = prefix_reuse
-        self.reuse_block = max(0, int(reuse_block))
-        self.last_prefill_tokens = 0  # how many prompt tokens the last call had to feed
-        self.last_generated_tokens = 0
-        self.stop_on_eos = True  # benchmarks turn it off to time a fixed number of tokens
-        self.top_p = top_p
         self.threads = threads or default_threads()
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.spec = f"transformers:{model}" + (f"#{gguf_file}" if gguf_file else "")
         self.loaded_from = ""  # "gguf" (converted now), "cache" (converted earlier) or "pretrained"
-        self._lock = threading.Lock()
         self._past: Any = None  # the KV cache of the last call
         self._past_ids: list[int] = []  # the tokens whose keys/values ``_past`` holds
 
@@ -131,12 +121,7 @@ class TransformersBackend(Backend):
         self._torch.set_num_threads(self.threads)
         self.adapter = resolve_adapter(adapter, model, gguf_file)
         if self.adapter is not None:
-            self.prompt_style = "tuned"  # the adapter was trained on the actor's compact prompt
-            # Measured on held-out personas and collector lines (evals/results): at 0.5 the tuned
-            # model carries the asked intent far more often than at 0.7 (79% vs 71%) and answers
-            # the collector's line more closely, with no more repeats or fallbacks.
-            self.default_temperature = TUNED_TEMPERATURE
-            self.spec += "+adapter"
+            self.use_adapter()
         self.model, self.tokenizer = self._load(model, gguf_file, transformers)
         self.model.eval()
         if quantize == "int8":
@@ -289,68 +274,43 @@ class TransformersBackend(Backend):
             raise BackendError(f"chat template failed: {_one_line(exc)}") from None
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def stream(
-        self,
-        messages: list[Message],
-        *,
-        max_new_tokens: int = 60,
-        temperature: float = 0.7,
-        stop: list[str] | None = None,
-        seed: int | None = None,
-    ) -> Iterator[str]:
-        ids = self.prompt_ids(messages)
-        if not ids:
-            raise BackendError("empty prompt")
-        # One generation at a time: the model and the reused KV cache are shared state.
-        with self._lock, self._torch.inference_mode():
-            yield from self._generate_locked(ids, max_new_tokens, temperature, stop or [], seed)
-
-    def _generate_locked(
-        self, ids: list[int], max_new_tokens: int, temperature: float, stop: list[str], seed: int | None
-    ) -> Iterator[str]:
+    def _generate(self, ids: list[int], config: GenerationConfig) -> Iterator[str]:
         torch = self._torch
         generator = None
-        if temperature > 0:
+        if config.temperature > 0:
             generator = torch.Generator()
-            generator.manual_seed(seed if seed is not None else int.from_bytes(os.urandom(4), "little"))
-        logits = self._prefill(ids)
-        try:
-            yield from self._decode(logits, max_new_tokens, temperature, stop, generator)
-        finally:
-            if self.reuse_block:
-                # Keep only whole blocks of the prompt: the decoded tokens' keys/values were
-                # computed one token at a time, and a later prompt's blocks must not depend on that.
-                self._trim_past(len(ids) // self.reuse_block * self.reuse_block)
+            generator.manual_seed(config.sampling_seed())
+        with torch.inference_mode():
+            logits = self._prefill(ids)
+            try:
+                yield from self._decode(logits, config, generator)
+            finally:
+                if self.reuse_block:
+                    # Keep only whole blocks of the prompt: the decoded tokens' keys/values were
+                    # computed one token at a time, and a later prompt's blocks must not depend on that.
+                    self._trim_past(len(ids) // self.reuse_block * self.reuse_block)
 
-    def _decode(
-        self, logits: Any, max_new_tokens: int, temperature: float, stop: list[str], generator: Any
-    ) -> Iterator[str]:
+    def _decode(self, logits: Any, config: GenerationConfig, generator: Any) -> Iterator[str]:
+        """The reply's text as tokens are picked, never half a multi-byte character."""
         generated: list[int] = []
-        emitted = ""
+        emitted = 0
         self.last_generated_tokens = 0
-        for step in range(max_new_tokens):
-            token = self._pick(logits, temperature, generator)
+        for step in range(config.max_new_tokens):
+            token = self._pick(logits, config.temperature, generator)
             if token in self._eos_ids and self.stop_on_eos:
                 break
             generated.append(token)
             self.last_generated_tokens = len(generated)
             text = self.tokenizer.decode(generated, skip_special_tokens=True)
-            text, stopped = cut_at_stop(text, stop)
-            if stopped:
-                if len(text) > len(emitted):
-                    yield text[len(emitted):]
-                return
-            safe = len(text) - stop_prefix_len(text, stop)
-            if text[:safe].endswith("\ufffd"):  # half a multi-byte character: wait for the rest
-                safe -= 1
-            if safe > len(emitted):
-                yield text[len(emitted):safe]
-                emitted = text[:safe]
-            if step + 1 < max_new_tokens:
+            safe = len(text) - 1 if text.endswith("\ufffd") else len(text)  # half a character: wait
+            if safe > emitted:
+                yield text[emitted:safe]
+                emitted = safe
+            if step + 1 < config.max_new_tokens:
                 logits = self._forward([token])
-        text = cut_at_stop(self.tokenizer.decode(generated, skip_special_tokens=True), stop)[0]
-        if len(text) > len(emitted):
-            yield text[len(emitted):]
+        text = self.tokenizer.decode(generated, skip_special_tokens=True)
+        if len(text) > emitted:
+            yield text[emitted:]
 
     def _prefill(self, ids: list[int]) -> Any:
         """Feed the prompt, reusing the cached keys/values of the longest common prefix.
@@ -364,13 +324,9 @@ class TransformersBackend(Backend):
         from transformers import DynamicCache
         from transformers.cache_utils import DynamicLayer
 
-        keep = 0
-        if self.prefix_reuse and self._past is not None:
-            keep = min(_common_prefix(self._past_ids, ids), len(ids) - 1)  # feed >= 1 token for logits
-            if self.reuse_block:
-                keep = keep // self.reuse_block * self.reuse_block
-            if not all(type(layer) is DynamicLayer for layer in self._past.layers):
-                keep = 0  # sliding-window or linear-attention caches cannot be cropped back
+        keep = self.reusable(self._past_ids if self._past is not None else None, ids)
+        if keep and not all(type(layer) is DynamicLayer for layer in self._past.layers):
+            keep = 0  # sliding-window or linear-attention caches cannot be cropped back
         if keep > 0:
             self._trim_past(keep)
         else:
@@ -408,7 +364,7 @@ class TransformersBackend(Backend):
         if temperature <= 0:
             return int(torch.argmax(logits))
         probs = torch.softmax(logits / temperature, dim=-1)
-        if 0 < self.top_p < 1:
+        if self.sampling_top_p < 1:
             sorted_probs, order = torch.sort(probs, descending=True)
             keep = torch.cumsum(sorted_probs, dim=-1) - sorted_probs < self.top_p
             sorted_probs = sorted_probs * keep
@@ -416,32 +372,11 @@ class TransformersBackend(Backend):
             return int(order[choice])
         return int(torch.multinomial(probs, 1, generator=generator))
 
-    def forget_prefix(self) -> None:
-        """Drop the reused KV cache (the next call prefills its whole prompt)."""
-        with self._lock:
-            self._past, self._past_ids = None, []
+    def _forget(self) -> None:
+        self._past, self._past_ids = None, []
 
     def close(self) -> None:
         self.forget_prefix()
-
-
-def _common_prefix(a: list[int], b: list[int]) -> int:
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
-
-
-def stop_prefix_len(text: str, stop: list[str]) -> int:
-    """How many trailing characters could be the start of a stop string (not yet safe to show)."""
-    longest = 0
-    for s in stop:
-        for k in range(min(len(s) - 1, len(text)), longest, -1):
-            if text.endswith(s[:k]):
-                longest = k
-                break
-    return longest
 
 
 def _looks_like_hub_id(name: str) -> bool:
