@@ -88,7 +88,8 @@ SCRIPTED_CALLS = [
      {"fdcpa-1692c-b-unverified", "fdcpa-1692d-6", "fdcpa-1692d-2"}),
     ("wrong-party-linda", ["I'm not Ryan, I'm his mom. Can I take a message?", "I'll tell him."],
      ["Hi, is Ryan Brennan there?", "Tell him he owes money on his credit card and he has to pay."],
-     {"fdcpa-1692c-b-third-party", "fdcpa-1692d-6"}),
+     # rulebook 2.0: 1692d(6) is not applied to a location call to a third party (1692b(1))
+     {"fdcpa-1692c-b-third-party"}),
     # never says who is calling, never mentions the debt: only the end of the call settles it
     ("cooperative-maria", ["Yes, this is Maria.", "Fine, thanks."], ["Hi, is this Maria Lopez?", "How are you today?"],
      {"fdcpa-1692d-6"}),
