@@ -34,6 +34,7 @@ other jobs on the machine, medians of 5 rounds, bundled model with the adapter, 
 
 from __future__ import annotations
 
+import ctypes  # imported here: a backend dropped at interpreter exit can no longer import
 import http.client
 import json
 import queue
@@ -67,8 +68,6 @@ def _park(server: Any) -> None:
     threads. The reference is leaked on purpose (a module list would be cleared, and the object
     freed, at interpreter shutdown).
     """
-    import ctypes
-
     ctypes.pythonapi.Py_IncRef(ctypes.py_object(server))
 
 
@@ -162,9 +161,6 @@ class LlamaCppBackend(LocalBackend):
         self._server = self._start(xllamacpp, path)
         address = urlsplit(self._server.listening_address)
         self._host, self._port = address.hostname or "127.0.0.1", address.port
-        # Wait for llama.cpp's loop to answer before handing the backend out: a server freed
-        # before it ever answered hung in its shutdown (1 in 2 tries of create-then-free here).
-        self._post("/tokenize", {"content": ""})
 
     @classmethod
     def from_spec(cls, rest: str, **kwargs) -> LlamaCppBackend:
