@@ -131,7 +131,7 @@ def packet_items(rows: list[dict], personas: dict[str, Persona], seed: int = 0, 
             if not same:
                 drafts.append((call, r["authored"], ["authored"], where))
         else:
-            drafts.append((call, r["reply"], ["fallback"], where))
+            drafts.append((call, r["reply"], [{"authored": "detail"}.get(r["source"], r["source"])], where))
     random.Random(seed).shuffle(drafts)
     items, key = [], []
     width = max(3, len(str(len(drafts))))

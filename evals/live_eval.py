@@ -160,10 +160,9 @@ def authored_line(session, decision, earlier: list[str], used: dict) -> str:
     from simulator.actor import placeholders
 
     persona, agent = session.persona, session.agent_name
-    if decision.detail.get("gives_detail"):
-        text = session.actor.detail_line(earlier, agent, decision)
-        if text is not None:
-            return text
+    text = session.actor.detail_line(decision, len(session.turns))
+    if text is not None:
+        return text
     lines = persona.fallback_lines[decision.intent]
     fill = placeholders(persona, decision, agent)
     start = used.get(decision.intent, 0)

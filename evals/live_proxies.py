@@ -13,7 +13,7 @@ is garbled, off the point or contradicts the persona. What they count:
 - **loops**: a reply that repeats an earlier debtor line of the same call (same words, or nearly).
 - **expectations**: a goodbye answered with a goodbye, a statement not answered as if it were a
   question, a recapped plan recorded as recapped, a question of fact answered on its topic.
-- **copy rate**: generated lines identical to a hand-written line of ``training/data/lines``.
+- **copy rate**: generated lines identical to a hand-written line of ``personas/lines``.
 """
 
 from __future__ import annotations
@@ -72,6 +72,8 @@ def _persona_text(p: Persona) -> str:
         parts += [p.third_party.relation, p.third_party.account_holder]
     if p.attorney:
         parts += [p.attorney.name, p.attorney.firm]
+    if p.identity:
+        parts += [p.identity.street, p.identity.city, p.identity.state]
     return "\n".join(parts)
 
 
@@ -112,7 +114,11 @@ def _same_relation(said: str, known: frozenset[str]) -> bool:
 def persona_dobs(p: Persona) -> frozenset[tuple[int, int, int | None]]:
     """Dates of birth the persona's authored identity lines give, as (month, day, year)."""
     lines = [x for k, v in p.fallback_lines.items() if k.value == "confirm_identity" for x in v]
-    return frozenset(d for x in lines for d in dates_in(x))
+    own = {d for x in lines for d in dates_in(x)}
+    if p.identity is not None:
+        dob = p.identity.date_of_birth
+        own.add((dob.month, dob.day, dob.year))
+    return frozenset(own)
 
 
 def dates_in(text: str) -> list[tuple[int, int, int | None]]:
@@ -152,7 +158,8 @@ _REFUSES = re.compile(
 # Asking who is calling: in character while the collector has not said who they are.
 _ASKS_WHO = re.compile(
     r"\bwho(?:'s| is|'re| are|'d| did)?\s*(?:this|it|calling|asking|speaking|you|with)\b|what company|who you('?re| are) with|"
-    r"and you are|your (full )?name and|what'?s your name|where (are you|you'?re) calling from",
+    r"and you are|your (full )?name|what'?s your name|where (are you|you'?re) calling from|calling from where|who'?s this|"
+    r"which (outfit|company|agency)|who (are )?you with",
     re.I,
 )
 _YES = re.compile(
@@ -167,7 +174,7 @@ _STREET = re.compile(
 )
 _SAME = re.compile(r"\b(same (address|place|one|as before|zip)|(hasn'?t|haven'?t|didn'?t|never) (changed|moved)|still (the same|at|in))\b", re.I)
 _NOT_HOLDER = re.compile(
-    r"\b(not (him|her|here|home|in)|doesn'?t live here|(his|her) (mother|mom|dad|father|wife)|wrong number|moved out|"
+    r"\b(not (him|her|here|home|in|around)|doesn'?t live here|(his|her) (mother|mom|dad|father|wife)|wrong number|moved out|"
     r"take a message|pass (it|that|the message|a message) (along|on))\b",
     re.I,
 )
@@ -213,15 +220,22 @@ def _gives_detail(reply: str, kind: str, p: Persona) -> tuple[bool, bool | None]
             return True, None
         return True, any((m, d) == (om, od) and (y is None or oy is None or y == oy) for m, d, y in said for om, od, oy in own)
     if kind == "address":
+        if p.identity is not None and p.identity.street.lower() in reply.lower():
+            return True, True
         places = persona_places(p)
         if any(pl in reply.lower() for pl in places):
             return True, True
         return bool(_STREET.search(reply) or _SAME.search(reply)), None
     if kind == "zip":
-        return bool(re.search(r"\b\d{5}\b", reply) or _SAME.search(reply)), None
+        zips = re.findall(r"\b\d{5}\b", reply)
+        if zips and p.identity is not None:
+            return True, p.identity.zip[:5] in zips
+        return bool(zips or _SAME.search(reply)), None
     if kind == "ssn4":
         digits = re.findall(r"\b\d{4}\b", reply) + re.findall(r"\b(?:\d[\s-]){3}\d\b", reply)
         spelled = len(re.findall(r"\b(zero|oh|one|two|three|four|five|six|seven|eight|nine)\b", reply, re.I)) >= 4
+        if digits and p.identity is not None:
+            return True, any(re.sub(r"\D", "", d) == p.identity.id_last4 for d in digits)
         return bool(digits or spelled), None
     raise ValueError(f"unknown identity kind '{kind}'")
 

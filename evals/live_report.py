@@ -161,6 +161,8 @@ def figures(rows: list[dict], personas: dict[str, Persona]) -> dict:
         "sources": dict(Counter(r["source"] for r in rows)),
         "fallback_rate": _share(len(fallback), n),
         "fallback_after_guard_failure": _share(sum(bool(r["failures"]) for r in fallback), n),
+        # authored by design, not after a failure: an identity detail said from the persona file
+        "authored_detail_rate": _share(sum(r["source"] == "authored" for r in rows), n),
         "guard_failures": dict(Counter(f.split(":")[0] for r in rows for f in r["failures"]).most_common()),
         # replies whose model try spoke as the collector or broke character (the guard replaced it)
         "role_guard_catches": len(role),
@@ -236,6 +238,7 @@ def markdown(report: dict) -> str:
         f"| replies with consistent names | {_fmt(names['names_consistent'])} | 100% |",
         f"| loops (a reply repeating an earlier line) | {_fmt(o['loop_rate'])} | 0 |",
         f"| fallback rate (after a guard failure) | {_fmt(o['fallback_rate'])} ({_fmt(o['fallback_after_guard_failure'])}) | ≤ 5% |",
+        f"| identity details said from the persona file (authored by design) | {_fmt(o.get('authored_detail_rate'))} | - |",
         f"| copy rate of training lines (generated lines) | {_fmt(o['copy_rate'])} | ≤ 20% |",
         f"| model tries in the collector's voice or out of character (caught by the guard) | {o['role_guard_catches']} | 0 |",
         f"| goodbyes answered with a goodbye | {_fmt(exp['goodbye']['closed'])} of {exp['goodbye']['lines']} | 100% |",

@@ -8,9 +8,11 @@ the chosen intent as a line of speech.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
+from core.analysis.identifiers import identifiers_asked
 from core.analysis.types import Topic, TurnAnalysis
 from simulator.director_data import SIG, DirectorSignals, Mood, director_data, director_signals
 from simulator.intents import ENDING_INTENTS, AgentSignal, Intent, Meter, Outcome, Temperament
@@ -18,6 +20,51 @@ from simulator.personas import Persona
 
 # The numbers the rules use and the signals each persona-level signal stands for are data, in
 # simulator/data/director.yaml (a persona's `director:` section may override the numbers).
+
+
+# "is this Maria", "are you Maria", "speaking with Maria", "Maria there": asking for someone.
+_ASKS_FOR = re.compile(
+    r"\b(?:is (?:this|that|it)|are you|speak(?:ing)? (?:to|with)|talk(?:ing)? (?:to|with)|looking for|trying to reach|"
+    r"is \w+(?: \w+)? (?:there|home|available|in))\b",
+    re.I,
+)
+# A short sentence naming a detail ("Date of birth.", "zip?") asks for it, question mark or not,
+# and so does a request ("last four of your social please", "need your zip to verify").
+_SHORT_SENTENCE_WORDS = 5
+_REQUEST = re.compile(r"\b(?:please|pls|plz|verify|confirm|give me|i need|need your|read me|tell me|provide)\b", re.I)
+
+
+_GOODBYE_END = re.compile(
+    r"\b(?:good ?bye|bye(?: now| bye)?|take care|take it easy|later|have a (?:good|great|nice) (?:day|one|night|evening)|"
+    r"enjoy (?:your|the) (?:day|evening|night|weekend|afternoon))\W*$",
+    re.I,
+)
+
+
+def _ends_on_goodbye(text: str) -> bool:
+    """The turn's last words are a goodbye ("call us back when you can ok? bye"): a question
+    before it ("okay?") does not keep the call open."""
+    return bool(_GOODBYE_END.search(text.strip()))
+
+
+# Typed questions often have no question mark: "ok so when are you gonna pay it", "whats your zip".
+_QUESTION_START = re.compile(
+    r"^(?:\W*(?:ok(?:ay)?|k|so|and|well|alright|aight|hey|hi|um|uh|but|then|now|look|like|just|oh|yeah|right)\b[\s,]*)*"
+    r"(?:who|whose|what|whats|what's|when|where|why|how|which|can|could|would|will|do|does|did|is|are|r|have|has|may)\b",
+    re.I,
+)
+
+
+def looks_like_question(text: str) -> bool:
+    """A sentence of the turn starts the way a question does."""
+    return any(_QUESTION_START.search(s.strip()) for s in re.split(r"[.!?\n]+", text) if s.strip())
+
+
+def _asks(a: TurnAnalysis) -> bool:
+    """The turn asks something: a question, or a short sentence that stands for one."""
+    if a.question or looks_like_question(a.text) or _REQUEST.search(a.text):
+        return True
+    return any(0 < len(s.split()) <= _SHORT_SENTENCE_WORDS for s in re.split(r"[.!?\n]+", a.text))
 
 
 # Debtors who answer an offense with a complaint rather than a hang-up.
@@ -97,6 +144,7 @@ class Decision:
     newly_revealed: tuple[str, ...] = ()
     reason: str = ""
     detail: dict = field(default_factory=dict)  # e.g. amount/date for promise or counter-offer
+    topics: tuple[Topic, ...] = ()  # what the collector's turn asked about (the actor answers it)
 
 
 def initial_state(persona: Persona) -> DebtorState:
@@ -211,7 +259,7 @@ class Director:
             intent_history=st.intent_history + (intent,),
             ended=ended,
         )
-        return Decision(intent, st, new, reason, detail)
+        return Decision(intent, st, new, reason, detail, tuple(analysis.question_topics))
 
     # The rules, in order of precedence: the first step that decides, decides. --------------
     def _choose(self, st: DebtorState, a: TurnAnalysis, present: set[AgentSignal], revealed: bool) -> Choice:
@@ -238,7 +286,7 @@ class Director:
         if offense:
             return offense
         # 2. The agent ends the call (a recap of the plan the debtor agreed to may close it).
-        if SIG.close in sig and not a.question and (a.offer is None or (SIG.recap in sig and st.promise is not None)):
+        if SIG.close in sig and (not a.question or _ends_on_goodbye(a.text)) and (a.offer is None or (SIG.recap in sig and st.promise is not None)):
             if a.offer is not None:
                 st = self._recapped(st, a)
             outcome = st.outcome or self._outcome_on_close(st)
@@ -263,20 +311,40 @@ class Director:
 
     def _identity(self, st: DebtorState, a: TurnAnalysis, present: set[AgentSignal], revealed: bool) -> Choice | None:
         """4. Character tests and identity: asked who they are, or for a detail (date of birth,
-        address) while the call is not yet verified, they answer; even a debtor in distress."""
+        address, zip, last four), they answer; even a debtor in distress. A detail is answered
+        whenever it is asked (a mailing address for the letter, after verification too), from the
+        persona's facts by the actor (detail ``identifiers``); too angry, they refuse."""
         sig = a.signals
         if SIG.break_character in sig:
             return Intent.deflect, None, "ignores an attempt to break character", {}, st
-        asked_detail = SIG.identifier_request in sig and not a.context.identity_verified
-        if (AgentSignal.identity_check in present and not st.identity_confirmed) or asked_detail:
+        kinds = identifiers_asked(a.text) if (SIG.identifier_request in sig or _asks(a)) else ()
+        asked_detail = bool(kinds) or (SIG.identifier_request in sig and not a.context.identity_verified)
+        asked_name = AgentSignal.identity_check in present or self._asks_for_debtor(a.text)
+        if (asked_name and not st.identity_confirmed) or asked_detail:
             if st.agent_turns == 1 and AgentSignal.self_identification not in present and st.trust < self.tune.identity.ask_who_below_trust:
                 return Intent.ask_who_is_calling, None, "wants to know who is calling first", {}, st
-            if asked_detail and st.identity_confirmed:
-                # The detail itself (a date of birth) is in the persona's authored lines, not in
-                # anything the model is told: the actor says one of those (detail "gives_detail").
-                return Intent.confirm_identity, None, "gives the detail asked for", {"gives_detail": True}, st
+            if kinds:
+                refuse = st.anger >= self.tune.identity.refuse_detail_at_anger
+                detail = {"identifiers": list(kinds), "confirm_name": not st.identity_confirmed, "refuse": refuse}
+                if refuse:
+                    return Intent.confirm_identity, None, "too angry to give the detail asked for", detail, st
+                return Intent.confirm_identity, None, "gives the detail asked for", detail, replace(st, identity_confirmed=True)
             return Intent.confirm_identity, None, "confirms who they are", {}, replace(st, identity_confirmed=True)
+        if asked_name and not a.question_topics and not self.persona.third_party:
+            return Intent.confirm_identity, None, "asked again who they are: says so again", {}, st
         return None
+
+    def _asks_for_debtor(self, text: str) -> bool:
+        """A turn that asks for the debtor by name, as trainees type it: "are you dana?", "Maria
+        Delgado?", "hey is greg there" (the catalogue's identity_check pattern wants capitals)."""
+        words = re.findall(r"[a-z']+", text.lower())
+        names = {n.lower() for n in self.persona.account_holder.split() if len(n) > 1}
+        if not names.intersection(words):
+            return False
+        if len(words) <= 4 and "?" in text or _ASKS_FOR.search(text):
+            return True
+        # "Dana Whitfield? It's Vince from Clearwater.": the name asked as a question
+        return any(re.search(rf"\b{re.escape(n)}\b[\w\s.'-]{{0,20}}\?", text, re.I) for n in names)
 
     def _person_first(self, st: DebtorState, a: TurnAnalysis, present: set[AgentSignal], revealed: bool) -> Choice | None:
         """5. A debtor in crisis: the person first (their own words, or the persona's distress)."""
@@ -334,7 +402,7 @@ class Director:
             fact = next(f for f in p.hidden_facts if f.id == st.revealed[-1])
             intent = Intent.explain_hardship if set(fact.revealed_by) & HARDSHIP_TOPICS else Intent.answer_question
             return intent, None, f"the question earned the fact '{fact.id}'", {"fact": fact.id}, st
-        if a.question:
+        if a.question or looks_like_question(a.text):
             if AgentSignal.empathy in present and st.distress >= tune.open_up_at_distress:
                 return Intent.explain_hardship, None, "empathy invites them to open up", {}, st
             if temp is Temperament.evasive and st.trust < th.agree_trust:
@@ -344,6 +412,8 @@ class Director:
             return Intent.answer_question, None, "answers the question", {}, st
         if SIG.debt_mention in a.signals and temp is Temperament.hostile and st.anger >= tune.hostile_closed_at_anger:
             return Intent.vent, None, "the balance sets them off", {}, st
+        if SIG.mini_miranda in a.signals and AgentSignal.empathy not in present:
+            return Intent.acknowledge, None, "takes in the mini-Miranda", {}, st
         if AgentSignal.empathy in present:
             if st.distress >= tune.explain_at_distress:
                 return Intent.explain_hardship, None, "empathy lets them explain", {}, st
@@ -355,7 +425,8 @@ class Director:
         """10. Default behaviour by temperament."""
         hostile = Intent.vent if st.anger >= self.tune.conversation.hostile_vent_at_anger else Intent.deflect
         default = {
-            Temperament.cooperative: Intent.answer_question,
+            # nothing was asked: a cooperative debtor takes in what was said
+            Temperament.cooperative: Intent.acknowledge,
             Temperament.hostile: hostile,
             Temperament.distressed: Intent.explain_hardship,
             Temperament.evasive: Intent.stall,

@@ -49,6 +49,7 @@ class _Reads(NamedTuple):
     break_character: str = "break_character_attempt"
     identifier_request: str = "identifier_request"
     rights_statement: str = "rights_statement"
+    mini_miranda: str = "mini_miranda"
     legal_consequence: str = "legal_consequence_statement"
     debt_mention: str = "debt_mention"
     payment_offer: str = "payment_offer"
@@ -142,6 +143,7 @@ def _band(bands: list[MoodBand], value: float) -> str | None:
 
 class Identity(_Strict):
     ask_who_below_trust: Meter
+    refuse_detail_at_anger: Meter
 
 
 class Crisis(_Strict):

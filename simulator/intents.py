@@ -20,6 +20,7 @@ class Intent(str, Enum):
     vent = "vent"
     explain_hardship = "explain_hardship"
     answer_question = "answer_question"
+    acknowledge = "acknowledge"  # takes in a statement (the mini-Miranda, what happens next): "Okay."
     ask_proof = "ask_proof"
     dispute = "dispute"
     counter_offer = "counter_offer"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import time
+from datetime import date, time
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -118,6 +118,21 @@ class Attorney(_Strict):
     phone: ShortText
 
 
+class Identity(_Strict):
+    """What a right-party check asks the debtor for. The debtor says these as they are (an authored
+    line), never what the model would make up: asked for a date of birth, a small model invents one."""
+
+    date_of_birth: date = Field(description="YYYY-MM-DD; keep it in line with profile.age")
+    street: ShortText = Field(description="House number and street, e.g. '2214 Fredericksburg Road'")
+    city: ShortText
+    state: ShortText = Field(description="State or province, as the debtor would say it")
+    zip: str = Field(pattern=r"^(?:\d{5}(?:-\d{4})?|\d{6})$", description="Zip code (5 digits) or Chinese postcode (6)")
+    id_last4: str = Field(
+        pattern=r"^\d{3}[\dXx]$",
+        description="Last four of the Social Security number (US) or of the ID card number (China)",
+    )
+
+
 class Persona(_Strict):
     version: Literal[1] = Field(description="Schema version; currently 1")
     id: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=60)
@@ -137,6 +152,11 @@ class Persona(_Strict):
     fallback_lines: dict[Intent, Annotated[list[Line], _items()]]
     third_party: ThirdParty | None = None
     attorney: Attorney | None = None
+    identity: Identity | None = Field(
+        default=None,
+        description="Date of birth, address, zip and ID last four, for identity checks; without it the "
+        "debtor politely declines to give a detail over the phone",
+    )
     call_time: time = Field(
         default=time(10, 30),
         description="The debtor's local time when a practice call starts (HH:MM; default 10:30). The "

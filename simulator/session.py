@@ -17,7 +17,7 @@ from core.analysis.analyzer import split_sentences
 from core.analysis.protocol import TurnAnalyzer
 from core.analysis.types import CallContext, TurnAnalysis
 from core.transcript import Transcript, Turn
-from simulator.actor import LINE_GENERATION, Actor, ActorEvent, ActorLine
+from simulator.actor import LINE_GENERATION, Actor, ActorEvent, ActorLine, LineSource
 from simulator.backends.base import Backend
 from simulator.director import DebtorState, Decision, Director, initial_state
 from simulator.intents import Intent, Outcome
@@ -94,6 +94,7 @@ class CallSession:
     started_at: datetime | None = None  # None: today at the persona's call_time (see practice_start)
     max_new_tokens: int = LINE_GENERATION.max_new_tokens
     temperature: float | None = None  # None: the backend's own default_temperature
+    lines: LineSource | None = None  # bank or model lines first; None: the backend's (simulator/actor.py)
 
     def __post_init__(self) -> None:
         if self.started_at is None:
@@ -102,7 +103,7 @@ class CallSession:
             self.temperature = getattr(self.backend, "default_temperature", Backend.default_temperature)
         self.director = Director(self.persona, seed=self.seed, today=self.started_at.date())
         generation = LINE_GENERATION.replace(max_new_tokens=self.max_new_tokens, temperature=self.temperature)
-        self.actor = Actor(self.persona, self.backend, analyzer=self.analyzer, generation=generation, seed=self.seed)
+        self.actor = Actor(self.persona, self.backend, analyzer=self.analyzer, generation=generation, seed=self.seed, lines=self.lines)
         self.state: DebtorState = initial_state(self.persona)
         self.turns: list[Turn] = []
         self.analyses: list[TurnAnalysis] = []  # one per turn (agent and debtor)

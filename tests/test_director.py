@@ -195,13 +195,18 @@ def test_an_insult_is_answered_with_a_complaint_and_a_threat_to_a_gentle_debtor_
 # --- identity: a detail asked for gets an answer --------------------------------------------------
 
 
-def test_the_debtor_answers_a_request_for_a_detail_until_verified():
+def test_the_debtor_answers_a_request_for_a_detail_whenever_asked():
     asked_detail = ta("identifier_request", "identity_check", question="closed", verified=False)
     d = play("cooperative-maria", [ta("self_identification", "identity_check", verified=False), asked_detail])
     assert [x.intent for x in d] == [Intent.confirm_identity, Intent.confirm_identity]
-    # once verified, asking again is no identity question for the debtor
+    # once verified, a detail asked again (a mailing address for the letter) is still answered,
+    # from the persona file (the actor says it: detail "identifiers")
     d = play("cooperative-maria", [ta("self_identification", "identity_check", verified=False),
-                                    ta("identifier_request", "identity_check", question="closed", verified=True)])
+                                    ta("identifier_request", question="closed", verified=True, text="And your zip code?")])
+    assert d[-1].intent is Intent.confirm_identity and d[-1].detail["identifiers"] == ["zip"]
+    # ... and a talk about anything else is no identity question
+    d = play("cooperative-maria", [ta("self_identification", "identity_check", verified=False),
+                                    ta("empathy", question="open", topics=("situation",), verified=True, text="How have you been?")])
     assert d[-1].intent is not Intent.confirm_identity
 
 

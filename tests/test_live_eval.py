@@ -186,7 +186,7 @@ def test_loops_goodbyes_and_copies():
     assert not repeats("Ray's retired, so it's mostly my check now.", earlier)
     assert says_goodbye("Okay, thank you. Bye-bye.") and says_goodbye("Alright boss, take it easy.")
     assert not says_goodbye("I'll see you next week.")
-    assert copies_training_line("Delgado house, good evening.")  # training/data/lines/cooperative-maria.yaml
+    assert copies_training_line("Delgado house, good evening.")  # personas/lines/cooperative-maria.yaml
     assert not copies_training_line("The house is still in the kitchen.")
 
 

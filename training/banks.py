@@ -14,20 +14,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from core.analysis.types import Topic
-from core.datafile import DataFileError, load_model
+from core.datafile import load_model
 from simulator.actor import check_line, leaked_facts, placeholders
 from simulator.director import initial_state
 from simulator.intents import Intent
+from simulator.line_bank import GUIDE, LINES_DIR, AuthoredLine, BankError, LineBank, norm
 from simulator.personas import PLACEHOLDERS, Persona, load_personas
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
-LINES_DIR = DATA_DIR / "lines"
 COLLECTOR_FILE = DATA_DIR / "collector_lines.yaml"
 PLANS_FILE = DATA_DIR / "call_plans.yaml"
-GUIDE = "training/data/lines/README.md"
 MAX_WORDS = 35
 MIN_PER_INTENT = 3
 HOLD_BACK_EVERY = 8  # every 8th plain line of a training persona is kept out of the corpus
@@ -36,32 +34,8 @@ _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _WORD = re.compile(r"[A-Za-z0-9']+")
 
 
-class BankError(DataFileError):
-    """A line bank that cannot be used."""
-
-
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class AuthoredLine(_Strict):
-    text: str = Field(min_length=1)
-    topic: Topic | None = None  # what the collector asked about (answer_question lines)
-    reveals: str | None = None  # the hidden fact this line says
-
-
-class LineBank(_Strict):
-    version: Literal[1]
-    persona: str
-    lines: dict[Intent, list[AuthoredLine]]
-
-    @field_validator("lines", mode="before")
-    @classmethod
-    def _plain_strings(cls, v: object) -> object:
-        # A bare string is the common case; a mapping only when it carries a topic or a fact.
-        if isinstance(v, dict):
-            return {k: [{"text": x} if isinstance(x, str) else x for x in (items or [])] for k, items in v.items()}
-        return v
 
 
 class CollectorMove(_Strict):
@@ -91,11 +65,6 @@ class CallPlans(_Strict):
     inserts: dict[Literal["off_topic", "break_character", "drop"], float]
     branch_rate: float = Field(ge=0, le=1)
     branches: dict[str, list[Intent]]
-
-
-def norm(text: str) -> str:
-    """A line reduced to lower-case words: what counts as "the same line"."""
-    return " ".join(w.lower() for w in _WORD.findall(text))
 
 
 def fill_sample(text: str, persona: Persona) -> str:

@@ -3,7 +3,7 @@
 A scripted collector runs a call plan (training/data/call_plans.yaml) with lines drawn from
 training/data/collector_lines.yaml; for each debtor turn the real analyzer and director decide the
 intent, mood, facts and amounts, exactly as in a live call, and the target is a hand-written line
-for that persona and intent (training/data/lines/). The prompt is rendered by the actor itself
+for that persona and intent (personas/lines/). The prompt is rendered by the actor itself
 (``build_messages(style="tuned")``), so training and inference see the same text.
 
 Held out, never in the corpus: the personas in HELDOUT_PERSONAS, every collector move's

@@ -103,6 +103,10 @@ class SharedBackend(Backend):
         return self._loaded("default_temperature")
 
     @property
+    def debtor_lines(self) -> str:  # bank lines first with the bundled model, a served model's own
+        return self._loaded("debtor_lines")
+
+    @property
     def takes_deadline(self) -> bool:  # a retry after a guard gets only the reply's time left
         return self._loaded("takes_deadline")
 

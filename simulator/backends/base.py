@@ -95,6 +95,11 @@ class Backend(ABC):
     # actor then gives its retry only the time its first try left, so a whole reply keeps one
     # deadline. Other backends take the argument and ignore it.
     takes_deadline: bool = False
+    # Which lines the debtor says with this backend (simulator/actor.py, LineSource): "bank", the
+    # persona's hand-written line that best fits the moment first (the bundled 135M model's own
+    # lines were judged fine half as often as authored ones), or "model", the model's line first.
+    # $CALLCOACH_DEBTOR_LINES overrides it for every backend.
+    debtor_lines: str = "bank"
 
     @abstractmethod
     def stream(

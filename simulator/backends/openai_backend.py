@@ -144,6 +144,10 @@ class OpenAIBackend(Backend):
     deadline holds even while the server is silent or in the middle of a huge chunk.
     """
 
+    # A served model is usually a large one, chosen to speak: its lines first.
+    debtor_lines = "model"
+
+
     takes_deadline = True
 
     def __init__(

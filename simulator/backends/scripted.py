@@ -16,6 +16,9 @@ class ScriptedBackend(Backend):
     ``deadline_s``), for prompt assertions.
     """
 
+    # It stands in for a model (tests, demos): what it is given to say is the model's line.
+    debtor_lines = "model"
+
     def __init__(
         self,
         replies: list[str | Exception | Callable[[list[Message]], str]] | None = None,

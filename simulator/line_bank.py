@@ -1,0 +1,140 @@
+"""A persona's bank of hand-written lines (``personas/lines/<persona-id>.yaml``), and the choice
+of the bank line that best fits this moment of a call.
+
+The bank is the tuning corpus's targets (training/build_corpus.py) and, at run time, the debtor's
+authored candidates: for the director's intent, the lines that do not give away a fact not yet
+revealed and were not said yet in this call, ranked by how well they answer what the collector
+just said (the question's topic, and sentence similarity). The actor weighs the best of them
+against the model's line (simulator/actor.py). Guide for writing a bank: personas/lines/README.md.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from core.analysis.types import Topic
+from core.datafile import DataFileError, load_file
+from simulator.intents import Intent
+
+LINES_DIR = Path(__file__).resolve().parent.parent / "personas" / "lines"
+GUIDE = "personas/lines/README.md"
+_WORD = re.compile(r"[A-Za-z0-9']+|[\u3400-\u9fff]")
+
+
+class BankError(DataFileError):
+    """A line bank that cannot be used."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AuthoredLine(_Strict):
+    text: str = Field(min_length=1)
+    topic: Topic | None = None  # what the collector asked about (answer_question lines)
+    reveals: str | None = None  # the hidden fact this line says
+
+
+class LineBank(_Strict):
+    version: Literal[1]
+    persona: str
+    lines: dict[Intent, list[AuthoredLine]]
+
+    @field_validator("lines", mode="before")
+    @classmethod
+    def _plain_strings(cls, v: object) -> object:
+        # A bare string is the common case; a mapping only when it carries a topic or a fact.
+        if isinstance(v, dict):
+            return {k: [{"text": x} if isinstance(x, str) else x for x in (items or [])] for k, items in v.items()}
+        return v
+
+
+def norm(text: str) -> str:
+    """A line reduced to lower-case words: what counts as "the same line"."""
+    return " ".join(w.lower() for w in _WORD.findall(text))
+
+
+def read_bank(path: Path) -> LineBank:
+    """One bank file, schema-checked (training.banks also checks it against its persona)."""
+    return load_file(LineBank, path, guide=GUIDE, error=BankError)
+
+
+@lru_cache(maxsize=64)
+def persona_bank(persona_id: str, folder: Path = LINES_DIR) -> LineBank | None:
+    """The bank of a persona, or None when it has none (a trainer's new persona may not)."""
+    path = folder / f"{persona_id}.yaml"
+    if not path.is_file():
+        return None
+    bank = read_bank(path)
+    return bank if bank.persona == persona_id else None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    text: str
+    fit: float  # how well it answers the collector's last turn (higher is better)
+    topic: Topic | None = None
+    reveals: str | None = None
+
+
+def eligible(
+    bank: LineBank, intent: Intent, *, revealed: tuple[str, ...], newly_revealed: tuple[str, ...], said: set[str], fill
+) -> list[tuple[AuthoredLine, str]]:
+    """(line, filled text) pairs the debtor may say now: the intent's lines, none said yet in the
+    call, none that tells a fact not yet revealed; when a fact was just earned, the lines that
+    tell it (if the bank has any)."""
+    out = []
+    for line in bank.lines.get(intent, []):
+        if line.reveals is not None and line.reveals not in revealed:
+            continue
+        try:
+            text = line.text.format_map(fill)
+        except (KeyError, ValueError, IndexError):
+            continue
+        if norm(text) in said:
+            continue
+        out.append((line, text))
+    if newly_revealed:
+        telling = [(ln, t) for ln, t in out if ln.reveals in newly_revealed]
+        if telling:
+            return telling
+    # A fact already told is not told again as if new.
+    return [(ln, t) for ln, t in out if ln.reveals is None] or out
+
+
+def rank(
+    pairs: list[tuple[AuthoredLine, str]],
+    *,
+    collector_text: str,
+    topics: tuple[Topic, ...],
+    embed=None,
+    seed: int = 0,
+    topic_weight: float = 0.35,
+    jitter: float = 0.03,
+) -> list[Candidate]:
+    """The candidates, best first. ``fit`` = sentence similarity to the collector's turn (when an
+    ``embed`` function is given, else word overlap) + ``topic_weight`` when the line answers the
+    topic asked; a little seeded jitter keeps two calls from always taking the same line."""
+    if not pairs:
+        return []
+    texts = [t for _, t in pairs]
+    if embed is not None and collector_text.strip():
+        vecs = embed([collector_text, *texts])
+        sims = (vecs[1:] @ vecs[0]).astype(float)
+    else:
+        said = set(norm(collector_text).split())
+        sims = np.array([len(said & set(norm(t).split())) / (1 + len(set(norm(t).split()))) for t in texts])
+    rng = random.Random(seed)
+    out = []
+    for (line, text), sim in zip(pairs, sims, strict=True):
+        fit = float(sim) + (topic_weight if line.topic is not None and line.topic in topics else 0.0) + rng.uniform(0, jitter)
+        out.append(Candidate(text, fit, line.topic, line.reveals))
+    return sorted(out, key=lambda c: -c.fit)

@@ -1,0 +1,190 @@
+"""What the debtor says in whole calls: identity details from the persona file, the persona's
+bank line that fits the moment, acknowledgements, goodbyes (issue 12)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from core.analysis.identifiers import identifiers_asked
+from core.transcript import Turn
+from simulator.actor import Actor, resolve_lines
+from simulator.backends.base import Backend
+from simulator.backends.scripted import ScriptedBackend
+from simulator.director import Decision, initial_state
+from simulator.identity_lines import identity_answer, say_date
+from simulator.intents import Intent
+from simulator.line_bank import norm, persona_bank
+from simulator.personas import PersonaError, load_personas, parse_persona
+from simulator.session import CallSession
+
+LIB = load_personas()
+MARIA = LIB.get("cooperative-maria")
+
+
+@pytest.mark.parametrize(
+    "text, kinds",
+    [
+        ("Can you confirm your date of birth and zip code?", ("dob", "zip")),
+        ("can u verify the last four of your social", ("ssn4",)),
+        ("whats your zip code real quick", ("zip",)),
+        ("Is your mailing address still the same, can you read it to me?", ("address",)),
+        ("This is Dave from Summit Recovery. Date of birth.", ("dob",)),
+        ("what are the last 4 digits on the card", ("account4",)),
+        ("and ur DOB?", ("dob",)),
+        ("when were you born", ("dob",)),
+        ("where do you live now", ("address",)),
+        ("请核实一下您的身份证后四位", ("ssn4",)),
+        ("您的出生日期是？", ("dob",)),
+        ("and the last four of your social security?", ("ssn4",)),
+        ("Social security number please", ("ssn4",)),
+        # not a request for a detail of the person
+        ("Do you get social security every month?", ()),
+        ("What's your email address?", ()),
+        ("I'm calling about your Harbor Point Visa", ()),
+    ],
+)
+def test_which_identifying_detail_is_asked(text, kinds):
+    assert identifiers_asked(text) == kinds
+
+
+@pytest.fixture(scope="module")
+def analyzer():
+    from core.analysis import default_analyzer
+
+    a = default_analyzer()
+    a.warm_up()
+    return a
+
+
+def call(analyzer, persona_id: str, lines: list[str], **kw) -> CallSession:
+    s = CallSession(LIB.get(persona_id), ScriptedBackend(default="Mm."), analyzer, seed=3, agent_name="Jordan", lines="bank", **kw)
+    s.open()
+    for text in lines:
+        s.say(text)
+    return s
+
+
+def debtor(s: CallSession) -> list[str]:
+    return [t.text for t in s.turns if t.speaker != "agent"]
+
+
+@pytest.mark.parametrize("pid", ["cooperative-maria", "busy-greg", "hostile-mark", "vulnerable-walter", "disputing-priya"])
+def test_identity_details_come_from_the_persona_file_however_they_are_asked(analyzer, pid):
+    p = LIB.get(pid)
+    first = p.name.split()[0].lower()
+    s = call(
+        analyzer,
+        pid,
+        [
+            f"hi is this {first}? its jordan from summit recovery",
+            "whats your date of birth",
+            "ok and zip code",
+            "last four of your social please",
+            "Great. Is your mailing address still the same? Can you read it to me?",
+        ],
+    )
+    said = debtor(s)[2:]
+    assert say_date(p.identity.date_of_birth, "en") in said[0]
+    assert p.identity.zip in said[1]
+    assert p.identity.id_last4 in said[2]
+    assert p.identity.street in said[3]  # after verification too: a mailing address is answered
+    assert all(r.source == "authored" for r in s.replies[-4:])
+
+
+def test_too_angry_to_give_a_detail_they_refuse_in_character():
+    mark = LIB.get("hostile-mark")
+    text = identity_answer(mark, ("dob",), confirm_name=False, refuse=True)
+    assert "1982" not in text and re.search(r"not (giving|telling)|no\b", text, re.I)
+
+
+def test_a_persona_without_identity_facts_declines_politely():
+    p = MARIA.model_copy(update={"identity": None})
+    text = identity_answer(p, ("dob",), confirm_name=False, refuse=False)
+    assert "phone" in text and not re.search(r"\d", text)
+
+
+def test_a_bad_identity_field_is_one_readable_line():
+    import yaml
+
+    data = yaml.safe_load((LIB.get("cooperative-maria") and open("personas/cooperative-maria.yaml", encoding="utf-8")).read())
+    data["identity"]["zip"] = "7820"
+    with pytest.raises(PersonaError) as exc:
+        parse_persona(yaml.safe_dump(data), "personas/x.yaml")
+    assert "personas/x.yaml: identity.zip" in str(exc.value)
+
+
+def test_statements_are_acknowledged_and_a_goodbye_after_a_tag_question_closes(analyzer):
+    s = call(
+        analyzer,
+        "cooperative-maria",
+        [
+            "hi maria, its jordan with summit recovery",
+            "ok. im supposed to say this is an attempt to collect a debt and any info will be used for that purpose",
+            "alright ill put notes on the account, call us back when you can ok? bye",
+        ],
+    )
+    intents = [r.intent for r in s.replies]
+    assert intents[2] is Intent.acknowledge
+    assert intents[3] is Intent.goodbye and s.ended
+
+
+def test_a_typed_question_without_a_question_mark_is_answered_not_acknowledged(analyzer):
+    s = call(analyzer, "cooperative-maria", ["hi maria its jordan from summit recovery about your harbor point card", "ok so are you working right now"])
+    assert s.replies[-1].intent is not Intent.acknowledge
+
+
+def _decision(intent, topics=(), revealed=(), newly=()):
+    from dataclasses import replace
+
+    st = replace(initial_state(MARIA), revealed=tuple(revealed))
+    return Decision(intent, st, tuple(newly), "test", {}, tuple(topics))
+
+
+def test_the_bank_line_answers_the_topic_asked_and_never_a_fact_not_yet_earned():
+    from core.analysis.types import Topic
+
+    actor = Actor(MARIA, ScriptedBackend(default="model line"), lines="bank")
+    history = [Turn(speaker="debtor", text="Hello?"), Turn(speaker="agent", text="Are you working at the moment?")]
+    line = actor.render(_decision(Intent.answer_question, topics=(Topic.employment,)), history)
+    bank = persona_bank(MARIA.id)
+    by_text = {norm(x.text): x for x in bank.lines[Intent.answer_question]}
+    assert line.source == "bank" and by_text[norm(line.text)].topic is Topic.employment
+    hidden = {f.id for f in MARIA.hidden_facts}
+    for seed in range(10):
+        actor = Actor(MARIA, ScriptedBackend(default="model line"), lines="bank", seed=seed)
+        said = actor.render(_decision(Intent.explain_hardship), history)
+        assert by_text.get(norm(said.text)) is None or by_text[norm(said.text)].reveals not in hidden
+
+
+def test_a_newly_earned_fact_is_told_by_a_line_that_tells_it():
+    actor = Actor(MARIA, ScriptedBackend(default="model line"), lines="bank")
+    history = [Turn(speaker="agent", text="What happened? It's not like you to fall behind.")]
+    line = actor.render(_decision(Intent.explain_hardship, revealed=("hospital_stay",), newly=("hospital_stay",)), history)
+    assert re.search(r"hospital|surgery|gallbladder|ICU", line.text, re.I), line.text
+
+
+def test_no_bank_line_is_said_twice_and_the_model_speaks_when_the_bank_is_spent():
+    actor = Actor(MARIA, ScriptedBackend(default="Okay then, I hear you."), lines="bank")
+    history: list[Turn] = []
+    n = len(persona_bank(MARIA.id).lines[Intent.acknowledge])
+    for k in range(n + 1):
+        history.append(Turn(speaker="agent", text=f"Statement number {k}."))
+        line = actor.render(_decision(Intent.acknowledge), history, turn_seed=k)
+        history.append(Turn(speaker="debtor", text=line.text))
+    said = [t.text for t in history if t.speaker == "debtor"]
+    assert len({norm(x) for x in said[:n]}) == n
+    assert actor.render(_decision(Intent.acknowledge), history).source in ("model", "retry", "fallback")
+
+
+def test_which_lines_a_call_uses(monkeypatch):
+    monkeypatch.delenv("CALLCOACH_DEBTOR_LINES", raising=False)
+    assert resolve_lines(None, ScriptedBackend()) == "model"  # a stand-in for a model
+    assert resolve_lines(None, Backend.__new__(type("B", (Backend,), {"stream": lambda *a, **k: iter(())}))) == "bank"
+    monkeypatch.setenv("CALLCOACH_DEBTOR_LINES", "bank")
+    assert resolve_lines(None, ScriptedBackend()) == "bank"
+    assert resolve_lines("model", ScriptedBackend()) == "model"
+    monkeypatch.setenv("CALLCOACH_DEBTOR_LINES", "banks")
+    with pytest.raises(ValueError, match="CALLCOACH_DEBTOR_LINES"):
+        resolve_lines(None, ScriptedBackend())
