@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def reader() -> ClarityReader:
     from core.analysis.embedder import default_embedder
 
-    return ClarityReader(encode=default_embedder().encode)
+    embedder = default_embedder()
+    return ClarityReader(encode=embedder.encode, layers=embedder.encode_layers)
 
 
 CUES = default_cues()
@@ -95,7 +96,8 @@ def test_the_parts_measure_what_they_say(reader):
 
 def test_the_model_ships_with_its_card_and_licences():
     model = ClarityModel.load()
-    assert model.embedding_weights is not None and len(model.embedding_weights) == 384
+    assert model.layers and model.embedding_weights is not None
+    assert len(model.embedding_weights) == 384 * len(model.layers)
     card = (ROOT / "core" / "analysis" / "models" / "clarity.md").read_text(encoding="utf-8")
     assert "CC BY" in card and "public domain" in card and "NonCommercial" in card
     assert "public domain" in model.card["data"]
@@ -112,3 +114,33 @@ def test_bad_files_are_one_clear_line(tmp_path):
     model.write_text(json.dumps({"features": ["flesch"]}), encoding="utf-8")
     with pytest.raises(ClarityError, match="not a clarity model"):
         ClarityModel.load(model)
+
+
+def test_layer_means_are_the_same_one_at_a_time_batched_and_cached():
+    import numpy as np
+
+    from core.analysis.embedder import Embedder
+
+    embedder = Embedder()
+    texts = ["we can set up a plan of number a month", "the outstanding indebtedness necessitates remediation",
+             "ok"]
+    batched = embedder.encode_layers(texts, (1, 3))
+    alone = np.vstack([Embedder().encode_layers([t], (1, 3)) for t in texts])
+    assert batched.shape == (3, 2 * 384)
+    np.testing.assert_allclose(batched, alone, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(batched[:, :384], axis=1), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(embedder.encode_layers(texts[1:2], (1, 3))[0], batched[1])  # from the cache
+    assert not np.allclose(batched[:, :384], batched[:, 384:])  # two layers, not one twice
+
+
+def test_the_analyzer_reads_clarity_with_the_trained_layers(reader):
+    from core.analysis.analyzer import Analyzer, split_sentences
+    from core.transcript import Transcript, Turn
+
+    turn = "Notwithstanding the aforementioned, remittance is necessitated. Would $50 a month work for you?"
+    analyzer = Analyzer()
+    live = analyzer.analyze_turn(turn, speaker="agent").clarity
+    batch = analyzer.analyze_many([Transcript(id="c", turns=[Turn(speaker="agent", text=turn)])])[0][0].clarity
+    direct = reader.read(split_sentences(turn))
+    assert live.readability == batch.readability == direct.readability
+    assert live.readability != ClarityReader().read(split_sentences(turn)).readability  # the layers are read

@@ -175,7 +175,8 @@ class Analyzer:
         self._q_open = [re.compile(p, FLAGS) for p in q.open.get(language, [])]
         self._q_open_any = [re.compile(p, FLAGS) for p in q.open_anywhere.get(language, [])]
         self._q_imperative = [re.compile(p, FLAGS) for p in q.imperative_open.get(language, [])]
-        self._graded = GradedReadings(language, self._bank if self.semantic else None, self.split_sentences)
+        self._graded = GradedReadings(language, self._bank if self.semantic else None, self.split_sentences,
+                                      embedder=lambda: self.embedder)
         self._ready = False
         self._lock = threading.Lock()
 
@@ -289,6 +290,8 @@ class Analyzer:
             distinct = self.texts_to_embed(transcripts)
             for start in range(0, len(distinct), batch_size):
                 self.embedder.encode(distinct[start : start + batch_size])
+            agent = [text for t in transcripts for speaker, text in map(_speaker_text, t.turns) if speaker == "agent"]
+            self._graded.prepare(agent)
         return [self.analyze_transcript(t) for t in transcripts]
 
     def texts_to_embed(self, transcripts: Sequence[Transcript]) -> list[str]:

@@ -4,8 +4,9 @@ Parts, each 0-1 (1 = clear), combined with :data:`PARTS`:
 
 * readability: a trained model (``models/clarity.json``, ``training/train_clarity.py``): word
   and sentence difficulty (Flesch reading ease, syllables and long words, sentence length,
-  punctuation) with signs fixed so that plainer is never worse, plus what the turn is about
-  (the sentence embedding of its *canonical* form: lower case, no punctuation, jargon and the
+  punctuation) with signs fixed so that plainer is never worse, plus what the turn says and how
+  (the MiniLM token states of its *canonical* form averaged per hidden layer,
+  ``Embedder.encode_layers``; the canonical form is lower case, no punctuation, jargon and the
   harder words of ``clarity.yaml`` replaced by their plain words, numbers as "number");
 * sentence length: the longest sentence, 16 words or fewer is full marks, 40 or more none;
 * jargon: collection terms a debtor may not know (``clarity.yaml``), measured on the turn;
@@ -147,6 +148,7 @@ class ClarityModel:
     centre: float  # the prediction mapped to 0.5
     spread: float  # ... and how fast it moves towards 0 or 1
     card: dict
+    layers: tuple[int, ...] | None = None  # the embedding read: these layers' token means (None: the sentence embedding)
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> ClarityModel:
@@ -156,10 +158,12 @@ class ClarityModel:
             if tuple(d["features"]) != FEATURES:
                 raise ValueError(f"features {d['features']} are not {list(FEATURES)}")
             emb = d.get("embedding_weights")
+            layers = d.get("embedding_layers")
             return cls(np.asarray(d["mean"], dtype=float), np.asarray(d["scale"], dtype=float),
                        np.asarray(d["lexical_weights"], dtype=float),
                        np.asarray(emb, dtype=np.float32) if emb else None, float(d["bias"]),
-                       float(d["centre"]), float(d["spread"]), dict(d.get("card", {})))
+                       float(d["centre"]), float(d["spread"]), dict(d.get("card", {})),
+                       tuple(int(k) for k in layers) if layers else None)
         except FileNotFoundError:
             raise ClarityError([f"{path}: no such file (train it: python -m training.train_clarity)"]) from None
         except (ValueError, KeyError, TypeError) as exc:
@@ -179,13 +183,16 @@ class ClarityModel:
 
 
 class ClarityReader:
-    """Reads turns for clarity. ``encode``: the analysis embedder's (None: lexical measures only)."""
+    """Reads turns for clarity. ``encode``: the analysis embedder's; ``layers``: its
+    ``encode_layers``, for a model that reads layer means (None for both: lexical measures only)."""
 
     def __init__(self, encode: Callable[[list[str]], np.ndarray] | None = None, cues: ClarityCues | None = None,
-                 model: ClarityModel | None = None) -> None:
+                 model: ClarityModel | None = None,
+                 layers: Callable[[list[str], Sequence[int]], np.ndarray] | None = None) -> None:
         self.cues = cues or default_cues()
         self._model = model
         self.encode = encode
+        self.layers = layers
         self._canonical: dict[str, str] = {}
         c = self.cues
         self._plain = {k.lower(): v for k, v in c.plain_words.items()}
@@ -226,6 +233,28 @@ class ClarityReader:
         text = self._plain_rx.sub(lambda m: self._plain[m.group(0).lower()], text)
         return " ".join(re.sub(r"[^\w\s']", " ", text).split())
 
+    @property
+    def embeds(self) -> bool:
+        """Whether the trained part reads an embedding of the canonical form here."""
+        return (self.layers if self.model.layers else self.encode) is not None
+
+    def embedding(self, text: str) -> np.ndarray | None:
+        """What the trained part reads of the canonical form of ``text`` (None: nothing to read with)."""
+        canon = self.canonical(text)
+        if not canon:
+            return None
+        if self.model.layers:
+            return np.asarray(self.layers([canon], self.model.layers)[0]) if self.layers is not None else None
+        return np.asarray(self.encode([canon])[0]) if self.encode is not None else None
+
+    def prepare(self, texts: Sequence[str]) -> None:
+        """Embed the canonical forms of many turns at once (the embedder caches them)."""
+        canon = list(dict.fromkeys(c for c in map(self.canonical, texts) if c))
+        if canon and self.model.layers and self.layers is not None:
+            self.layers(canon, self.model.layers)
+        elif canon and not self.model.layers and self.encode is not None:
+            self.encode(canon)
+
     def jargon_terms(self, text: str) -> list[str]:
         return [m.group(0) for m in self._jargon_rx.finditer(text)]
 
@@ -241,9 +270,8 @@ class ClarityReader:
         if not sentences:
             return ClarityReading()
         text = " ".join(sentences)
-        if embedding is None and self.encode is not None:
-            canon = self.canonical(text)
-            embedding = np.asarray(self.encode([canon])[0]) if canon else None
+        if embedding is None:
+            embedding = self.embedding(text)
         plain = split(self.without_jargon(text)) or sentences
         measures = lexical(plain)
         readability = self.model.part(self.model.predict(measures, embedding))

@@ -58,6 +58,8 @@ class Embedder:
         self.small_batch_threads = small_batch_threads
         self._model = None
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.layer_cache_size = 20_000
+        self._layer_cache: OrderedDict[tuple[str, tuple[int, ...]], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
         self._load_lock = threading.Lock()
         self.encode_calls = 0
@@ -127,6 +129,49 @@ class Embedder:
             if any(r is None for r in rows):  # cache smaller than this call: encode directly
                 return self._encode_uncached(sentences)
             return np.stack(rows).astype(np.float32, copy=False)
+
+    def encode_layers(self, texts: Sequence[str], layers: Sequence[int]) -> np.ndarray:
+        """Each text's token states averaged over its tokens, per hidden layer of ``layers`` (0: the
+        token embeddings), each L2-normalised, concatenated: shape (n, len(layers) * dim), float32.
+
+        A text the model's word pieces cut in the middle of a word reads differently from one in
+        common words, and lower layers keep more of that than the final sentence embedding: the
+        clarity reading's trained part reads them (cached by text and layers).
+        """
+        texts = list(texts)
+        layers = tuple(layers)
+        with self._lock:
+            todo = list(dict.fromkeys(t for t in texts if (t, layers) not in self._layer_cache))
+            if todo:
+                for start in range(0, len(todo), self.batch_size):
+                    chunk = todo[start : start + self.batch_size]
+                    for t, v in zip(chunk, self._layer_means(chunk, layers), strict=True):
+                        self._layer_cache[(t, layers)] = v
+                while len(self._layer_cache) > self.layer_cache_size:
+                    self._layer_cache.popitem(last=False)
+            rows = [self._layer_cache.get((t, layers)) for t in texts]
+            if any(r is None for r in rows):  # more texts than the cache holds
+                return self._layer_means(texts, layers)
+            if not rows:
+                return np.zeros((0, len(layers) * self.dim), dtype=np.float32)
+            return np.stack(rows)
+
+    def _layer_means(self, texts: list[str], layers: tuple[int, ...]) -> np.ndarray:
+        import torch
+
+        model = self._load()
+        encoder = model[0].auto_model
+        prepare = getattr(model, "preprocess", None) or model.tokenize
+        threads = self.small_batch_threads if len(texts) <= self.small_batch else None
+        with _torch_threads(threads), torch.inference_mode():
+            features = prepare(texts)
+            features = {k: v.to(model.device) for k, v in features.items() if k in ("input_ids", "attention_mask",
+                                                                                    "token_type_ids")}
+            states = encoder(**features, output_hidden_states=True).hidden_states
+            mask = features["attention_mask"].unsqueeze(-1).float()
+            pooled = [(states[k].float() * mask).sum(1) / mask.sum(1).clamp(min=1.0) for k in layers]
+            out = torch.cat([torch.nn.functional.normalize(x, p=2, dim=1) for x in pooled], dim=1)
+        return out.cpu().numpy().astype(np.float32, copy=False)
 
     def _encode_uncached(self, sentences: list[str]) -> np.ndarray:
         vecs = self._embed(sentences)
