@@ -113,3 +113,44 @@ def test_a_bad_cue_file_is_one_clear_line(tmp_path):
     bad.write_text(text.replace("blame:\n", "blame:\n  - \"(unclosed\"\n", 1), encoding="utf-8")
     with pytest.raises(EmpathyError, match=r"blame.*does not compile"):
         load_cues(bad)
+
+
+def test_the_reflection_model_ships_with_its_card_and_matches_its_data():
+    import hashlib
+
+    from core.analysis.empathy import REFLECTION_MODEL_FILE, ReflectionModel
+
+    model = ReflectionModel.load()
+    assert model.embedding_weights.shape == (384,)
+    data = Path(__file__).parent.parent / "training" / "data" / "reflection_pairs.yaml"
+    assert model.card["data_sha256"] == hashlib.sha256(data.read_bytes()).hexdigest(), "retrain: the data changed"
+    assert "written for this project" in model.card["data"]
+    card = REFLECTION_MODEL_FILE.with_suffix(".md").read_text(encoding="utf-8")
+    assert "NonCommercial" in card and "never trained on" in card
+
+
+def test_the_trained_reflection_term_reads_a_frameless_restatement_higher(reader):
+    cues_only = EmpathyReader(encode=reader.encode, model_id="all-MiniLM-L6-v2", reflection_model=None)
+    said = "I lost my job in March and now I'm three months behind on rent."
+    reply = "Three months behind, and since March without the job."
+    trained, cued = _read(reader, said, reply).reflection.strength, _read(cues_only, said, reply).reflection.strength
+    assert trained > cued, (trained, cued)
+    advice = "You should ask your landlord for more time."
+    assert _read(reader, said, advice).reflection.strength < trained
+
+
+def test_residual_training_keeps_the_cue_logit_and_learns_the_embedding_term():
+    import numpy as np
+
+    from training.train_reflection import fit, predict
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 14))
+    E = rng.normal(size=(200, 8))
+    y = (E[:, 0] + 0.3 * rng.normal(size=200)) > 0
+    m = fit(X, E, y, 0.3, "residual")
+    X2 = X.copy()
+    X2[:, 1:] += 5.0  # features other than the cue logit are not read
+    np.testing.assert_allclose(predict(m, X2, E), predict(m, X, E))
+    np.testing.assert_allclose(predict(m, X + np.eye(14)[0], E) - predict(m, X, E), 1.0)  # the cue logit: weight 1
+    assert m["embedding_weights"][0] > 2 * np.abs(m["embedding_weights"][1:]).max()

@@ -12,6 +12,8 @@ is its best sentence's (so adding a sentence never lowers it):
   saying back the other person's own content (shared content words with their last turn, and
   the embedding similarity of a sentence to theirs), in the second person, and not advice, the
   speaker's own story or business ("you should try ...", "when I lost my job ...");
+  these cues give a logit, and a trained term on the sentence's embedding (``models/reflection.json``,
+  learnt from authored reply pairs) is added to it;
 * exploration: an open question or an invitation to say more, about the person rather than a
   payment or an ID check; strong when it picks up what they said or asks about feelings.
 
@@ -36,6 +38,11 @@ from core.analysis.readings import EmpathyReading, Mechanism
 from core.datafile import DataFileError, load_model, read_text
 
 CUES_FILE = Path(__file__).resolve().parent / "empathy.yaml"
+REFLECTION_MODEL_FILE = Path(__file__).resolve().parent / "models" / "reflection.json"
+# What the trained reflection model reads of a sentence, besides its embedding.
+REFLECTION_FEATURES = ("cue_logit", "frame", "interprets", "generic_frame", "names_feeling", "second_person",
+                       "shared_words", "advice_or_own_story", "question", "sim_reflection", "sim_not_reflection",
+                       "sim_their_turn", "sim_acknowledgement", "sim_exploration")
 FLAGS = re.IGNORECASE | re.UNICODE
 # How much each mechanism can carry a turn's empathy on its own.
 WEIGHTS = {"acknowledgement": 0.75, "reflection": 0.9, "exploration": 0.7}
@@ -164,16 +171,75 @@ def _sim_strength(sim: float, centre: float, scale: float = 0.06) -> float:
     return _squash((sim - centre) / scale)
 
 
+def reflection_features(c: SentenceCues, sim: dict[str, float | None], prev_stems: set[str] | frozenset[str],
+                        cue_logit: float) -> np.ndarray:
+    """One sentence's :data:`REFLECTION_FEATURES` (similarities missing: 0)."""
+    shared = len(c.stems & prev_stems) / max(3, len(c.stems)) if prev_stems else 0.0
+
+    def s(key: str) -> float:
+        return float(sim[key]) if sim.get(key) is not None else 0.0
+
+    return np.array([cue_logit, c.refl_strong, c.interprets, c.refl_weak, c.named, c.you, shared, c.against,
+                     c.question, s("refl"), s("not"), s("prev"), s("ack"), s("explore")], dtype=np.float64)
+
+
+class ReflectionModel:
+    """The trained reflection reading of one sentence (``models/reflection.json``,
+    ``training/train_reflection.py``): a logistic model over :data:`REFLECTION_FEATURES`
+    (standardised) and the sentence's embedding. The shipped one keeps the cue logit as it is and
+    adds a learnt term on the embedding."""
+
+    def __init__(self, mean, scale, weights, embedding_weights, bias: float, card: dict | None = None) -> None:
+        self.mean = np.asarray(mean, dtype=np.float64)
+        self.scale = np.asarray(scale, dtype=np.float64)
+        self.weights = np.asarray(weights, dtype=np.float64)
+        self.embedding_weights = np.asarray(embedding_weights, dtype=np.float32)
+        self.bias = float(bias)
+        self.card = dict(card or {})
+
+    @classmethod
+    def load(cls, path: Path | str | None = None) -> ReflectionModel:
+        import json
+
+        path = Path(path) if path else REFLECTION_MODEL_FILE
+        try:
+            d = json.loads(path.read_text(encoding="utf-8"))
+            if tuple(d["features"]) != REFLECTION_FEATURES:
+                raise ValueError(f"features {d['features']} are not {list(REFLECTION_FEATURES)}")
+            return cls(d["mean"], d["scale"], d["weights"], d["embedding_weights"], d["bias"], d.get("card"))
+        except FileNotFoundError:
+            raise EmpathyError([f"{path}: no such file (train it: python -m training.train_reflection)"]) from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise EmpathyError([f"{path}: not a reflection model ({exc}); retrain: "
+                                "python -m training.train_reflection"]) from None
+
+    def logit(self, features: np.ndarray, vector: np.ndarray) -> float:
+        x = (features - self.mean) / self.scale
+        return self.bias + float(x @ self.weights) + float(np.asarray(vector, dtype=np.float32) @ self.embedding_weights)
+
+    def strength(self, features: np.ndarray, vector: np.ndarray) -> float:
+        return _squash(self.logit(features, vector))
+
+
+@lru_cache(maxsize=1)
+def default_reflection_model() -> ReflectionModel:
+    return ReflectionModel.load()
+
+
 class EmpathyReader:
     """Reads turns for the empathy mechanisms. Build once (it embeds its exemplars once).
 
     ``encode`` is the analysis embedder's ``encode`` (None: cues and word overlap only, as for a
-    language the embedder does not speak).
+    language the embedder does not speak). ``reflection_model``: the trained reflection reading
+    (``training/train_reflection.py``), read where sentence embeddings are at hand: ``"default"``
+    the shipped ``models/reflection.json``, a path or a model; None: the cue logit alone.
     """
 
     def __init__(self, encode: Callable[[list[str]], np.ndarray] | None = None,
-                 cues: EmpathyCues | None = None, model_id: str | None = None, bank=None) -> None:
+                 cues: EmpathyCues | None = None, model_id: str | None = None, bank=None,
+                 reflection_model: ReflectionModel | str | Path | None = "default") -> None:
         self.cues = cues or default_cues()
+        self._reflection_model = reflection_model
         c = self.cues
         self.feelings = _words_rx(c.feelings)
         self.ack_strong, self.ack_weak = _rx(c.acknowledgement.strong), _rx(c.acknowledgement.weak)
@@ -204,6 +270,14 @@ class EmpathyReader:
                   "not": self.cues.reflection.not_exemplars, "explore": self.cues.exploration.exemplars}
         self._bank = bank
         self._slices = {k: bank.add(list(v)) for k, v in groups.items() if v}
+
+    @property
+    def reflection_model(self) -> ReflectionModel | None:
+        if self._reflection_model == "default":
+            self._reflection_model = default_reflection_model()
+        elif isinstance(self._reflection_model, str | Path):
+            self._reflection_model = ReflectionModel.load(self._reflection_model)
+        return self._reflection_model
 
     @property
     def exemplars(self) -> dict[str, np.ndarray]:
@@ -237,7 +311,7 @@ class EmpathyReader:
             row = {k: (float(v[i]) if v is not None else None) for k, v in sims.items()}
             scored = {
                 "acknowledgement": self._acknowledgement(c, row),
-                "reflection": self._reflection(c, row, prev_stems),
+                "reflection": self._reflection(c, row, prev_stems, vectors[i] if vectors is not None else None),
                 "exploration": self._exploration(c, row, prev_stems),
             }
             for name, value in scored.items():
@@ -328,7 +402,16 @@ class EmpathyReader:
             value = max(value, 0.85 * _sim_strength(sim["ack"], 0.62))
         return value
 
-    def _reflection(self, c: SentenceCues, sim: dict[str, float | None], prev_stems: set[str]) -> float:
+    def _reflection(self, c: SentenceCues, sim: dict[str, float | None], prev_stems: set[str],
+                    vector: np.ndarray | None = None) -> float:
+        cue = self._reflection_cues(c, sim, prev_stems)
+        model = self.reflection_model
+        if model is None or vector is None or sim["refl"] is None:
+            return _squash(cue)
+        return model.strength(reflection_features(c, sim, prev_stems, cue), vector)
+
+    def _reflection_cues(self, c: SentenceCues, sim: dict[str, float | None], prev_stems: set[str]) -> float:
+        """The cue-based reflection logit of one sentence (the trained model's first feature)."""
         shared = len(c.stems & prev_stems) / max(3, len(c.stems)) if prev_stems else 0.0
         x = -3.2 + 2.6 * c.refl_strong + 2.2 * c.interprets + 1.2 * c.refl_weak * (not c.refl_strong)
         x += 0.5 * c.named + 0.5 * c.you + 2.2 * shared - 1.6 * c.against * (not c.refl_strong)
@@ -338,7 +421,7 @@ class EmpathyReader:
             x += 4.0 * max(0.0, sim["prev"] - 0.35) * (1.0 if c.you else 0.5)
         if c.question and not c.refl_strong:
             x -= 1.5  # a question explores; it says back only in a restating frame ("so you ...?")
-        return _squash(x)
+        return x
 
     def _exploration(self, c: SentenceCues, sim: dict[str, float | None], prev_stems: set[str]) -> float:
         if not c.question and not c.opener:
