@@ -252,15 +252,19 @@ CALL_STEPS = (
 )
 
 
-def call_prompts(style: str) -> list[list[dict[str, str]]]:
+def call_prompts(style: str, window: tuple[int, int, int] | None = None) -> list[list[dict[str, str]]]:
     """The actor's prompts for the debtor's first four lines of a fixed call, in ``style``.
 
     The collector's lines are CALL_STEPS's, the debtor's earlier lines the persona's
     own authored line for the intent: every engine sees the same prompts whatever it generated.
+    ``window``: ``(keep, step, origin)`` puts the turns from ``history_window.window_start`` in
+    the prompt instead of the actor's sliding window (to measure a stepped window before the
+    actor uses one).
     """
     from core.transcript import Turn
     from simulator.actor import TUNED_HISTORY_TURNS, build_messages, placeholders
     from simulator.director import Decision, initial_state
+    from simulator.history_window import window_start
     from simulator.intents import Intent
     from simulator.personas import load_personas
 
@@ -272,7 +276,11 @@ def call_prompts(style: str) -> list[list[dict[str, str]]]:
         history.append(Turn(speaker="agent", text=agent_line))
         decision = Decision(Intent[intent_name], state, (), "bench", {})
         turns = TUNED_HISTORY_TURNS if style == "tuned" else 8
-        prompts.append(build_messages(persona, decision, history, history_turns=turns, agent_name="Sam", style=style))
+        recent = history
+        if window is not None:
+            recent = history[window_start(len(history), *window):]
+            turns = len(recent)
+        prompts.append(build_messages(persona, decision, recent, history_turns=turns, agent_name="Sam", style=style))
         line = persona.fallback_lines[decision.intent][0].format_map(placeholders(persona, decision, "Sam"))
         history.append(Turn(speaker="debtor", text=line))
     return prompts
@@ -308,7 +316,7 @@ def fresh_process_figures(spec: str, backend_kwargs: dict[str, Any]) -> dict[str
     started = time.perf_counter()
     backend = make_backend(spec, **backend_kwargs)
     start_s = time.perf_counter() - started
-    prompts = call_prompts(getattr(backend, "prompt_style", "full"))
+    prompts = call_prompts(getattr(backend, "prompt_style", "full"))  # the start, whatever the window
     line = time_reply(backend, prompts[-1], max_new_tokens=20)
     return {"start_cached_s": start_s, "ttft_first_line_s": line["ttft_s"], "peak_rss_mb": _peak_rss_mb()}
 
@@ -333,14 +341,18 @@ def compare_engines(
     repeats: int = 3,
     fresh_process: bool = True,
     backend_kwargs: dict[str, Any] | None = None,
+    window: tuple[int, int, int] | None = None,
 ) -> dict[str, Any]:
-    """The engines on the same call, interleaved (see the module docstring); ratios to the first."""
+    """The engines on the same call, interleaved (see the module docstring); ratios to the first.
+
+    ``window``: the call's prompts hold a stepped history window (``call_prompts``)."""
     specs = list(dict.fromkeys(specs))
     kwargs = {spec: _kwargs_for(spec, backend_kwargs or {}) for spec in specs}
     result: dict[str, Any] = {
         "engines": {}, "python": platform.python_version(), "cpus": os.cpu_count(),
         "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "call": f"{CALL_PERSONA}: {', '.join(intent for _, intent in CALL_STEPS)}",
+        "history_window": list(window) if window else "the actor's",
     }
     backends = {}
     with tempfile.TemporaryDirectory(prefix="callcoach-bench-") as cache, _cache_dir(cache):
@@ -349,7 +361,7 @@ def compare_engines(
             result["engines"][spec] = {"load_cold_s": round(load_s, 3)}
         rounds: dict[str, list[dict[str, float]]] = {spec: [] for spec in specs}
         children: dict[str, list[dict[str, float] | None]] = {spec: [] for spec in specs}
-        prompts = {spec: call_prompts(getattr(b, "prompt_style", "full")) for spec, b in backends.items()}
+        prompts = {spec: call_prompts(getattr(b, "prompt_style", "full"), window) for spec, b in backends.items()}
         for spec, backend in backends.items():  # a first call pays one-time set-up: not timed
             backend.generate(prompts[spec][0], config=GREEDY.replace(max_new_tokens=4))
         for i in range(repeats):

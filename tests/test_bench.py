@@ -30,3 +30,17 @@ def test_bench_reply_writes_the_figures(tiny_model_dir, tmp_path):  # noqa: F811
     assert figures["decode_tok_s"] > 0 and figures["ttft_s"] > 0
     assert figures["followup_prefill_tokens_reuse"] < figures["followup_prefill_tokens_no_reuse"]
     assert figures["llama_cpp"] == "not applicable (not a GGUF backend)"
+
+
+def test_call_prompts_with_a_stepped_window_extend_the_last_prompt():
+    """``window`` puts history_window's turns in the bench call's prompts: the 4th prompt then
+    begins with the whole 3rd but its stage direction; the actor's sliding window does not."""
+    from simulator.bench import call_prompts
+
+    sliding = call_prompts("tuned")
+    stepped = call_prompts("tuned", (4, 4, 1))
+    assert len(sliding) == len(stepped) == 4
+    assert stepped[:3] == sliding[:3]  # the window first moves after the 3rd line
+    assert stepped[3][: len(stepped[2]) - 1] == stepped[2][:-1]
+    assert sliding[3][: len(sliding[2]) - 1] != sliding[2][:-1]
+    assert len(stepped[3]) == len(sliding[3]) + 2  # 6 turns of history against 4
