@@ -268,8 +268,9 @@ def test_prefix_reuse_feeds_less(tiny_gguf, reuse_block):
 
 
 def test_slots_keep_interleaved_calls_reusing(tiny_gguf):
-    """Two calls taking turns on one backend: with two slots each call still reuses its own
-    prompt, and every reply is the fresh backend's bit for bit; with one slot they evict each other."""
+    """Two calls (two personas) taking turns on one backend: with two slots each call still
+    reuses its own prompt, and every reply is the fresh backend's bit for bit; with one slot they
+    evict each other."""
     spec = f"llamacpp:{tiny_gguf}"
     two = make_backend(spec, threads=1, reuse_block=16, slots=2)
     one = make_backend(spec, threads=1, reuse_block=16)
@@ -284,12 +285,17 @@ def test_slots_keep_interleaved_calls_reusing(tiny_gguf):
               "if she is available; it is about a medical bill from the hospital last spring."],
     }
     fed: dict[str, list[int]] = {"two": [], "one": [], "whole": []}
+    cards = {"a": CARD, "b": CARD.replace("Mark Hollis", "Dana Price").replace("Dayton", "Akron")}
+
+    def prompt(call: str, turns: list[str]) -> list[dict]:
+        return [{"role": "system", "content": cards[call]}, *chat(*turns)[1:]]
+
     for extra in ("Do you have a minute?", "Could we talk about a plan?", "What could you pay?"):
-        for turns in calls.values():
-            want = fresh.generate(chat(*turns), greedy)
+        for call, turns in calls.items():
+            want = fresh.generate(prompt(call, turns), greedy)
             fed["whole"].append(fresh.last_prefill_tokens)
             for name, backend in (("two", two), ("one", one)):
-                assert backend.generate(chat(*turns), greedy) == want
+                assert backend.generate(prompt(call, turns), greedy) == want
                 fed[name].append(backend.last_prefill_tokens)
             turns += [want, extra]
     later = slice(2, None)  # each call's first prompt has nothing to reuse
@@ -300,6 +306,21 @@ def test_slots_keep_interleaved_calls_reusing(tiny_gguf):
         make_backend(spec, slots=0)
     for b in (two, one, fresh):
         b.close()
+
+
+def test_a_lone_call_reuses_as_much_with_slots(tiny_gguf):
+    """Prompts that share only the card (a sliding history window) still reuse it with empty slots
+    around: the bench's 4th turn fed its whole prompt when empty slots were preferred."""
+    spec = f"llamacpp:{tiny_gguf}"
+    fed = {}
+    for slots in (1, 4):
+        backend = make_backend(spec, threads=1, reuse_block=16, slots=slots)
+        backend.stop_on_eos = False
+        for line in ("Hello, is this Mark?", "Sorry, wrong number, is this the Hollis residence?"):
+            backend.generate(chat(line), GenerationConfig(max_new_tokens=4, temperature=0))
+        fed[slots] = backend.last_prefill_tokens
+        backend.close()
+    assert fed[4] == fed[1] < len(make_backend(spec, threads=1).prompt_ids(chat("Sorry, wrong number, is this the Hollis residence?")))
 
 
 def test_a_closed_stream_stops_generating(tiny):

@@ -284,14 +284,15 @@ class LlamaCppBackend(LocalBackend):
     # ---- generation ----------------------------------------------------------------------
 
     def _pick_slot(self, ids: list[int]) -> int:
-        """The slot for prompt ``ids``.
+        """The slot for prompt ``ids``: the one it reuses most, so a lone call never does worse
+        than with one slot.
 
-        A prompt continues a slot when it reuses all of the prompt held there but its last block
-        (``CONTINUE_SLACK`` tokens with exact reuse): the same call a turn later, whose prompt
-        replaces only the last stage direction. The slot it continues furthest, if any; else an
-        empty slot, so a new call, or a call whose history window moved, does not take over
-        another call's slot for the persona card they share; else the slot it reuses most, the
-        least recently used among equals.
+        Among slots that reuse as much: one the prompt continues (it reuses all of the slot's
+        prompt but its last block, or ``CONTINUE_SLACK`` tokens with exact reuse: the same call
+        a turn later), else the least recently used. Reusing nothing, it takes an empty slot if
+        there is one. Known limit: the backend does not know which call a prompt belongs to, so
+        a new call, or a call whose history window moved, takes the slot of another call of the
+        same persona (they share the card) and that call feeds its next prompt again.
         """
         self._uses += 1
         reuse = [self.reusable(held, ids) for held in self._held]
@@ -304,14 +305,11 @@ class LlamaCppBackend(LocalBackend):
             whole = len(held) // block * block - block if block else len(held) - CONTINUE_SLACK
             return reuse[k] >= whole
 
-        continued = [k for k in range(self.slots) if continues(k)]
-        empty = [k for k, held in enumerate(self._held) if held is None]
-        if continued:
-            best = max(continued, key=lambda k: (reuse[k], self._last_used[k]))
-        elif empty:
-            best = empty[0]
-        else:
-            best = max(range(self.slots), key=lambda k: (reuse[k], -self._last_used[k]))
+        most = max(reuse)
+        best = max(
+            (k for k in range(self.slots) if reuse[k] == most),
+            key=lambda k: (continues(k), self._held[k] is None, -self._last_used[k]),
+        )
         self._last_used[best] = self._uses
         return best
 
