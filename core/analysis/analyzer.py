@@ -82,6 +82,15 @@ _ABBREVIATIONS = re.compile(
 )
 _EN_SPLIT = re.compile(r"(?<=[.!?])[\"'’”)\]]*\s+|\n+|(?<=[.!?]{2})")
 _ZH_SPLIT = re.compile(r"(?<=[。！？!?；;])|\n+")
+# A sentence typed as a question without its question mark: a question word first (after "ok",
+# "so", "and"...), then a subject or verb ("how have things been", "whats your zip"); "how
+# about Friday" and "what a day" are not questions without the mark.
+_EN_QUESTION_START = re.compile(
+    r"^\W*(?:(?:ok(?:ay)?|so|and|well|alright|hey|hi|um|uh|but|then|now|like|just|oh)\b[\s,]*)*"
+    r"(?:(?:how|what|whats|when|where|why|who|which)(?:'s|'re)?\s+(?:is|are|was|were|do|does|did|have|has|can|could|would|will|should|much|many|long|often|things|you|your|time|day|kind|sort|happened|went|made|caused)"
+    r"|(?:can|could|would|will|do|does|did|is|are|have|has)\s+(?:you|u|ya|it|this|that|there|we|i|your))\b",
+    re.IGNORECASE,
+)
 _ZH_QUESTION_END = re.compile(r"[?？]\s*$|[吗呢吧么]\s*[。.]?$")
 
 
@@ -306,6 +315,9 @@ class Analyzer:
     def _is_question(self, s: str) -> bool:
         if s.rstrip().endswith(("?", "？")):
             return True
+        if self.language == "en":
+            # typed without a question mark: "how have things been", "ok so when can you pay"
+            return bool(_EN_QUESTION_START.search(s))
         return self.language == "zh" and bool(_ZH_QUESTION_END.search(s))
 
     def _question_type(self, s: str) -> QuestionType | None:
