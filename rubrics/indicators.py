@@ -279,6 +279,17 @@ def _graded(ind: MetricIndicator, view: CallView, eligible: list[int], res: Indi
             scored.append((metrics.scale(raw, ind.good, ind.bad), pos, _opportunity(view, pos)))
     if ind.metric in MECHANISMS:
         scored = [s for s in scored if s[2] >= OPPORTUNITY_AT]
+    if ind.metric != "clarity":
+        # A reply said in two turns ("I'm so sorry." then "Are you safe right now?") answers the
+        # other party once: the group counts as one turn, with its strongest reading, so adding
+        # a kind line before a reply can never lower the score.
+        best: dict[object, tuple[float, int, float]] = {}
+        for item in scored:
+            key = view.last_other[item[1]]
+            key = ("turn", item[1]) if key is None else key
+            if key not in best or item[0] > best[key][0]:
+                best[key] = item
+        scored = sorted(best.values(), key=lambda x: x[1])
     if not scored:
         return res
     if ind.scope == "call" and ind.metric != "clarity":

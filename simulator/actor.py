@@ -380,6 +380,18 @@ DEFAULT_LINES: LineSource = "bank"
 LINES_ENV = "CALLCOACH_DEBTOR_LINES"
 
 
+_GIVES_NAME = re.compile(
+    r"\b(?:this is|it'?s|its|i'?m|im|my name(?:'s| is)?|name'?s)\s+"
+    r"(?!(?:calling|sorry|just|not|here|with|from|trying|looking|going|about|a|an|the|so|really|afraid|glad|happy|me|him|her|regarding)\b)[A-Za-z]{2,}",
+    re.I,
+)
+
+
+def _said_a_name(history: list[Turn]) -> bool:
+    """The collector has said a name of theirs in this call ("this is Sam", "its carla")."""
+    return any(t.speaker == "agent" and _GIVES_NAME.search(t.text) for t in history)
+
+
 def resolve_lines(lines: str | None, backend: Backend) -> LineSource:
     """The lines a call uses: as asked, else $CALLCOACH_DEBTOR_LINES, else the backend's own."""
     chosen = lines or os.environ.get(LINES_ENV) or getattr(backend, "debtor_lines", DEFAULT_LINES)
@@ -451,13 +463,16 @@ class Actor:
             said=said,
             fill=placeholders(self.persona, decision, agent_name),
         )
+        last_agent = next((t for t in reversed(history) if t.speaker == "agent"), None)
+        if decision.intent is Intent.ask_who_is_calling and not _said_a_name(history):
+            # "And your name again?" presupposes a name given: not before one was
+            pairs = [(ln, t) for ln, t in pairs if not re.search(r"\bagain\b", t, re.I)] or pairs
         if decision.intent is Intent.answer_question and decision.topics and not any(ln.topic in decision.topics for ln, _ in pairs):
             # Asked about something their bank answers only with a fact not yet earned (or has no
             # line on): a person dodges it rather than answering something else.
             dodges = eligible(bank, Intent.deflect, revealed=decision.state.revealed, newly_revealed=(), said=said, fill=placeholders(self.persona, decision, agent_name))
             pairs = dodges or pairs
-        last = next((t for t in reversed(history) if t.speaker == "agent"), None)
-        return rank(pairs, collector_text=last.text if last else "", topics=decision.topics, embed=self._embed(), seed=self.seed * 7919 + turn_seed)
+        return rank(pairs, collector_text=last_agent.text if last_agent else "", topics=decision.topics, embed=self._embed(), seed=self.seed * 7919 + turn_seed)
 
     def stream(self, decision: Decision, history: list[Turn], *, agent_name: str | None = None, turn_seed: int = 0) -> Iterator[ActorEvent]:
         earlier = [t.text for t in history if t.speaker != "agent"]

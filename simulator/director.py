@@ -55,6 +55,9 @@ _QUESTION_START = re.compile(
 )
 
 
+_WHEN = re.compile(r"\bwhen(?:'s|s| is| do| does| will| are)?\b", re.I)
+
+
 def looks_like_question(text: str) -> bool:
     """A sentence of the turn starts the way a question does."""
     return any(_QUESTION_START.search(s.strip()) for s in re.split(r"[.!?\n]+", text) if s.strip())
@@ -363,6 +366,8 @@ class Director:
             return None
         if SIG.rights_statement in a.signals or SIG.legal_consequence in a.signals:
             return Intent.ask_proof, Outcome.dispute, "told of their rights: wants it in writing", {}, st
+        if a.question_topics and set(a.question_topics) <= {Topic.contact, Topic.representation, Topic.wellbeing}:
+            return Intent.answer_question, Outcome.dispute, "answers a plain question, still disputing", {}, st
         intent = Intent.dispute if st.intent != Intent.dispute else Intent.ask_proof
         return intent, Outcome.dispute, "disputes the debt until proof is offered", {}, st
 
@@ -372,6 +377,8 @@ class Director:
         if a.offer is not None:
             return self._consider_offer(st, a)
         if Topic.payment_ability not in a.question_topics:
+            return None
+        if revealed and _WHEN.search(a.text):  # "When's your next payday?" earned the payday: they say it (rule 9)
             return None
         if st.trust >= th.agree_trust - self.tune.money.capacity_question_margin and st.agent_turns >= th.min_turns_before_agreement:
             return self._counter(st, "asked what they could pay")
@@ -519,7 +526,7 @@ class Director:
             return Intent.vent, None, "upset that a stranger discusses her son's affairs", {}, st
         if AgentSignal.identity_check in present or AgentSignal.self_identification in present:
             return Intent.take_message, Outcome.message_taken, "not the account holder: offers to take a message", {}, st
-        if a.question:
+        if a.question and not (a.context.self_identified or AgentSignal.self_identification in present):
             return Intent.ask_who_is_calling, None, "asks what this is about", {}, st
         return Intent.take_message, Outcome.message_taken, "offers to take a message", {}, st
 
