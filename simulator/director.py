@@ -15,7 +15,15 @@ from datetime import date, timedelta
 from core.analysis.identifiers import identifiers_asked
 from core.analysis.types import Topic, TurnAnalysis
 from simulator.director_data import SIG, DirectorSignals, Mood, director_data, director_signals
-from simulator.intents import ENDING_INTENTS, AgentSignal, Intent, Meter, Outcome, Temperament
+from simulator.intents import (
+    ENDING_INTENTS,
+    WARM_TEMPERAMENTS,
+    AgentSignal,
+    Intent,
+    Meter,
+    Outcome,
+    Temperament,
+)
 from simulator.personas import Persona
 
 # The numbers the rules use and the signals each persona-level signal stands for are data, in
@@ -327,7 +335,10 @@ class Director:
             if st.agent_turns == 1 and AgentSignal.self_identification not in present and st.trust < self.tune.identity.ask_who_below_trust:
                 return Intent.ask_who_is_calling, None, "wants to know who is calling first", {}, st
             if kinds:
-                refuse = st.anger >= self.tune.identity.refuse_detail_at_anger
+                # too angry, or wary (not a warm temperament) of a caller who has not said who they are
+                unknown_caller = not (a.context.self_identified or AgentSignal.self_identification in present)
+                wary = self.persona.temperament not in WARM_TEMPERAMENTS and unknown_caller
+                refuse = st.anger >= self.tune.identity.refuse_detail_at_anger or wary
                 detail = {"identifiers": list(kinds), "confirm_name": not st.identity_confirmed, "refuse": refuse}
                 if refuse:
                     return Intent.confirm_identity, None, "too angry to give the detail asked for", detail, st
@@ -421,6 +432,8 @@ class Director:
             return Intent.vent, None, "the balance sets them off", {}, st
         if SIG.mini_miranda in a.signals and AgentSignal.empathy not in present:
             return Intent.acknowledge, None, "takes in the mini-Miranda", {}, st
+        if SIG.debt_mention in a.signals and temp is Temperament.cooperative:
+            return Intent.explain_hardship, None, "told what they owe, says why it slipped", {}, st
         if AgentSignal.empathy in present:
             if st.distress >= tune.explain_at_distress:
                 return Intent.explain_hardship, None, "empathy lets them explain", {}, st

@@ -18,12 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.analysis.identifiers import IdentifierKind
 from core.datafile import MAX_LIST_ITEMS, DataFileError, Line, load_file
-from simulator.intents import Temperament
+from simulator.intents import WARM_TEMPERAMENTS
 from simulator.personas import Persona
 
 PATH = Path(__file__).resolve().parent / "data" / "identity_lines.yaml"
 Lines = Annotated[list[Line], Field(min_length=1, max_length=MAX_LIST_ITEMS)]
-WARM = frozenset({Temperament.cooperative, Temperament.distressed, Temperament.vulnerable})
 # The detector's kinds and the persona fields (and placeholders) that answer them.
 _FIELD: dict[str, str] = {"dob": "dob", "address": "address", "zip": "zip", "ssn4": "id_last4", "account4": "account_last4"}
 
@@ -108,7 +107,7 @@ def identity_answer(persona: Persona, kinds: tuple[IdentifierKind, ...], *, conf
     if refuse:
         return choose(lang.refuse)
     parts = [choose(lang.confirm_name)] if confirm_name else []
-    tone = lang.tones["warm" if persona.temperament in WARM else "guarded"]
+    tone = lang.tones["warm" if persona.temperament in WARM_TEMPERAMENTS else "guarded"]
     for n, kind in enumerate(kinds[:2]):
         field = _FIELD[kind]
         if field != "account_last4" and persona.identity is None:

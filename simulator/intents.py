@@ -72,6 +72,11 @@ class Temperament(str, Enum):
     represented = "represented"
 
 
+# Temperaments that give an identifying detail warmly, even to a caller who has not said who they
+# are; the others are guarded (simulator/director.py, simulator/identity_lines.py).
+WARM_TEMPERAMENTS = frozenset({Temperament.cooperative, Temperament.distressed, Temperament.vulnerable})
+
+
 class AgentSignal(str, Enum):
     """Agent-side signals that move the debtor's meters (personas set their sensitivities)."""
 
