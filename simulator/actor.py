@@ -465,8 +465,8 @@ class Actor:
         )
         last_agent = next((t for t in reversed(history) if t.speaker == "agent"), None)
         if decision.intent is Intent.ask_who_is_calling and not _said_a_name(history):
-            # "And your name again?" presupposes a name given: not before one was
-            pairs = [(ln, t) for ln, t in pairs if not re.search(r"\bagain\b", t, re.I)] or pairs
+            # "And your name again?", "you said your name was what?" presuppose a name given
+            pairs = [(ln, t) for ln, t in pairs if not re.search(r"\b(?:again|you said|said your)\b", t, re.I)] or pairs
         if decision.intent is Intent.answer_question and decision.topics and not any(ln.topic in decision.topics for ln, _ in pairs):
             # Asked about something their bank answers only with a fact not yet earned (or has no
             # line on): a person dodges it rather than answering something else.

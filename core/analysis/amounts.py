@@ -243,4 +243,8 @@ def find_date(text: str, today: date | None = None) -> tuple[str, int | None] | 
 def _looks_like_not_a_date(text: str, m: re.Match[str]) -> bool:
     # "the 3rd payment", "my 2nd call": an ordinal that counts things, not a day of the month
     after = text[m.end():m.end() + 20].lower()
-    return bool(re.match(r"\s+(?:payment|instal|call|time|notice|letter|month|week|year|floor)", after))
+    return bool(re.match(
+        r"\s+(?:payment|instal|call|time|notice|letter|month|week|year|floor|line|card|account|loan|number|phone|"
+        r"person|one|thing|step|page|bill|statement|charge|fee|attempt|try|option|question|job|shift|address|digit)",
+        after,
+    ))
