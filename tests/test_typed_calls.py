@@ -49,3 +49,11 @@ def test_a_safety_first_call_passes_and_its_kindness_counts(walter):
     assert (9, "asks_about_safety", "+") in empathy and (9, "acknowledges_hardship", "+") in empathy
     # "its about your card, how have things been for you lately?" is an open question
     assert (7, "open_questions", "-") not in _evidence(walter, "call_flow")
+
+
+def test_saying_what_a_disputed_call_is_about_is_not_pressing_for_payment():
+    # "its about the second line on your crestline wireless account, 612 dollars", said after
+    # "This debt isn't mine": it names the account; "the second line" is no date, no offer
+    score = score_transcript(load("priya-dispute"))
+    assert not score.violations, [v.rule for v in score.violations]
+    assert (11, "states_rights", "+") in _evidence(score, "compliance")
