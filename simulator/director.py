@@ -309,6 +309,9 @@ class Director:
         if st.anger >= th.hang_up_anger:
             return Intent.hang_up, Outcome.hang_up, "anger reached the hang-up threshold", {}, st
         if st.agent_turns > th.patience_turns:
+            if "follow_up" in sig or Topic.contact in a.question_topics:
+                # out of time, and the caller offers to call back later: they take it and go
+                return Intent.goodbye, st.outcome or Outcome.ended_by_agent, "out of time: takes the offered call-back", {}, st
             return Intent.hang_up, st.outcome or Outcome.hang_up, "ran out of patience", {}, st
         return None
 

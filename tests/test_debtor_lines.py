@@ -188,3 +188,12 @@ def test_which_lines_a_call_uses(monkeypatch):
     monkeypatch.setenv("CALLCOACH_DEBTOR_LINES", "banks")
     with pytest.raises(ValueError, match="CALLCOACH_DEBTOR_LINES"):
         resolve_lines(None, ScriptedBackend())
+
+
+def test_out_of_time_a_busy_debtor_takes_the_offered_call_back(analyzer):
+    greg = LIB.get("busy-greg")
+    lines = ["hi is this greg? its leah with bayside credit solutions", "sorry, this is about your lumen card"]
+    lines += ["ok", "got it", "right", "sure", "alright"][: greg.thresholds.patience_turns - 2]
+    lines += ["Would it be easier if I called you back later instead of doing this now?"]
+    s = call(analyzer, "busy-greg", lines)
+    assert s.replies[-1].intent is Intent.goodbye and s.ended
