@@ -159,7 +159,7 @@ _REFUSES = re.compile(
 _ASKS_WHO = re.compile(
     r"\bwho(?:'s| is|'re| are|'d| did)?\s*(?:this|it|calling|asking|speaking|you|with)\b|what company|who you('?re| are) with|"
     r"and you are|your (full )?name|what'?s your name|where (are you|you'?re) calling from|calling from where|who'?s this|"
-    r"which (outfit|company|agency)|who (are )?you with",
+    r"which (\w+ )?(outfit|company|agency)|who (are )?you with",
     re.I,
 )
 _YES = re.compile(

@@ -387,6 +387,14 @@ _GIVES_NAME = re.compile(
 )
 
 
+_DEBT_WORDS = re.compile(r"\b(?:debts?|dispute\w*|owe[sd]?|balance|bills?|account|card|loan|payments?|creditor|reference number)\b|\$|\d", re.I)
+
+
+def _said_the_debt(history: list[Turn]) -> bool:
+    """The collector has said something about the debt in this call."""
+    return any(t.speaker == "agent" and _DEBT_WORDS.search(t.text) for t in history)
+
+
 def _said_a_name(history: list[Turn]) -> bool:
     """The collector has said a name of theirs in this call ("this is Sam", "its carla")."""
     return any(t.speaker == "agent" and _GIVES_NAME.search(t.text) for t in history)
@@ -467,6 +475,9 @@ class Actor:
         if decision.intent is Intent.ask_who_is_calling and not _said_a_name(history):
             # "And your name again?", "you said your name was what?" presuppose a name given
             pairs = [(ln, t) for ln, t in pairs if not re.search(r"\b(?:again|you said|said your)\b", t, re.I)] or pairs
+        if decision.intent is Intent.ask_who_is_calling and not _said_the_debt(history):
+            # "what's your mailing address? I need it for my dispute letter" presupposes the debt
+            pairs = [(ln, t) for ln, t in pairs if not _DEBT_WORDS.search(t)] or pairs
         if decision.intent is Intent.answer_question and decision.topics and not any(ln.topic in decision.topics for ln, _ in pairs):
             # Asked about something their bank answers only with a fact not yet earned (or has no
             # line on): a person dodges it rather than answering something else.
