@@ -57,3 +57,10 @@ def test_saying_what_a_disputed_call_is_about_is_not_pressing_for_payment():
     score = score_transcript(load("priya-dispute"))
     assert not score.violations, [v.rule for v in score.violations]
     assert (11, "states_rights", "+") in _evidence(score, "compliance")
+
+
+def test_an_unnamed_threat_in_a_hostile_call_is_a_violation():
+    # "look you need to pay this or we'll take further action": a threat of an unnamed action
+    score = score_transcript(load("mark-hostile"))
+    assert not score.passed
+    assert [v.turn for v in score.violations] == [9]
