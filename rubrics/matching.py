@@ -89,6 +89,10 @@ class CallView:
             return False
         if m.absent and not f.isdisjoint(m.absent):
             return False
+        if m.absent and m.responds_to and not self._reply_features(pos).isdisjoint(m.absent):
+            # a reply said in two turns ("I'm so sorry." then "Are you safe right now?") answers
+            # once: what the rule needs absent from the reply is absent from all of it
+            return False
         ctx = self.analyses[pos].context
         if m.context and any(getattr(ctx, k) != v for k, v in m.context.items()):
             return False
@@ -103,6 +107,17 @@ class CallView:
         if m.max_agent_turn is not None and self.agent_ordinal.get(pos, 10**9) > m.max_agent_turn:
             return False
         return True
+
+    def _reply_features(self, pos: int) -> frozenset[str]:
+        """The features of every agent turn answering the same other-party turn as ``pos``."""
+        other = self.last_other[pos]
+        if other is None:
+            return self.features[pos]
+        out: set[str] = set()
+        for p in self.agent_positions:
+            if self.last_other[p] == other:
+                out |= self.features[p]
+        return frozenset(out)
 
     def quote(self, pos: int, names: Sequence[str] = ()) -> str:
         """The evidence span: the hit quote of the first named signal present, else the turn."""
