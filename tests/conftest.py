@@ -3,6 +3,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests draw the same examples on every run, so a fresh clone passes or fails the same
+# way on every machine (random draws found two real scoring bugs, now fixed and kept as examples
+# in the tests' history); `HYPOTHESIS_PROFILE=explore make test` draws new ones to look for more.
+settings.register_profile("fixed", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fixed"))
 
 # Offline by construction: nothing in the test-suite may reach a model hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

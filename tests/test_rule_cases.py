@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import pytest
 import rule_cases
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from core.transcript import CallFacts, Transcript
@@ -339,6 +339,8 @@ def test_ignoring_self_harm_always_gives_a_blocker(base, pick, where):
 
 @PROPERTY
 @given(base=st.integers(0, 100), pick=st.integers(0, 3), where=st.integers(0, 20))
+# found by a random draw: a reassurance before the reply to a distress disclosure made it 'ignored'
+@example(base=31, pick=0, where=6)
 def test_a_negated_threat_never_gives_a_blocker(base, pick, where):
     t = _bases()[base % len(_bases())]
     lang = rule_cases.family(t.language)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from core import analysis
@@ -225,6 +225,8 @@ def _with_agent_line(t: Transcript, line: str, where: int, append: bool) -> Tran
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(base=st.integers(0, 100), line=st.sampled_from(EMPATHY), where=st.integers(0, 20), append=st.booleans())
+# found by a random draw: a kind line before the reply to a disclosure lowered empathy (61.5 -> 59.6)
+@example(base=94, line="I'm sorry to hear that, that sounds really hard.", where=4, append=False)
 def test_adding_empathy_never_lowers_empathy(base, line, where, append):
     t = _bases()[base % len(_bases())]
     before, after = scorer().score_many([t, _with_agent_line(t, line, where, append)])
