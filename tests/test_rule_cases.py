@@ -341,6 +341,8 @@ def test_ignoring_self_harm_always_gives_a_blocker(base, pick, where):
 @given(base=st.integers(0, 100), pick=st.integers(0, 3), where=st.integers(0, 20))
 # found by a random draw: a reassurance before the reply to a distress disclosure made it 'ignored'
 @example(base=31, pick=0, where=6)
+# ... and "We are not going to take your car or garnish your wages" after a bankruptcy was a threat
+@example(base=35, pick=3, where=6)
 def test_a_negated_threat_never_gives_a_blocker(base, pick, where):
     t = _bases()[base % len(_bases())]
     lang = rule_cases.family(t.language)

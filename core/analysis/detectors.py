@@ -194,7 +194,16 @@ class PatternDetector:
             return False
         between = prefix[cues[-1].end():]
         words = re.findall(r"[a-z]+", between.lower())
-        return len(words) <= neg.window + 2 and all(w in _SCOPE_WORDS for w in words)
+        if len(words) <= neg.window + 2 and all(w in _SCOPE_WORDS for w in words):
+            return True
+        # a negated phrase coordinated with "or"/"nor" carries its negation: "we are not going to
+        # take your car or garnish your wages", "never sue you nor arrest you"
+        parts = re.split(r"\b(?:or|nor)\b", between.lower())
+        if len(parts) > 1:
+            head = re.findall(r"[a-z]+", parts[0])
+            tail = re.findall(r"[a-z]+", parts[-1])
+            return len(head) <= neg.window + 4 and len(tail) <= 3 and all(w in _SCOPE_WORDS for w in tail)
+        return False
 
     def vetoed(self, sentence: str) -> bool:
         """True when the sentence is ruled out for the semantic side too: an ``unless`` regex
