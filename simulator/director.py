@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
+from core.analysis.analyzer import typed_question
 from core.analysis.identifiers import identifiers_asked
 from core.analysis.types import Topic, TurnAnalysis
 from simulator.director_data import SIG, DirectorSignals, Mood, director_data, director_signals
@@ -55,25 +56,12 @@ def _ends_on_goodbye(text: str) -> bool:
     return bool(_GOODBYE_END.search(text.strip()))
 
 
-# Typed questions often have no question mark: "ok so when are you gonna pay it", "whats your zip".
-_QUESTION_START = re.compile(
-    r"^(?:\W*(?:ok(?:ay)?|k|so|and|well|alright|aight|hey|hi|um|uh|but|then|now|look|like|just|oh|yeah|right)\b[\s,]*)*"
-    r"(?:who|whose|what|whats|what's|when|where|why|how|which|can|could|would|will|do|does|did|is|are|r|have|has|may)\b",
-    re.I,
-)
-
-
 _WHEN = re.compile(r"\bwhen(?:'s|s| is| do| does| will| are)?\b", re.I)
-
-
-def looks_like_question(text: str) -> bool:
-    """A sentence of the turn starts the way a question does."""
-    return any(_QUESTION_START.search(s.strip()) for s in re.split(r"[.!?\n]+", text) if s.strip())
 
 
 def _asks(a: TurnAnalysis) -> bool:
     """The turn asks something: a question, or a short sentence that stands for one."""
-    if a.question or looks_like_question(a.text) or _REQUEST.search(a.text):
+    if a.question or typed_question(a.text) or _REQUEST.search(a.text):
         return True
     return any(0 < len(s.split()) <= _SHORT_SENTENCE_WORDS for s in re.split(r"[.!?\n]+", a.text))
 
@@ -423,7 +411,7 @@ class Director:
             fact = next(f for f in p.hidden_facts if f.id == st.revealed[-1])
             intent = Intent.explain_hardship if set(fact.revealed_by) & HARDSHIP_TOPICS else Intent.answer_question
             return intent, None, f"the question earned the fact '{fact.id}'", {"fact": fact.id}, st
-        if a.question or looks_like_question(a.text):
+        if a.question or typed_question(a.text):
             if AgentSignal.empathy in present and st.distress >= tune.open_up_at_distress:
                 return Intent.explain_hardship, None, "empathy invites them to open up", {}, st
             if temp is Temperament.evasive and st.trust < th.agree_trust:

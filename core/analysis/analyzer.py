@@ -86,11 +86,17 @@ _ZH_SPLIT = re.compile(r"(?<=[。！？!?；;])|\n+")
 # "so", "and"...), then a subject or verb ("how have things been", "whats your zip"); "how
 # about Friday" and "what a day" are not questions without the mark.
 _EN_QUESTION_START = re.compile(
-    r"^\W*(?:(?:ok(?:ay)?|so|and|well|alright|hey|hi|um|uh|but|then|now|like|just|oh)\b[\s,]*)*"
-    r"(?:(?:how|what|whats|when|where|why|who|which)(?:'s|'re)?\s+(?:is|are|was|were|do|does|did|have|has|can|could|would|will|should|much|many|long|often|things|you|your|time|day|kind|sort|happened|went|made|caused)"
-    r"|(?:can|could|would|will|do|does|did|is|are|have|has)\s+(?:you|u|ya|it|this|that|there|we|i|your))\b",
+    r"^\W*(?:(?:ok(?:ay)?|k|so|and|well|alright|aight|hey|hi|um|uh|but|then|now|look|like|just|oh|yeah|right)\b[\s,]*)*"
+    r"(?:(?:how|what|whats|when|where|why|who|which)(?:'s|'re)?\s+(?:is|are|was|were|do|does|did|have|has|can|could|would|will|should|much|many|long|often|things|you|your|time|day|kind|sort|happened|went|made|caused|the|my|our|that|this)"
+    r"|(?:can|could|would|will|do|does|did|is|are|r|have|has)\s+(?:you|u|ya|it|this|that|there|we|i|your))\b",
     re.IGNORECASE,
 )
+
+
+def typed_question(text: str) -> bool:
+    """A sentence of ``text`` is a question typed without its mark ("how have things been", "r u
+    working", "ok so when can you pay"): the one reading of it, for the analysis and the director."""
+    return any(_EN_QUESTION_START.search(s.strip()) for s in re.split(r"[.!?\n]+", text) if s.strip())
 _ZH_QUESTION_END = re.compile(r"[?？]\s*$|[吗呢吧么]\s*[。.]?$")
 
 
