@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from core.files import atomic_write_text
 from evals.live_proxies import GENERATED
+from simulator.intents import Intent
 from simulator.personas import Persona, load_personas
 
 
@@ -49,7 +50,7 @@ class Category(str, Enum):
 
 CATEGORY_HELP = {
     Category.ok: "a real person on the phone could say this here",
-    Category.garbled: "does not make sense as English or as a thought",
+    Category.garbled: "does not make sense as language (English or Chinese) or as a thought",
     Category.off_point: "makes sense but does not fit this moment of the call",
     Category.contradicts_persona: "says something against the card (facts, names, people, what they owe)",
     Category.ignores_question: "the collector asked something direct and the line neither answers nor refuses it",
@@ -72,6 +73,8 @@ class Label(BaseModel):
     item: str
     labels: list[Category] = Field(min_length=1)
     note: str | None = None
+    # optional: what the annotator reads the line as doing (an intent of simulator/intents.py)
+    intent: Intent | None = None
 
     @field_validator("labels")
     @classmethod
@@ -99,7 +102,9 @@ def persona_card(p: Persona) -> dict:
     card = {
         "name": p.name, "situation": p.situation, "age": p.profile.age, "occupation": p.profile.occupation,
         "household": p.profile.household, "background": " ".join(p.profile.background.split()),
-        "debt": f"{p.debt.creditor}, {p.debt.product} ending {p.debt.account_last4}: ${p.debt.amount:,.2f}, {p.debt.days_past_due} days past due",
+        "debt": f"{p.debt.creditor}, {p.debt.product} ending {p.debt.account_last4}: "
+        + (f"{p.debt.amount:,.2f} {p.debt.currency}" if p.debt.currency != "USD" else f"${p.debt.amount:,.2f}")
+        + f", {p.debt.days_past_due} days past due",
     }
     if p.third_party:
         card["on the phone"] = f"{p.name}, {p.third_party.relation} (account holder: {p.third_party.account_holder})"
@@ -214,6 +219,7 @@ def audit(labels: list[Label], key: list[KeyRow]) -> dict:
     if unknown:
         raise AuditError(f"labels for items not in the key: {', '.join(unknown[:5])} (is this the packet's key.jsonl?)")
     labelled = {lab.item: set(lab.labels) for lab in labels}
+    read_as = {lab.item: lab.intent.value for lab in labels if lab.intent is not None}
     out: dict[str, dict] = {}
     for source in sorted({s for k in key for s in k.sources}):
         items = [k.item for k in key if source in k.sources]
@@ -225,14 +231,19 @@ def audit(labels: list[Label], key: list[KeyRow]) -> dict:
             "garbled_off_point_or_contradicts": round(sum(bool(x & set(CORE_PROBLEMS)) for x in done) / n, 3) if n else None,
         }
         figures.update({c.value: round(sum(c in x for x in done) / n, 3) if n else None for c in PROBLEMS})
+        read = [(read_as[i], by_item[i].intent) for i in items if i in read_as]
+        if read:  # the annotator also named the intent: how often it is the one the director asked for
+            figures["intent_read_as_asked"] = round(sum(a == b for a, b in read) / len(read), 3)
         out[source] = figures
     return out
 
 
 def audit_table(figures: dict) -> str:
     cols = ["items", "labelled", "ok", "garbled_off_point_or_contradicts", *(c.value for c in PROBLEMS)]
+    if any("intent_read_as_asked" in f for f in figures.values()):
+        cols.append("intent_read_as_asked")
     lines = ["| source | " + " | ".join(c.replace("_", " ") for c in cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for source, f in figures.items():
-        cells = [str(f[c]) if c in ("items", "labelled") else ("-" if f[c] is None else f"{f[c]:.1%}") for c in cols]
+        cells = [str(f[c]) if c in ("items", "labelled") else ("-" if f.get(c) is None else f"{f[c]:.1%}") for c in cols]
         lines.append(f"| {source} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -186,12 +186,64 @@ class IdentityResult:
     consistent: bool | None  # the detail given matches the persona's (None: nothing to compare)
 
 
+# Chinese: the same readings, for a persona whose language is zh
+_REFUSES_ZH = re.compile(
+    r"不方便|不能(?:告诉|给|说)|不(?:告诉|给)你|凭什么|为什么要(?:告诉|给|说)|干(?:嘛|什么)问|问这个(?:干嘛|干什么|做什么)|你先说|"
+    r"电话里不|骗子|不想说|没必要告诉|律师|书面|(?:你|您)是哪|你们是(?:谁|哪)|哪个公司|什么公司|哪里打来"
+)
+_ASKS_WHO_ZH = re.compile(r"(?:你|您)是(?:谁|哪|哪位|哪里|什么)|哪(?:位|里)打|哪个公司|什么公司|怎么称呼|你们是")
+_YES_ZH = re.compile(r"是我|我就是|本人|对[，,。]?|是的|嗯|没错|我是")
+_NOT_HOLDER_ZH = re.compile(r"(?:他|她)不在|不在家|不是(?:他|她|我)|我不是|打错|留(?:个)?(?:言|话)|转告|帮你(?:带|传)|(?:前)?同事|紧急联系人|朋友")
+_ZH_DATE = re.compile(r"(?:(\d{4})年)?(\d{1,2})月(\d{1,2})[日号]")
+_SAME_ZH = re.compile(r"还是(?:那个|原来|老)|没(?:变|搬|换)|一样")
+
+
+def _identity_zh(reply: str, kind: str, p: Persona, collector_named: bool) -> IdentityResult:
+    refuses = bool(_REFUSES_ZH.search(reply) or (not collector_named and _ASKS_WHO_ZH.search(reply)))
+    if p.third_party:
+        if _NOT_HOLDER_ZH.search(reply) or p.name in reply:
+            return IdentityResult("answered", True)
+        return IdentityResult("refused" if refuses else "missed", None)
+    ident = p.identity
+    given, consistent = False, None
+    if kind == "name":
+        given = p.name in reply or bool(_YES_ZH.search(reply))
+        consistent = True if given else None
+    elif kind == "dob":
+        said = [(int(m), int(d), int(y) if y else None) for y, m, d in _ZH_DATE.findall(reply)]
+        if said:
+            given = True
+            if ident is not None:
+                dob = ident.date_of_birth
+                consistent = any((m, d) == (dob.month, dob.day) and (y is None or y == dob.year) for m, d, y in said)
+    elif kind == "address":
+        if ident is not None and (ident.street in reply or ident.city in reply):
+            given, consistent = True, True
+        else:
+            given = bool(re.search(r"[路街道巷号弄区]", reply) and re.search(r"\d", reply)) or bool(_SAME_ZH.search(reply))
+    elif kind == "zip":
+        zips = re.findall(r"(?<!\d)\d{6}(?!\d)", reply)
+        given = bool(zips) or bool(_SAME_ZH.search(reply))
+        consistent = (ident.zip in zips) if zips and ident is not None else None
+    elif kind == "ssn4":
+        digits = re.findall(r"(?<![\dXx])\d{3}[\dXx](?![\dXx])", reply)
+        given = bool(digits)
+        consistent = (ident.id_last4.upper() in [d.upper() for d in digits]) if digits and ident is not None else None
+    else:
+        raise ValueError(f"unknown identity kind '{kind}'")
+    if given:
+        return IdentityResult("answered", consistent)
+    return IdentityResult("refused" if refuses else "missed", None)
+
+
 def identity_answer(reply: str, kind: str, p: Persona, collector_named: bool = False) -> IdentityResult:
     """How a reply meets a direct identity question of ``kind`` (name, dob, address, zip, ssn4).
 
     Asking who is calling counts as a refusal only while the collector has not said who they are
     (``collector_named``): after that it dodges the question.
     """
+    if p.language == "zh":
+        return _identity_zh(reply, kind, p, collector_named)
     refuses = bool(_REFUSES.search(reply) or (not collector_named and _ASKS_WHO.search(reply)))
     if p.attorney and p.attorney.name.split()[-1].lower() in reply.lower():  # a represented debtor sends them to the attorney
         refuses = True
@@ -311,12 +363,16 @@ _GOODBYE = re.compile(
 _AGREES = re.compile(r"\b(yes|yeah|yep|yup|okay|ok|alright|all right|right|correct|sure|fine|deal|sounds good|you bet|absolutely|that works|perfect|that'?s right)\b", re.I)
 
 
+_GOODBYE_ZH = re.compile(r"再见|拜拜|先这样|就这样|挂了|回头(?:再)?(?:聊|说|联系)|谢谢|麻烦(?:你|您)了|辛苦")
+_AGREES_ZH = re.compile(r"好|行|可以|没问题|对|嗯|成|就这么(?:定|办)|听你的|没错")
+
+
 def says_goodbye(reply: str) -> bool:
-    return bool(_GOODBYE.search(reply))
+    return bool(_GOODBYE.search(reply) or _GOODBYE_ZH.search(reply))
 
 
 def agrees(reply: str) -> bool:
-    return bool(_AGREES.search(reply))
+    return bool(_AGREES.search(reply) or _AGREES_ZH.search(reply))
 
 
 TOPIC_WORDS: dict[str, str] = {

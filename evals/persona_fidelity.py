@@ -15,6 +15,7 @@ collector move's held-out lines - and adds intent accuracy, relevance and copy r
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import time
 from collections import Counter
@@ -26,14 +27,17 @@ from pathlib import Path
 import typer
 import yaml
 
-from simulator.actor import leaked_fact
+from simulator.actor import check_line, leaked_fact, wrong_language
 from simulator.personas import Persona, load_personas
 
 ROLE_GUARDS = ("speaks_as_collector", "breaks_character")
+_CJK = re.compile(r"[\u3400-\u9fff]")
 
 
-def load_scripts() -> dict[str, list[str]]:
-    text = resources.files("evals").joinpath("data/collector_scripts.yaml").read_text(encoding="utf-8")
+def load_scripts(language: str = "en") -> dict[str, list[str]]:
+    """The fixed collector scripts in ``language`` (collector_scripts.yaml, collector_scripts_zh.yaml)."""
+    name = "data/collector_scripts.yaml" if language == "en" else f"data/collector_scripts_{language}.yaml"
+    text = resources.files("evals").joinpath(name).read_text(encoding="utf-8")
     return yaml.safe_load(text)["scripts"]
 
 
@@ -41,7 +45,8 @@ def fill_line(line: str, persona: Persona) -> str:
     holder = persona.account_holder
     cap = persona.payment_capacity
     amount = cap.monthly_max or cap.lump_sum_max or 25
-    return line.format(debtor=holder.split()[0], full=holder, creditor=persona.debt.creditor, amount=f"${amount:,.0f}")
+    said = f"{amount:.0f}元" if persona.language == "zh" else f"${amount:,.0f}"
+    return line.format(debtor=holder.split()[0], full=holder, creditor=persona.debt.creditor, amount=said)
 
 
 def heldout_scripts(persona: Persona, seed: int = 0, calls_per_plan: int = 1) -> dict[str, list[str]]:
@@ -73,11 +78,13 @@ class Tally:
     leak_attempts: int = 0
     leaks_shipped: int = 0
     backend_errors: int = 0
+    shipped_role: int = 0  # lines said (whatever their source) that the role guards reject
+    wrong_language: int = 0  # lines said that are not in the persona's language
     words: list[int] = field(default_factory=list)
     guard_failures: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: Tally) -> None:
-        for k in ("replies", "role_confusion", "fallback", "retries", "guard_failed", "leak_attempts", "leaks_shipped", "backend_errors"):
+        for k in ("replies", "role_confusion", "fallback", "retries", "guard_failed", "leak_attempts", "leaks_shipped", "backend_errors", "shipped_role", "wrong_language"):
             setattr(self, k, getattr(self, k) + getattr(other, k))
         self.words.extend(other.words)
         for k, v in other.guard_failures.items():
@@ -88,6 +95,8 @@ class Tally:
         return {
             "replies": self.replies,
             "role_confusion_rate": round(self.role_confusion / n, 3),
+            "shipped_role_confusion_rate": round(self.shipped_role / n, 3),
+            "wrong_language_rate": round(self.wrong_language / n, 3),
             "fallback_rate": round(self.fallback / n, 3),
             "retry_rate": round(self.retries / n, 3),
             "guard_failure_rate": round(self.guard_failed / n, 3),
@@ -129,10 +138,17 @@ def play_script(
             tally.leak_attempts += 1
         if "backend_error" in fails:
             tally.backend_errors += 1
+        # Every line said, authored or not, through the role guards and the language check
+        said_fails = check_line(reply.text, persona, session.state, [], analyzer=session.analyzer)
+        if any(f in ROLE_GUARDS for f in said_fails):
+            tally.shipped_role += 1
+        if wrong_language(reply.text, persona.language):
+            tally.wrong_language += 1
         if reply.source == "fallback":
             tally.fallback += 1
         else:
-            tally.words.append(len(reply.text.split()))
+            # words, or for Chinese characters
+            tally.words.append(len(_CJK.findall(reply.text)) if persona.language == "zh" else len(reply.text.split()))
             if reply.source == "retry":
                 tally.retries += 1
             if leaked_fact(reply.text, persona, revealed_before + reply.newly_revealed):
@@ -157,6 +173,7 @@ def run(
     replies_out: Path | None = None,
     calls_per_plan: int = 1,
     temperature: float | None = None,
+    language: str = "en",
 ) -> dict:
     from core.analysis import default_analyzer
     from simulator.backends import make_backend
@@ -166,10 +183,10 @@ def run(
         from training.build_corpus import HELDOUT_PERSONAS
 
         persona_ids = list(HELDOUT_PERSONAS)
-    personas = [lib.get(p) for p in persona_ids] if persona_ids else list(lib.personas.values())
+    personas = [lib.get(p) for p in persona_ids] if persona_ids else [p for p in lib.personas.values() if p.language == language]
     backend = make_backend(backend_spec, adapter=adapter)
-    analyzer = default_analyzer()
-    fixed = load_scripts()
+    analyzer = default_analyzer(language)
+    fixed = load_scripts(language)
     plays = []
     for p in personas:
         scripts = {k: [fill_line(x, p) for x in v] for k, v in fixed.items()}
@@ -266,6 +283,7 @@ def main(
     calls_per_plan: int = typer.Option(1, help="--heldout: calls per call plan and persona, besides the fixed scripts."),
     temperature: float = typer.Option(None, help="Sampling temperature of the debtor (default: the call session's)."),
     rescore: Path = typer.Option(None, help="Run no model: score the replies JSONL of an earlier --heldout run again and update --out."),
+    lang: str = typer.Option("en", "--lang", help="The personas and collector scripts of this language (en, zh)."),
 ) -> None:
     """Run the persona-fidelity calls and write their figures."""
     from rich.console import Console
@@ -279,6 +297,7 @@ def main(
     result = run(
         backend, personas.split(",") if personas else None, seed, transcripts,
         heldout=heldout, adapter=not no_adapter, replies_out=replies, calls_per_plan=calls_per_plan, temperature=temperature,
+        language=lang,
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))

@@ -83,7 +83,8 @@ class ActorLine:
     text: str
     intent: Intent
     # model: the first try; retry: the second, after a guard; fallback: an authored line after
-    # both failed; authored: an authored line by design (an identity detail from the persona file)
+    # both failed; authored: an authored line by design (an identity detail from the persona file,
+    # or a persona file's line when the model cannot speak the persona's language)
     # bank: the persona's bank line that best fits the moment (simulator/line_bank.py)
     source: Literal["model", "retry", "fallback", "authored", "bank"]
     failures: tuple[str, ...] = ()  # guard names (or "backend_error") that rejected earlier tries
@@ -103,31 +104,42 @@ class _Fill(dict):
         return "{" + key + "}"
 
 
-def say_money(x: float) -> str:
-    """An amount as a person says it: "$175", "$1,842.37"."""
-    return f"${x:,.0f}" if abs(x - round(x)) < 0.005 else f"${x:,.2f}"
+def say_money(x: float, language: str = "en") -> str:
+    """An amount as a person says it: "$175", "$1,842.37"; in Chinese "1500元", "1842.37元"."""
+    whole = abs(x - round(x)) < 0.005
+    if language == "zh":
+        return f"{x:.0f}元" if whole else f"{x:.2f}元"
+    return f"${x:,.0f}" if whole else f"${x:,.2f}"
 
 
-def _say_date(iso: str | None) -> str:
+def _say_date(iso: str | None, language: str = "en") -> str:
     if not iso:
-        return "next week"
+        return "下周" if language == "zh" else "next week"
     d = date.fromisoformat(iso)
+    if language == "zh":
+        return f"{d.month}月{d.day}号"  # as said on the phone ("12月15号"), not the written 日
     return f"{d.strftime('%A')}, {d.strftime('%B')} {d.day}"
 
 
 def placeholders(persona: Persona, decision: Decision | None, agent_name: str | None) -> _Fill:
     detail = decision.detail if decision else {}
     amount = detail.get("amount", persona.debt.amount)
-    # {payment} says the plan as a person would: "$175 a month" for a monthly plan, else "$400".
-    per = " a month" if detail.get("monthly") else ""
+    zh = persona.language == "zh"
+    money = say_money(amount, persona.language)
+    # {payment} says the plan as a person would: "$175 a month" ("每月1500元") for a monthly plan,
+    # else "$400" ("3000元").
+    if detail.get("monthly"):
+        payment = f"每月{money}" if zh else f"{money} a month"
+    else:
+        payment = money
     return _Fill(
-        amount=say_money(amount),
-        payment=say_money(amount) + per,
-        date=_say_date(detail.get("date")),
+        amount=money,
+        payment=payment,
+        date=_say_date(detail.get("date"), persona.language),
         creditor=persona.debt.creditor,
-        agent_name=agent_name or "you",
+        agent_name=agent_name or ("你" if zh else "you"),
         account_holder=persona.account_holder,
-        attorney_name=persona.attorney.name if persona.attorney else "my attorney",
+        attorney_name=persona.attorney.name if persona.attorney else ("我的律师" if zh else "my attorney"),
         attorney_phone=persona.attorney.phone if persona.attorney else "",
         name=persona.name,
     )
@@ -149,21 +161,25 @@ def persona_card(persona: Persona, style: PromptStyle = "full") -> str:
     else:
         identity = f"You are {p.profile.age}, {p.profile.occupation}. {p.profile.household}."
         debt_line = (
-            f"You owe {p.debt.creditor} {say_money(p.debt.amount)} on a {p.debt.product}, "
+            f"You owe {p.debt.creditor} {say_money(p.debt.amount, p.language)} on a {p.debt.product}, "
             f"{p.debt.days_past_due} days overdue."
         )
+    # A persona in another language: the model is told to speak it, and only it
+    rule = pr["language_rules"].get(p.language, "")
     if style == "tuned":
-        return pr["tuned_card"].format(
+        card = pr["tuned_card"].format(
             name=p.name, identity=identity, situation=p.situation, debt_line=debt_line, style=" ".join(p.voice.style_notes)
         ).strip()
-    return pr["card"].format(
-        name=p.name,
-        identity=identity,
-        background=p.profile.background,
-        debt_line=debt_line,
-        style=" ".join(p.voice.style_notes),
-        examples=" ".join(f'"{x}"' for x in p.voice.example_lines[:4]),
-    ).strip()
+    else:
+        card = pr["card"].format(
+            name=p.name,
+            identity=identity,
+            background=p.profile.background,
+            debt_line=debt_line,
+            style=" ".join(p.voice.style_notes),
+            examples=" ".join(f'"{x}"' for x in p.voice.example_lines[:4]),
+        ).strip()
+    return f"{card}\n{rule}".strip()
 
 
 def stage_direction(
@@ -221,6 +237,9 @@ def build_messages(
 
 _PREFIX = re.compile(r'^\s*(?:\(?[A-Z][\w .\'-]{0,30}\)?\s*:\s*)?["“]?')
 _WORD = re.compile(r"[A-Za-z']+")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+# What a line's length and repeats count: English words, and Chinese characters one by one.
+_UNIT = re.compile(r"[A-Za-z']+|[\u3400-\u9fff]")
 
 
 def clean_line(text: str, persona: Persona) -> str:
@@ -243,8 +262,17 @@ def leaked_facts(text: str, persona: Persona, revealed: tuple[str, ...] = ()) ->
     return [
         fact.id
         for fact in persona.hidden_facts
-        if fact.id not in revealed and any(re.search(rf"\b{re.escape(t.lower())}\b", low) for t in fact.leak_terms)
+        if fact.id not in revealed and any(_says_term(t, low) for t in fact.leak_terms)
     ]
+
+
+def _says_term(term: str, low: str) -> bool:
+    """A leak term in a lower-cased line: a whole word, or for a Chinese term anywhere (Chinese
+    has no spaces between words, so a word boundary never falls inside a sentence)."""
+    t = term.lower()
+    if _CJK.search(t):
+        return t in low
+    return re.search(rf"\b{re.escape(t)}\b", low) is not None
 
 
 def leaked_fact(text: str, persona: Persona, revealed: tuple[str, ...]) -> str | None:
@@ -276,7 +304,7 @@ def finish_line(text: str) -> str:
 
 
 def _norm(s: str) -> set[str]:
-    return {w.lower() for w in _WORD.findall(s)}
+    return {w.lower() for w in _UNIT.findall(s)}
 
 
 def _stutters(words: list[str]) -> bool:
@@ -288,6 +316,19 @@ def _stutters(words: list[str]) -> bool:
     for i in range(len(words) - 5):
         if words[i : i + 2] == words[i + 2 : i + 4] == words[i + 4 : i + 6]:
             return True
+    return False
+
+
+def wrong_language(text: str, language: str) -> bool:
+    """The line is not in the persona's language: an English line with other letters in it, or a
+    Chinese line that is not mostly Chinese characters ("那几个APP" is fine, "Okay, sure." is not)."""
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return False
+    if language == "en":
+        return sum(c.isascii() for c in letters) / len(letters) < 0.9
+    if language == "zh":
+        return sum(bool(_CJK.match(c)) for c in letters) / len(letters) < 0.6
     return False
 
 
@@ -329,12 +370,10 @@ def check_line(
         return fails
     if not re.search(r"\w", text):
         return ["empty"]
-    if len(_WORD.findall(text)) > g["max_words"]:
+    if len(_UNIT.findall(text)) > g["max_words_zh" if persona.language == "zh" else "max_words"]:
         fails.append("too_long")
-    if persona.language == "en":
-        letters = [c for c in text if c.isalpha()]
-        if letters and sum(c.isascii() for c in letters) / len(letters) < 0.9:
-            fails.append("wrong_language")
+    if wrong_language(text, persona.language):
+        fails.append("wrong_language")
     words = _norm(text)
     for prev in earlier_debtor_lines:
         pw = _norm(prev)
@@ -382,12 +421,18 @@ LINES_ENV = "CALLCOACH_DEBTOR_LINES"
 
 _GIVES_NAME = re.compile(
     r"\b(?:this is|it'?s|its|i'?m|im|my name(?:'s| is)?|name'?s)\s+"
-    r"(?!(?:calling|sorry|just|not|here|with|from|trying|looking|going|about|a|an|the|so|really|afraid|glad|happy|me|him|her|regarding)\b)[A-Za-z]{2,}",
+    r"(?!(?:calling|sorry|just|not|here|with|from|trying|looking|going|about|a|an|the|so|really|afraid|glad|happy|me|him|her|regarding)\b)[A-Za-z]{2,}"
+    # Chinese: "我是小王", "我姓李", "我叫张伟", "这边是…的小王"
+    r"|我(?:是|叫|姓)(?!不是|说|想|问|打|来|在|们)[\u3400-\u9fff]|这边是",
     re.I,
 )
 
 
-_DEBT_WORDS = re.compile(r"\b(?:debts?|dispute\w*|owe[sd]?|balance|bills?|account|card|loan|payments?|creditor|reference number)\b|\$|\d", re.I)
+_DEBT_WORDS = re.compile(
+    r"\b(?:debts?|dispute\w*|owe[sd]?|balance|bills?|account|card|loan|payments?|creditor|reference number)\b|\$|\d|"
+    r"欠|借款|贷款|逾期|还款|账单|信用卡|额度|分期|网贷|担保",
+    re.I,
+)
 
 
 def _said_the_debt(history: list[Turn]) -> bool:
@@ -430,6 +475,12 @@ class Actor:
 
     def __post_init__(self) -> None:
         self.lines = resolve_lines(self.lines, self.backend)
+        languages = getattr(self.backend, "languages", None)
+        # A model that cannot speak the persona's language never speaks for it: the persona's
+        # authored lines do (the bank, then its fallback lines).
+        self.model_speaks = languages is None or self.persona.language in languages
+        if not self.model_speaks:
+            self.lines = "bank"
 
     def fallback_line(self, decision: Decision, earlier: list[str], agent_name: str | None) -> str:
         lines = self.persona.fallback_lines[decision.intent]
@@ -454,6 +505,8 @@ class Actor:
         return identity_answer(self.persona, tuple(kinds), confirm_name=bool(d.get("confirm_name")), refuse=bool(d.get("refuse")), pick=turn_seed + self.seed)
 
     def _embed(self):
+        if self.persona.language != "en":
+            return None  # the sentence embedder (MiniLM) reads English only: shared characters instead
         embedder = getattr(self.analyzer, "embedder", None) if self.analyzer is not None else None
         return embedder.encode if embedder is not None else None
 
@@ -474,7 +527,7 @@ class Actor:
         last_agent = next((t for t in reversed(history) if t.speaker == "agent"), None)
         if decision.intent is Intent.ask_who_is_calling and not _said_a_name(history):
             # "And your name again?", "you said your name was what?" presuppose a name given
-            pairs = [(ln, t) for ln, t in pairs if not re.search(r"\b(?:again|you said|said your)\b", t, re.I)] or pairs
+            pairs = [(ln, t) for ln, t in pairs if not re.search(r"\b(?:again|you said|said your)\b|刚才说|再说一(?:遍|下)|又是", t, re.I)] or pairs
         if decision.intent is Intent.ask_who_is_calling and not _said_the_debt(history):
             # "what's your mailing address? I need it for my dispute letter" presupposes the debt
             pairs = [(ln, t) for ln, t in pairs if not _DEBT_WORDS.search(t)] or pairs
@@ -499,6 +552,11 @@ class Actor:
         if best is not None:
             yield ActorEvent("delta", best.text)
             yield ActorEvent("final", best.text, ActorLine(best.text, decision.intent, "bank", ()))
+            return
+        if not self.model_speaks:
+            text = self.fallback_line(decision, earlier, agent_name)
+            yield ActorEvent("delta", text)
+            yield ActorEvent("final", text, ActorLine(text, decision.intent, "authored", ()))
             return
         yield from self._model_stream(decision, history, agent_name, turn_seed, earlier)
 

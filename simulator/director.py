@@ -14,6 +14,7 @@ from datetime import date, timedelta
 
 from core.analysis.analyzer import typed_question
 from core.analysis.identifiers import identifiers_asked
+from core.analysis.script import to_simplified
 from core.analysis.types import Topic, TurnAnalysis
 from simulator.director_data import SIG, DirectorSignals, Mood, director_data, director_signals
 from simulator.intents import (
@@ -40,14 +41,30 @@ _ASKS_FOR = re.compile(
 # A short sentence naming a detail ("Date of birth.", "zip?") asks for it, question mark or not,
 # and so does a request ("last four of your social please", "need your zip to verify").
 _SHORT_SENTENCE_WORDS = 5
-_REQUEST = re.compile(r"\b(?:please|pls|plz|verify|confirm|give me|i need|need your|read me|tell me|provide)\b", re.I)
+_REQUEST = re.compile(
+    r"\b(?:please|pls|plz|verify|confirm|give me|i need|need your|read me|tell me|provide)\b|"
+    r"请|麻烦|报一下|说一下|提供|核对|核实|确认一下",
+    re.I,
+)
 
 
 _GOODBYE_END = re.compile(
     r"\b(?:good ?bye|bye(?: now| bye)?|take care|take it easy|later|have a (?:good|great|nice) (?:day|one|night|evening)|"
-    r"enjoy (?:your|the) (?:day|evening|night|weekend|afternoon))\W*$",
+    r"enjoy (?:your|the) (?:day|evening|night|weekend|afternoon))\W*$|"
+    r"(?:再见|拜拜|拜了|先这样吧?|先这样哈|就这样吧|挂了啊?|回头(?:再)?聊|回头联系|(?:祝你|祝您).{0,8}(?:愉快|顺利|好))\W*$",
     re.I,
 )
+
+
+# "请问是李强先生吗", "你是李强吧", "找一下李强", "李强在家吗": asking for someone, in Chinese.
+_ZH_ASKS_FOR = re.compile(r"吗|吧[？?]?$|[？?]|是不是|找(?:一下)?|在(?:家)?吗|在不在|本人")
+
+
+def _asks_for_zh(text: str, holder: str) -> bool:
+    """The turn asks for ``holder`` by name: the full name, or the surname with 先生/女士/小姐."""
+    surname = holder[:1]
+    named = holder in text or re.search(rf"{re.escape(surname)}(?:先生|女士|小姐|师傅|总|哥|姐)", text)
+    return bool(named and _ZH_ASKS_FOR.search(text))
 
 
 def _ends_on_goodbye(text: str) -> bool:
@@ -56,14 +73,22 @@ def _ends_on_goodbye(text: str) -> bool:
     return bool(_GOODBYE_END.search(text.strip()))
 
 
-_WHEN = re.compile(r"\bwhen(?:'s|s| is| do| does| will| are)?\b", re.I)
+_WHEN = re.compile(r"\bwhen(?:'s|s| is| do| does| will| are)?\b|什么时候|哪天|哪一天|几号|啥时候", re.I)
+_CJK_CHAR = re.compile(r"[\u3400-\u9fff]")
+# A Chinese sentence this short ("出生日期？", "邮编多少") stands for a question, as five English
+# words do; Chinese has no spaces, so it counts characters.
+_SHORT_SENTENCE_CHARS_ZH = 8
 
 
 def _asks(a: TurnAnalysis) -> bool:
     """The turn asks something: a question, or a short sentence that stands for one."""
     if a.question or typed_question(a.text) or _REQUEST.search(a.text):
         return True
-    return any(0 < len(s.split()) <= _SHORT_SENTENCE_WORDS for s in re.split(r"[.!?\n]+", a.text))
+    for s in re.split(r"[.!?。！？；\n]+", a.text):
+        cjk = len(_CJK_CHAR.findall(s))
+        if cjk and 0 < cjk <= _SHORT_SENTENCE_CHARS_ZH or not cjk and 0 < len(s.split()) <= _SHORT_SENTENCE_WORDS:
+            return True
+    return False
 
 
 # Debtors who answer an offense with a complaint rather than a hang-up.
@@ -223,6 +248,9 @@ class Director:
     # The main entry point -------------------------------------------------------------
     def step(self, state: DebtorState, analysis: TurnAnalysis) -> Decision:
         p = self.persona
+        if p.language == "zh":
+            # the analysis quotes what was typed; the rules below read it in Simplified characters
+            analysis = replace(analysis, text=to_simplified(analysis.text))
         rng = random.Random(self.seed * 1_000_003 + state.agent_turns)
         present = _present(analysis, self.signals)
         meters = _apply_meters(p, state.meters, present)
@@ -342,6 +370,8 @@ class Director:
     def _asks_for_debtor(self, text: str) -> bool:
         """A turn that asks for the debtor by name, as trainees type it: "are you dana?", "Maria
         Delgado?", "hey is greg there" (the catalogue's identity_check pattern wants capitals)."""
+        if self.persona.language == "zh":
+            return _asks_for_zh(text, self.persona.account_holder)
         words = re.findall(r"[a-z']+", text.lower())
         names = {n.lower() for n in self.persona.account_holder.split() if len(n) > 1}
         if not names.intersection(words):

@@ -62,6 +62,14 @@ def norm(text: str) -> str:
     return " ".join(w.lower() for w in _WORD.findall(text))
 
 
+def _grams(text: str) -> set[str]:
+    """Words, and for Chinese (no spaces between words) characters and character pairs: what the
+    collector's turn and a line share when no sentence embedder reads the language."""
+    units = norm(text).split()
+    pairs = {a + b for a, b in zip(units, units[1:], strict=False) if len(a) == 1 and len(b) == 1 and not a.isascii()}
+    return set(units) | pairs
+
+
 def read_bank(path: Path) -> LineBank:
     """One bank file, schema-checked (training.banks also checks it against its persona)."""
     return load_file(LineBank, path, guide=GUIDE, error=BankError)
@@ -130,8 +138,8 @@ def rank(
         vecs = embed([collector_text, *texts])
         sims = (vecs[1:] @ vecs[0]).astype(float)
     else:
-        said = set(norm(collector_text).split())
-        sims = np.array([len(said & set(norm(t).split())) / (1 + len(set(norm(t).split()))) for t in texts])
+        said = _grams(collector_text)
+        sims = np.array([len(said & _grams(t)) / (1 + len(_grams(t))) for t in texts])
     rng = random.Random(seed)
     out = []
     for (line, text), sim in zip(pairs, sims, strict=True):

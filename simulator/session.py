@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import NamedTuple
 
+from core.analysis import analyzer_for
 from core.analysis.analyzer import split_sentences
 from core.analysis.protocol import TurnAnalyzer
 from core.analysis.types import CallContext, TurnAnalysis
@@ -101,6 +102,8 @@ class CallSession:
             self.started_at = practice_start(self.persona)
         if self.temperature is None:
             self.temperature = getattr(self.backend, "default_temperature", Backend.default_temperature)
+        # The persona's language's analysis (a Chinese persona on an English app: the zh catalogue)
+        self.analyzer = analyzer_for(self.analyzer, self.persona.language)
         self.director = Director(self.persona, seed=self.seed, today=self.started_at.date())
         generation = LINE_GENERATION.replace(max_new_tokens=self.max_new_tokens, temperature=self.temperature)
         self.actor = Actor(self.persona, self.backend, analyzer=self.analyzer, generation=generation, seed=self.seed, lines=self.lines)

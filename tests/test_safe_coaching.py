@@ -150,7 +150,7 @@ def test_the_date_of_birth_asked_for_and_given_verifies(scorer):
 # --- 8. threats and insults end the call, for every debtor ---------------------------------------
 
 
-@pytest.mark.parametrize("pid", sorted(LIB.personas))
+@pytest.mark.parametrize("pid", sorted(p.id for p in LIB.personas.values() if p.language == "en"))
 @pytest.mark.parametrize("line", [
     "If you don't pay today, you'll be arrested.",
     "You're a useless deadbeat.",

@@ -16,6 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.analysis import analyzer_for
 from core.datafile import load_model
 from simulator.actor import check_line, leaked_facts, placeholders
 from simulator.director import initial_state
@@ -27,6 +28,7 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 COLLECTOR_FILE = DATA_DIR / "collector_lines.yaml"
 PLANS_FILE = DATA_DIR / "call_plans.yaml"
 MAX_WORDS = 35
+MAX_CHARS_ZH = 60  # a Chinese line counts characters: two short spoken sentences
 MIN_PER_INTENT = 3
 HOLD_BACK_EVERY = 8  # every 8th plain line of a training persona is kept out of the corpus
 COLLECTOR_PLACEHOLDERS = frozenset({"full", "debtor", "creditor", "agent", "company", "balance", "plan", "big", "date"})
@@ -94,14 +96,19 @@ def check_bank(bank: LineBank, persona: Persona, source: str, analyzer=None) -> 
             unknown = [n for n in _PLACEHOLDER.findall(text) if n not in PLACEHOLDERS]
             if unknown:
                 problems.append(f"{where}: unknown placeholder {{{unknown[0]}}} (allowed: {', '.join(sorted(PLACEHOLDERS))})")
-            if len(_WORD.findall(text)) > MAX_WORDS:
-                problems.append(f"{where}: {len(_WORD.findall(text))} words; keep a line to {MAX_WORDS} or fewer")
+            size, limit, unit = len(_WORD.findall(text)), MAX_WORDS, "words"
+            if persona.language == "zh":
+                size, limit, unit = len(_PLACEHOLDER.sub("", text)), MAX_CHARS_ZH, "characters"
+            if size > limit:
+                problems.append(f"{where}: {size} {unit}; keep a line to {limit} or fewer")
             if intent is Intent.promise_to_pay and not {"payment", "date"} <= set(_PLACEHOLDER.findall(text)):
                 problems.append(f"{where}: a promise must say {{payment}} and {{date}}")
             if intent is Intent.counter_offer and "{payment}" not in text:
                 problems.append(f"{where}: a counter-offer must say {{payment}}")
             if re.search(r"\{payment\}\s+(a|per|each)\s+month", text, re.I):
                 problems.append(f"{where}: {{payment}} already says 'a month' for monthly plans; drop the words after it")
+            if re.search(r"(?:每个?月|一个月|按月)\s*\{payment\}|\{payment\}\s*(?:每个?月|一个月)", text):
+                problems.append(f"{where}: {{payment}} already says 每月 for monthly plans; drop the 每月 next to it")
             key = norm(text)
             if key in seen:
                 problems.append(f"{where}: repeats {seen[key]}")
@@ -119,7 +126,8 @@ def check_bank(bank: LineBank, persona: Persona, source: str, analyzer=None) -> 
             extra = [f for f in said if f != item.reveals]
             if extra:
                 problems.append(f"{where}: mentions hidden fact '{extra[0]}' ({', '.join(facts[extra[0]].leak_terms)}); tag it `reveals: {extra[0]}` or reword")
-            fails = [f for f in check_line(filled, persona, state, [], analyzer=analyzer, intent=intent) if f in _GUARDS]
+            reader = analyzer_for(analyzer, persona.language) if analyzer is not None else None
+            fails = [f for f in check_line(filled, persona, state, [], analyzer=reader, intent=intent) if f in _GUARDS]
             if fails:
                 problems.append(f"{where}: fails the actor's guard {fails[0]}")
     # What is wrong in the lines written comes first; what is still missing after (only the first

@@ -244,7 +244,8 @@ def build(
     if evaluation:
         ids = personas or [p for p in HELDOUT_PERSONAS if p in banks.banks]
     else:
-        ids = personas or sorted(p for p in banks.banks if p not in HELDOUT_PERSONAS)
+        # English only: the embedded model is English-only; a Chinese persona speaks its bank
+        ids = personas or sorted(p for p in banks.banks if p not in HELDOUT_PERSONAS and lib.get(p).language == "en")
     analyzer = default_analyzer()
     examples: list[Example] = []
     from rich.progress import Progress

@@ -30,9 +30,17 @@ def bench_reply(
     threads: int = typer.Option(None, help="Threads for every engine (default: the cores this process may use)."),
     fresh_process: bool = typer.Option(True, help="Also time a cached start in a new process."),
     no_adapter: bool = typer.Option(False, "--no-adapter", help="The embedded model without its debtor adapter."),
+    lang: str = typer.Option(
+        None, "--lang",
+        help="Time whole calls of every persona in this language (zh) on the default backend (or --backend) instead.",
+    ),
 ) -> None:
     """Time the debtor's reply: both engines on the same call, or one backend's load, TTFT, tokens/s."""
     from rich.console import Console
+
+    if lang:
+        _bench_language(lang, backend[0] if backend else None, out)
+        return
 
     from simulator.backends import BackendError
     from simulator.bench import ENGINES, compare_engines, run_bench, write_result
@@ -58,6 +66,30 @@ def bench_reply(
         _print_one(console, result)
     else:
         _print_comparison(console, result)
+    console.print(f"-> {out}")
+
+
+def _bench_language(lang: str, spec: str | None, out: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from simulator.backends import BackendError
+    from simulator.bench import bench_language_calls, write_result
+
+    console = Console()
+    try:
+        result = bench_language_calls(lang, spec)
+    except (BackendError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    write_result(result, out)
+    table = Table(title=f"bench reply --lang {lang}: {result['backend']}, {result['personas']} personas")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key, value in result.items():
+        if key not in ("language", "backend", "personas"):
+            table.add_row(key, str(value))
+    console.print(table)
     console.print(f"-> {out}")
 
 

@@ -56,6 +56,7 @@ def _no_files(paths: list[Path] | None) -> list[str]:
 @personas_app.command("list")
 def list_personas(
     dirs: list[Path] = typer.Option(None, "--dir", "-d", help=_DIR_HELP),
+    lang: str = typer.Option(None, "--lang", help="Only the personas who speak this language (en, zh)."),
 ) -> None:
     """Show the personas as a table; files that fail to load are reported on stderr."""
     library = load_personas(dirs or None)
@@ -67,6 +68,8 @@ def list_personas(
     table.add_column("language", no_wrap=True)
     table.add_column("situation")
     for persona in sorted(library.personas.values(), key=lambda p: p.id):
+        if lang and persona.language != lang:
+            continue
         table.add_row(
             persona.id,
             persona.name,

@@ -40,8 +40,31 @@ def default_analyzer(language: str = "en") -> Analyzer:
     return an
 
 
+_BY_LANGUAGE: dict[tuple[int, str], TurnAnalyzer] = {}
+
+
+def analyzer_for(analyzer: TurnAnalyzer, language: str) -> TurnAnalyzer:
+    """``analyzer`` when it reads ``language``; else an analyzer for ``language`` that shares its
+    embedder (built once per embedder and language): a Chinese call needs the Chinese catalogue."""
+    if getattr(analyzer, "language", language) == language:
+        return analyzer
+    embedder = getattr(analyzer, "embedder", None)
+    key = (id(embedder), language)
+    with _LOCK:
+        an = _BY_LANGUAGE.get(key)
+        if an is None:
+            an = Analyzer(embedder=embedder, language=language)
+            if language == "zh":  # Traditional characters are read as Simplified (OpenCC)
+                from core.analysis.script import ChineseScriptAnalyzer
+
+                an = ChineseScriptAnalyzer(an)
+            an = _BY_LANGUAGE[key] = an
+    return an
+
+
 __all__ = [
     "Analyzer",
+    "analyzer_for",
     "CallContext",
     "Catalogue",
     "CatalogueError",

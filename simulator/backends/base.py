@@ -82,6 +82,10 @@ class ReplyLimitError(BackendError):
         self.guard = guard
 
 
+# SmolLM2-135M, the embedded default model, was trained on English text only.
+EMBEDDED_MODEL_LANGUAGES = frozenset({"en"})
+
+
 class Backend(ABC):
     """Turns chat messages into text. ``stream`` yields text pieces as they are generated."""
 
@@ -100,6 +104,10 @@ class Backend(ABC):
     # lines were judged fine half as often as authored ones), or "model", the model's line first.
     # $CALLCOACH_DEBTOR_LINES overrides it for every backend.
     debtor_lines: str = "bank"
+    # The languages the model can speak a debtor's line in (None: any, as far as we know). A
+    # persona in another language says only its authored lines with this backend (its bank,
+    # then its fallback lines): the embedded SmolLM2-135M cannot write Chinese.
+    languages: frozenset[str] | None = None
 
     @abstractmethod
     def stream(

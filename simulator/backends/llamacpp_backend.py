@@ -63,7 +63,14 @@ from urllib.parse import urlsplit
 
 from core.paths import cache_root
 from simulator.backends.adapter import resolve_adapter
-from simulator.backends.base import GREEDY, BackendError, GenerationConfig, LocalBackend, Message
+from simulator.backends.base import (
+    EMBEDDED_MODEL_LANGUAGES,
+    GREEDY,
+    BackendError,
+    GenerationConfig,
+    LocalBackend,
+    Message,
+)
 from simulator.backends.gguf_merge import WEIGHT_TYPES, cached_merge
 from simulator.backends.model_files import bundled_gguf
 from simulator.backends.transformers_backend import default_threads
@@ -185,6 +192,8 @@ class LlamaCppBackend(LocalBackend):
         self.last_prompt_tokens = 0
         self.loaded_from = ""  # "merged" (merged now), "cache" (merged earlier) or "gguf"
         self.spec = f"llamacpp:{model}"
+        if model == "default":
+            self.languages = EMBEDDED_MODEL_LANGUAGES
         self._held: list[list[int] | None] = [None] * self.slots  # the prompt each slot holds
         self._last_used = [0] * self.slots  # when each slot was last chosen (a counter)
         self._uses = 0

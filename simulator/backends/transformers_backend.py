@@ -33,7 +33,13 @@ from typing import Any
 
 from core.paths import cache_root
 from simulator.backends.adapter import adapter_digest, cast_weights, merge_adapter, resolve_adapter
-from simulator.backends.base import BackendError, GenerationConfig, LocalBackend, Message
+from simulator.backends.base import (
+    EMBEDDED_MODEL_LANGUAGES,
+    BackendError,
+    GenerationConfig,
+    LocalBackend,
+    Message,
+)
 from simulator.backends.model_files import bundled_gguf, converted_gguf_dir
 
 DEFAULT_DTYPE = "bfloat16"  # measured fastest TTFT at equal decode speed, see module docstring
@@ -113,6 +119,8 @@ class TransformersBackend(LocalBackend):
         self.threads = threads or default_threads()
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.spec = f"transformers:{model}" + (f"#{gguf_file}" if gguf_file else "")
+        if model == "default" and not gguf_file:
+            self.languages = EMBEDDED_MODEL_LANGUAGES
         self.loaded_from = ""  # "gguf" (converted now), "cache" (converted earlier) or "pretrained"
         self._past: Any = None  # the KV cache of the last call
         self._past_ids: list[int] = []  # the tokens whose keys/values ``_past`` holds
