@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo chat test test-fast lint soak bench fidelity fidelity-heldout intent-audit validity live-eval corpus train clean
+.PHONY: install demo chat test test-fast lint soak bench fidelity fidelity-heldout intent-audit validity live-eval zh-analysis corpus train clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -68,6 +68,13 @@ live-eval: install
 # (subsampled, a few minutes on 2 cores) and writes docs/VALIDITY.md (the "now" table).
 validity: install
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m evals.validity --json out/validity.json
+
+# The Chinese analysis on labelled collector lines (Simplified and Traditional): precision and
+# recall per signal and per exemplar indicator of default-zh, on the main set and the held-out set
+# (tests/data/labelled_signals_zh*.yaml; tests/test_analysis_zh.py holds the floors). Seconds.
+zh-analysis: install
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m evals.zh_analysis --json out/zh-analysis.json
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m evals.zh_analysis --labelled tests/data/labelled_signals_zh_heldout.yaml --json out/zh-analysis-heldout.json
 
 # Rebuild the tuning corpus from the line banks, then retrain the adapter (about 45 min on 2 cores).
 corpus: install

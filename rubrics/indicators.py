@@ -85,6 +85,27 @@ class ExemplarMatcher:
                     self._exemplar_matrix(ind.exemplars)
 
 
+class NgramExemplarMatcher:
+    """:class:`ExemplarMatcher`'s reading for a language the embedder does not read (Chinese):
+    each sentence's character n-gram TF-IDF similarity to the exemplars
+    (:mod:`core.analysis.ngram`), split as the analysis splits; nothing to embed or prefetch."""
+
+    def __init__(self, similarity, split: Callable[[str], list[str]]):
+        self.similarity = similarity
+        self.split = split
+
+    def prefetch(self, texts: Sequence[str]) -> None:
+        """Nothing to embed (the similarity caches each sentence's weighting as it meets it)."""
+
+    def prepare(self, rubric) -> None:
+        """Nothing to embed up front."""
+
+    def best(self, text: str, exemplars: Sequence[str]) -> tuple[float, str]:
+        """Highest similarity of any sentence in ``text`` to any exemplar, and that sentence."""
+        parts = self.split(text) or ([text] if text.strip() else [])
+        return self.similarity.best(parts, exemplars)
+
+
 @dataclass
 class IndicatorResult:
     indicator: str

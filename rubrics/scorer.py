@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from core.analysis.analyzer import initial_context, split_sentences
+from core.analysis.analyzer import SEMANTIC_LANGUAGES, initial_context, split_sentences
 from core.analysis.protocol import TurnAnalyzer
 from core.analysis.script import language_family
 from core.analysis.types import CallContext, TurnAnalysis
 from core.transcript import Transcript
-from rubrics.indicators import ExemplarMatcher, IndicatorResult, evaluate
+from rubrics.indicators import ExemplarMatcher, IndicatorResult, NgramExemplarMatcher, evaluate
 from rubrics.loader import DEFAULT_RUBRICS, load_rubric
 from rubrics.matching import CallView
 from rubrics.results import CriterionScore, Evidence, Score, Violation
@@ -52,13 +52,22 @@ class Scorer:
     def __init__(self, rubric: Rubric | str | Path, analyzer: TurnAnalyzer | None = None):
         self.rubric = load_rubric(rubric)
         self.analyzer: TurnAnalyzer = analyzer if analyzer is not None else _default_analyzer(self.rubric.language)
-        self._matcher: ExemplarMatcher | None = None
+        self._matcher: ExemplarMatcher | NgramExemplarMatcher | None = None
         self._uses_exemplars = any(
             getattr(ind, "exemplars", None) for c in self.rubric.criteria for ind in c.indicators
         )
 
     @property
-    def matcher(self) -> ExemplarMatcher | None:
+    def matcher(self) -> ExemplarMatcher | NgramExemplarMatcher | None:
+        if self._matcher is None and self.rubric.language not in SEMANTIC_LANGUAGES:
+            # the embedder reads English only: a Chinese rubric's exemplars are matched by
+            # character n-gram similarity instead (core/analysis/ngram.py)
+            from core.analysis.ngram import DATA, default_similarity
+
+            if self.rubric.language not in DATA:
+                return None
+            split = partial(split_sentences, language=self.rubric.language)
+            self._matcher = NgramExemplarMatcher(default_similarity(self.rubric.language), split)
         if self._matcher is None:
             embedder = self.analyzer.embedder
             if embedder is None:  # an analyzer without embeddings: exemplar indicators not judged

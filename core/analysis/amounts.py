@@ -1,7 +1,8 @@
 """Money amounts, instalment cadence and payment dates in a line of speech.
 
 ``extract_amounts("I can pay $50 a month")`` -> [50.0]; ``find_date("on the 15th", today)``
--> ("the 15th", days until the 15th). English and a little Chinese (元/块, 今天/明天/N号).
+-> ("the 15th", days until the 15th). English and Chinese (500元, 五百块, 一千二, 1万; 今天/明天/
+周五/N号/十五号).
 """
 
 from __future__ import annotations
@@ -91,6 +92,74 @@ class AmountMatch:
     text: str
 
 
+# Chinese numerals: "五百元", "三千二百块钱", "一千二" (1,200), "一万二" (12,000), "1万".
+_ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
+              "八": 8, "九": 9}
+_ZH_NUMERAL = "零〇一二两三四五六七八九十百千万"
+_ZH_CHARS = re.compile(r"[\u4e00-\u9fff]")
+# A numeral with 元/块, or one of a hundred or more said alone ("先还三百"); not a count of
+# days, instalments or months ("三百六十五天", "分十二期").
+_ZH_MONEY = re.compile(
+    rf"(?<![{_ZH_NUMERAL}\d])(?:(?P<z>[{_ZH_NUMERAL}]+)\s*(?:元|块钱?)"
+    rf"|(?P<zb>[一二两三四五六七八九十]*[百千万][{_ZH_NUMERAL}]*)(?![{_ZH_NUMERAL}天期个月年次号日人位页倍分秒遍条岁])"
+    rf"|(?P<zd>\d+(?:\.\d+)?)\s*(?P<zu>万|千)(?:元|块钱?)?)"
+)
+
+
+def zh_number(text: str) -> float | None:
+    """'三千二百' -> 3200, '一千二' -> 1200, '一万二' -> 12000; None when it is no number."""
+    total = section = 0
+    digit: int | None = None
+    unit = 0  # the last unit said, when the digit after it abbreviates the next one down
+    for ch in text:
+        if ch in _ZH_DIGITS:
+            if ch in "零〇":
+                unit = 0
+            digit = _ZH_DIGITS[ch]
+        elif ch in "十百千":
+            unit = {"十": 10, "百": 100, "千": 1000}[ch]
+            section += (digit if digit is not None else 1) * unit
+            digit = None
+        elif ch == "万":
+            total += (section + (digit or 0)) * 10000
+            section, digit, unit = 0, None, 10000
+        else:
+            return None
+    if digit is not None:
+        section += digit * (unit // 10) if unit >= 100 else digit
+    value = float(total + section)
+    return value or None
+
+
+# An Arabic number said as money in Chinese without 元: after a paying verb or "每月" ("每月还300",
+# "先打5000", "还1500"), never a day, a count or a year ("15号", "12期", "3个月", "2026年").
+_ZH_BARE = re.compile(
+    r"(?:每个?月|每期|(?<![归])还|付|交|打|先还|先打|凑)\s*(?:个|上)?\s*(?P<n>\d{2,7}(?:\.\d+)?)(?![\d.]|\s*(?:[号日天年期次%％位]|个月|点|分|岁|元|块|万|千))"
+)
+
+
+def _zh_amounts(text: str, taken: list[tuple[int, int]]) -> list[AmountMatch]:
+    found = []
+    for m in _ZH_BARE.finditer(text):
+        s, e = m.span("n")
+        if any(s < te and e > ts for ts, te in taken):
+            continue
+        value = float(m.group("n"))
+        if value >= 50:
+            found.append(AmountMatch(value, s, e, m.group("n")))
+            taken = [*taken, (s, e)]
+    for m in _ZH_MONEY.finditer(text):
+        if any(m.start() < te and m.end() > ts for ts, te in taken):
+            continue
+        if m.group("zd"):
+            value: float | None = float(m.group("zd")) * (10000 if m.group("zu") == "万" else 1000)
+        else:
+            value = zh_number(m.group("z") or m.group("zb"))
+        if value:
+            found.append(AmountMatch(value, m.start(), m.end(), m.group(0)))
+    return found
+
+
 def find_amounts(text: str) -> list[AmountMatch]:
     """Money amounts in ``text`` in order of appearance (currency-marked, or clearly a payment)."""
     found: list[AmountMatch] = []
@@ -111,6 +180,8 @@ def find_amounts(text: str) -> list[AmountMatch]:
         if any(s < te and e > ts for ts, te in taken):
             continue
         found.append(AmountMatch(float(m.group(g).replace(",", "")), s, e, m.group(g)))
+    if _ZH_CHARS.search(text):
+        found += _zh_amounts(text, taken)
     found.sort(key=lambda a: a.start)
     return found
 
@@ -152,14 +223,21 @@ _DATE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("day_of_month", re.compile(rf"\b(?:the\s+)?{_ORD}(?:\s+of\s+(?P<m>{_MONTH_RE}))?\b", re.I)),
     ("day_word", re.compile(rf"\bthe\s+(?P<dw>{_ORD_WORD_RE})(?:\s+of\s+(?:the\s+month|(?P<m>{_MONTH_RE})))?\b", re.I)),
     ("next_week", re.compile(r"\bnext\s+week\b", re.I)),
+    # "下个月10号", "12月15号", "一月五号": a day of a named (or the next) month
+    ("zh_month_day", re.compile(
+        r"(?:(?P<zm>下个?月|(?P<mn>1[0-2]|[1-9]|十[一二]?|[一二三四五六七八九])月(?:份)?)的?\s*)"
+        r"(?:(?P<d>[0-3]?\d)|(?P<zd>[一二三]?十[一二三四五六七八九]?|[一二三四五六七八九]))\s*[号日]"
+    )),
     ("end_of_month", re.compile(r"\b(?:the\s+)?end\s+of\s+(?:the|this)\s+month\b|月底", re.I)),
     ("next_month", re.compile(r"\bnext\s+month\b|下个?月", re.I)),
     ("payday", re.compile(r"\b(?:my\s+)?(?:next\s+)?pay ?day\b", re.I)),
     ("zh_today", re.compile(r"今天|今晚")),
     ("zh_tomorrow", re.compile(r"明天")),
     ("zh_day_after", re.compile(r"后天")),
+    ("zh_weekday", re.compile(r"(?P<zn>下(?:个)?|这(?:个)?|本)?(?:周|星期|礼拜)(?P<zwd>[一二三四五六日天])")),
     ("zh_next_week", re.compile(r"下(?:个)?(?:周|星期|礼拜)")),
     ("zh_day_of_month", re.compile(r"(?P<d>[0-3]?\d)\s*[号日]")),
+    ("zh_day_of_month", re.compile(r"(?<![一二三四五六七八九十])(?P<zd>[一二三]?十[一二三四五六七八九]?|[一二三四五六七八九])[号日]")),
 ]
 
 _COUNT_WORDS = {
@@ -201,6 +279,11 @@ def _resolve(kind: str, m: re.Match[str], today: date) -> int | None:
         n = int(n_text) if n_text.isdigit() else _COUNT_WORDS.get(n_text, 1)
         unit = m.group("u").lower()
         return n * (7 if unit.startswith("week") else 30 if unit.startswith("month") else 1)
+    if kind == "zh_weekday":
+        day = min("一二三四五六日天".find(m.group("zwd")), 6)  # Monday 0 ... 日/天 Sunday 6
+        if (m.group("zn") or "").startswith("下"):  # 下周三: the Wednesday of next week
+            return 7 - today.weekday() + day
+        return (day - today.weekday()) % 7
     if kind in ("weekday", "next_weekday"):
         delta = (_WEEKDAYS.index(m.group("wd").lower()) - today.weekday()) % 7
         return delta or (7 if kind == "next_weekday" else 0)
@@ -208,6 +291,16 @@ def _resolve(kind: str, m: re.Match[str], today: date) -> int | None:
         return _days_to_day_of_month(today, int(m.group("d")), _MONTHS[m.group("m").lower().rstrip(".")])
     if kind == "weekday_dom":
         return _days_to_day_of_month(today, int(m.group("d")), None)
+    if kind == "zh_month_day":
+        day = int(m.group("d")) if m.group("d") else int(zh_number(m.group("zd")) or 0)
+        if m.group("mn"):
+            mn = m.group("mn")
+            month = int(mn) if mn.isdigit() else int(zh_number(mn) or 0)
+        else:  # 下个月
+            month = today.month % 12 + 1
+        return _days_to_day_of_month(today, day, month) if 1 <= month <= 12 else None
+    if kind == "zh_day_of_month" and m.groupdict().get("zd"):
+        return _days_to_day_of_month(today, int(zh_number(m.group("zd")) or 0), None)
     if kind in ("day_of_month", "zh_day_of_month"):
         month = m.groupdict().get("m")
         return _days_to_day_of_month(today, int(m.group("d")), _MONTHS[month.lower()] if month else None)

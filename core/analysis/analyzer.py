@@ -34,6 +34,7 @@ from core.analysis.detectors import (
 )
 from core.analysis.embedder import Embedder
 from core.analysis.graded import GradedReadings
+from core.analysis.script import to_simplified, with_original
 from core.analysis.types import CallContext, Hit, PaymentOffer, QuestionType, Topic, TurnAnalysis
 from core.transcript import Transcript
 
@@ -255,7 +256,15 @@ class Analyzer:
         *,
         today: date | None = None,
     ) -> TurnAnalysis:
-        """Analyse one turn given the call so far; ``.context`` is before it, ``.after`` after it."""
+        """Analyse one turn given the call so far; ``.context`` is before it, ``.after`` after it.
+
+        Chinese is read in Simplified characters (OpenCC, :mod:`core.analysis.script`) and quoted
+        as it was said, whichever reader asks: the scorer, the director, live coaching."""
+        if self.language == "zh":
+            simple = to_simplified(text or "")
+            if simple != (text or ""):
+                analysis = self.analyze_turn(simple, speaker, index, context, today=today)
+                return with_original(analysis, text or "", simple)
         self._ensure_ready()
         context = context if context is not None else CallContext()
         speaker = speaker if speaker in ("agent", "debtor", "third_party") else "debtor"

@@ -48,7 +48,7 @@ _KINDS: tuple[tuple[IdentifierKind, re.Pattern[str]], ...] = (
             # "social security" alone is income ("do you get social security?"), not the number
             r"\b(?:social security number|ssn|social(?! security))\b"
             r"|\blast (?:four|4)\b(?!(?: digits)? (?:of|on) (?:the|your|that) (?:card|account|visa|loan))"
-            r"|身份证(?:号码?)?(?:后(?:四|4|六|6)位)?",
+            r"|身[份分]证(?:号码?)?(?:后(?:四|4|六|6)位)?",
             re.I,
         ),
     ),

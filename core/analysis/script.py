@@ -3,7 +3,14 @@
 The signal catalogue's Chinese patterns are written in Simplified characters; the course
 material, and many real calls, use Traditional ones ("你這個老賴…通知你單位領導和通訊錄").
 OpenCC's maintained Traditional-to-Simplified tables convert a turn before it is analysed, and
-what the analysis quotes back (the turn, the evidence sentences) is the speaker's own text.
+what the analysis quotes back (the turn, the evidence sentences) is the speaker's own text. The
+zh :class:`~core.analysis.Analyzer` converts every turn itself, so every reader (the scorer, the
+director, live coaching) sees one reading; :class:`ChineseScriptAnalyzer` does the same for any
+other analyzer.
+
+The table is OpenCC's ``tw2s``: ``t2s`` plus the Taiwan standard's variants, so "等著", "看著辦"
+read as "等着", "看着办" (``t2s`` leaves 著). 帐 is read as 账 ("帳單" -> "帐单" -> "账单"): both
+are written in Simplified text, and the patterns name the standard one.
 
     from core.analysis.script import ChineseScriptAnalyzer, to_simplified
     to_simplified("依法起訴你，下週凍結你的工資")   # '依法起诉你，下周冻结你的工资'
@@ -32,7 +39,11 @@ def _converter():
     import opencc  # a prebuilt wheel (pyproject); imported on first use
 
     with _LOCK:
-        return opencc.OpenCC("t2s")
+        return opencc.OpenCC("tw2s")
+
+
+# One character for one after OpenCC, so a span of the converted text is the same span of the turn.
+_VARIANTS = str.maketrans({"帐": "账"})
 
 
 @lru_cache(maxsize=65536)
@@ -40,7 +51,7 @@ def to_simplified(text: str) -> str:
     """``text`` with Traditional characters replaced by Simplified ones (others unchanged)."""
     if not text or not _CJK.search(text):
         return text
-    return _converter().convert(text)
+    return _converter().convert(text).translate(_VARIANTS)
 
 
 def language_family(tag: str | None) -> str:
@@ -76,20 +87,20 @@ class ChineseScriptAnalyzer:
     def analyze_turn(self, text: str, *args, **kwargs) -> TurnAnalysis:
         simple = to_simplified(text or "")
         analysis = self.inner.analyze_turn(simple, *args, **kwargs)
-        return _with_original(analysis, text or "", simple)
+        return with_original(analysis, text or "", simple)
 
     def analyze_transcript(self, transcript) -> list[TurnAnalysis]:
         simple = simplified_transcript(transcript)
         analyses = self.inner.analyze_transcript(simple)
         return [
-            _with_original(a, _text(t), _text(s)) for a, t, s in zip(analyses, transcript.turns, simple.turns, strict=True)
+            with_original(a, _text(t), _text(s)) for a, t, s in zip(analyses, transcript.turns, simple.turns, strict=True)
         ]
 
     def analyze_many(self, transcripts, *args, **kwargs) -> list[list[TurnAnalysis]]:
         simple = [simplified_transcript(t) for t in transcripts]
         out = self.inner.analyze_many(simple, *args, **kwargs)
         return [
-            [_with_original(a, _text(t), _text(s)) for a, t, s in zip(call, orig.turns, conv.turns, strict=True)]
+            [with_original(a, _text(t), _text(s)) for a, t, s in zip(call, orig.turns, conv.turns, strict=True)]
             for call, orig, conv in zip(out, transcripts, simple, strict=True)
         ]
 
@@ -108,7 +119,7 @@ def _text(turn) -> str:
     return str(turn.get("text") or "") if isinstance(turn, dict) else (turn.text or "")
 
 
-def _with_original(analysis: TurnAnalysis, original: str, simple: str) -> TurnAnalysis:
+def with_original(analysis: TurnAnalysis, original: str, simple: str) -> TurnAnalysis:
     """The analysis of ``simple`` quoting ``original``: OpenCC's Traditional-to-Simplified tables
     map character for character, so a span of one is the same span of the other."""
     if original == simple:
@@ -126,4 +137,6 @@ def _original_hit(hit: Hit, original: str, simple: str) -> Hit:
     return replace(hit, quote=original[at : at + len(hit.quote)])
 
 
-__all__ = ["ChineseScriptAnalyzer", "language_family", "looks_chinese", "simplified_transcript", "to_simplified"]
+__all__ = [
+    "ChineseScriptAnalyzer", "language_family", "looks_chinese", "simplified_transcript", "to_simplified", "with_original",
+]
