@@ -52,3 +52,25 @@ def serving(demo) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         demo.close()
+
+
+def persona_dirs_with_chinese(folder) -> list:
+    """A persona folder with one English persona (cooperative-maria) and one Chinese one written
+    from it (``zh-test-lina``: ``language: zh``, Chinese name, situation and currency), so a test of
+    the Chinese page does not depend on the shipped Chinese personas."""
+    import re
+    import shutil
+    from pathlib import Path
+
+    from simulator.personas import SHIPPED_DIR
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(SHIPPED_DIR / "cooperative-maria.yaml", folder)
+    text = (SHIPPED_DIR / "cooperative-maria.yaml").read_text(encoding="utf-8")
+    text = text.replace("id: cooperative-maria", "id: zh-test-lina").replace("language: en", "language: zh")
+    text = text.replace("name: Maria Delgado", "name: 李娜")
+    text = re.sub(r"^situation: .*$", "situation: 在超市上班的单亲妈妈，信用卡逾期两个月，愿意商量还款。", text, flags=re.M)
+    text = re.sub(r"^  currency: .*\n", "", text, flags=re.M).replace("debt:\n", "debt:\n  currency: CNY\n", 1)
+    (folder / "zh-test-lina.yaml").write_text(text, encoding="utf-8")
+    return [folder]

@@ -145,10 +145,10 @@ def test_opening_a_call_by_id_over_raw_http_is_checked(served, ana_call, picker)
         raw = Raw(url, user)
         # list the calls first, in the same session, as the page does (this fills the picker)
         listing = raw.attempt(raw.fn_named("team_history" if team else "my_history"),
-                              None, ["All trainees"] if team else ["ana", "ana"])
+                              None, ["All trainees", None] if team else ["ana", "ana", None])  # None: the page's language (a State)
         assert (ana_call in listing) is allowed
         fn, trigger = raw.fn_for(picker, "change")
-        detail = raw.attempt(fn, trigger, [ana_call])
+        detail = raw.attempt(fn, trigger, [ana_call, None])
         assert ("123-45-6789" in detail) is allowed, (user, detail[:300])
 
 
@@ -180,7 +180,7 @@ def test_a_trainee_cannot_start_a_test_call_over_raw_http(served):
     raw = Raw(url, "ben")
     fn, trigger = raw.fn_for("cc-test-call", "click")
     text = (demo.callcoach.base_persona_dirs[0] / "cooperative-maria.yaml").read_text(encoding="utf-8")
-    out = raw.attempt(fn, trigger, [text, "ben", None])
+    out = raw.attempt(fn, trigger, [text, "ben", None, None])
     assert "Only trainers" in out
 
 
@@ -193,7 +193,8 @@ def test_a_reload_cannot_take_over_someone_elses_call(served):
     deps = raw.config()["dependencies"]
     load = next(d.get("id", i) for i, d in enumerate(deps) if any(t[1] == "load" for t in d["targets"]))
     # ben's browser claims to remember ana's call: he gets the set-up screen, not her call
-    out = raw.attempt(load, None, [{"name": "ana", "call_id": live}, False])
+    out = raw.attempt(load, None, ["", {"name": "ana", "call_id": live}, False])  # "": the language the page shows
+    assert out.startswith("["), out[:300]  # the load ran (it answered), and ...
     assert '"role": "assistant"' not in out and '"role": "user"' not in out
     assert not demo.callcoach.history.is_finished(live)  # ana's call was neither taken nor closed
     ana.predict(False, api_name="/end_call")
@@ -215,8 +216,8 @@ def test_a_batch_scores_only_the_callers_uploads(served, tmp_path):
     ana_raw = Raw(url, "ana")
     fn, trigger = ana_raw.fn_for("cc-eval-run", "click")
     file_data = {"path": path, "meta": {"_type": "gradio.FileData"}, "orig_name": "c.txt"}
-    assert "scored" in ana_raw.attempt(fn, trigger, [[file_data]])
-    assert "not uploaded from this page" in Raw(url, "ben").attempt(fn, trigger, [[file_data]])
+    assert "scored" in ana_raw.attempt(fn, trigger, [[file_data], None])
+    assert "not uploaded from this page" in Raw(url, "ben").attempt(fn, trigger, [[file_data], None])
 
 
 def test_an_upload_over_the_size_limit_is_refused(served):

@@ -74,7 +74,8 @@ def _bench_language(lang: str, spec: str | None, out: Path) -> None:
     from rich.table import Table
 
     from simulator.backends import BackendError
-    from simulator.bench import bench_language_calls, write_result
+    from simulator.bench import write_result
+    from simulator.bench_calls import bench_language_calls
 
     console = Console()
     try:

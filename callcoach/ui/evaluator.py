@@ -11,13 +11,15 @@ from pathlib import Path
 import gradio as gr
 
 from callcoach.ui import views
+from callcoach.ui.i18n import Labels, text, words
 from callcoach.ui.resources import AppResources
 from rubrics.results import criterion_names
 
-BASE_HEADERS = ["Transcript", "Overall", "Result", "Violations"]
+BASE_HEADER_KEYS = ["evaluator.transcript", "evaluator.overall", "evaluator.result", "evaluator.violations"]
+BASE_HEADERS = [text(k) for k in BASE_HEADER_KEYS]
 
 
-def score_files(res: AppResources, paths: list[str], out_dir: Path, progress=None) -> list[dict]:
+def score_files(res: AppResources, paths: list[str], out_dir: Path, progress=None, lang: str = "en") -> list[dict]:
     """Batch-score uploaded files with ``rubrics.batch`` (one record per transcript, in order).
 
     Records carry the Score contract, or ``{"id", "error"}`` for a transcript that could not
@@ -30,7 +32,8 @@ def score_files(res: AppResources, paths: list[str], out_dir: Path, progress=Non
 
     def on_progress(done: int, total: int) -> None:
         if progress is not None:
-            progress((done, max(total, 1)), desc=f"Scored {done} of {total}", unit="transcripts")
+            progress((done, max(total, 1)), desc=text("evaluator.scored_of", lang, done=done, total=total),
+                     unit=text("evaluator.unit", lang))
 
     by_language = {load_rubric(res.rubric).language: res.rubric}
     result = score_inputs(
@@ -49,17 +52,19 @@ def score_files(res: AppResources, paths: list[str], out_dir: Path, progress=Non
     return [{**r, "id": tidy(r.get("id")), **({"error": tidy(r["error"])} if "error" in r else {})} for r in result.records]
 
 
-def results_table(results: list[dict]) -> tuple[list[str], list[list]]:
+def results_table(results: list[dict], lang: str = "en") -> tuple[list[str], list[list]]:
+    t = words(lang)
     crits = criterion_names(results)
-    headers = BASE_HEADERS[:3] + [c.replace("_", " ").capitalize() for c in crits] + ["Violations", "Error"]
+    headers = ([t(k) for k in BASE_HEADER_KEYS[:3]] + [t.get(f"criterion.{c}", c.replace("_", " ").capitalize()) for c in crits]
+               + [t("evaluator.violations"), t("evaluator.error")])
     rows = []
     for r in results:
         if r.get("error"):
-            rows.append([r.get("id"), None, "Error", *([None] * len(crits)), None, r["error"]])
+            rows.append([r.get("id"), None, t("evaluator.error"), *([None] * len(crits)), None, r["error"]])
             continue
         rows.append([
             # one decimal, as the verdict reads it: 69.8 against a pass mark of 70 is not "70, Fail"
-            r["id"], round(r["overall"], 1), "Pass" if r["passed"] else "Fail",
+            r["id"], round(r["overall"], 1), t("evaluator.pass") if r["passed"] else t("evaluator.fail"),
             *[round(r["criteria"][c]["score"], 1) if c in r["criteria"] else None for c in crits],
             len(r.get("violations") or []), "",
         ])
@@ -116,25 +121,22 @@ def _paths(files) -> list[str]:
     return [p if isinstance(p, str) else getattr(p, "name", str(p)) for p in (files or [])]
 
 
-def build_evaluator_tab(res: AppResources) -> None:
-    gr.Markdown(
-        "Upload practice or real call transcripts: **JSONL** (one call a line), **CSV** (`id,turn,speaker,text`) "
-        "or **TXT** (`Agent: ...` / `Debtor: ...` lines). Each transcript is scored with the rubric of its language "
-        "(`language`, or its script): English calls with the practice rubric, Chinese ones, in Simplified or "
-        "Traditional characters, with the Chinese rubric."
-    )
+def build_evaluator_tab(res: AppResources, ui: Labels, lang: gr.State) -> None:
+    """Lay out the Evaluator tab; ``ui`` words its components, ``lang`` is the page's language.
+    (The batch's HTML report is ``rubrics.report``'s, in English.)"""
+    ui(gr.Markdown, {"value": "evaluator.intro"})
     with gr.Row(equal_height=False):
-        files = gr.File(label="Transcript files", file_count="multiple", file_types=[".jsonl", ".json", ".csv", ".txt"],
-                        elem_id="cc-eval-files", scale=3)
+        files = ui(gr.File, {"label": "evaluator.files"}, file_count="multiple", file_types=[".jsonl", ".json", ".csv", ".txt"],
+                   elem_id="cc-eval-files", scale=3)
         with gr.Column(scale=1, min_width=220):
-            run = gr.Button("Score transcripts", variant="primary", elem_id="cc-eval-run")
+            run = ui(gr.Button, {"value": "evaluator.run"}, variant="primary", elem_id="cc-eval-run")
             summary = gr.HTML("", elem_id="cc-eval-summary")
-    table = gr.Dataframe(headers=BASE_HEADERS, value=[], interactive=False, wrap=True, label="Results",
-                         elem_id="cc-eval-table", max_height=420)
+    table = ui(gr.Dataframe, {"label": "evaluator.results", "headers": BASE_HEADER_KEYS}, value=[], interactive=False,
+               wrap=True, elem_id="cc-eval-table", max_height=420)
     with gr.Row():
-        csv_file = gr.File(label="Results (CSV)", interactive=False, elem_id="cc-eval-csv")
-        jsonl_file = gr.File(label="Scores (JSONL)", interactive=False, elem_id="cc-eval-jsonl")
-        html_file = gr.File(label="Report (HTML)", interactive=False, elem_id="cc-eval-html")
+        csv_file = ui(gr.File, {"label": "evaluator.results_csv"}, interactive=False, elem_id="cc-eval-csv")
+        jsonl_file = ui(gr.File, {"label": "evaluator.scores_jsonl"}, interactive=False, elem_id="cc-eval-jsonl")
+        html_file = ui(gr.File, {"label": "evaluator.report_html"}, interactive=False, elem_id="cc-eval-html")
 
     claims = UploadClaims()
     nothing = (gr.skip(),) * 4
@@ -142,28 +144,31 @@ def build_evaluator_tab(res: AppResources) -> None:
     def on_upload(files, request: gr.Request):
         claims.add(_owner(request), _paths(files))
 
-    def on_run(paths, request: gr.Request, progress=gr.Progress()):
+    def on_run(paths, lg, request: gr.Request, progress=gr.Progress()):
+        t = words(lg)
         if not paths:
-            return (views.error_html("Upload at least one transcript file first."), *nothing)
+            return (views.error_html(t("evaluator.need_files")), *nothing)
         paths = _paths(paths)
         if not claims.claim(_owner(request), paths):
-            return (views.error_html("Those files were not uploaded from this page: upload them again."), *nothing)
-        progress(0, desc="Reading files")
+            return (views.error_html(t("evaluator.not_uploaded")), *nothing)
+        progress(0, desc=t("evaluator.reading"))
         out = res.exports_dir / f"batch-{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 10_000:04d}"
         out.mkdir(parents=True, exist_ok=True)
-        results = score_files(res, paths, out, progress)
+        results = score_files(res, paths, out, progress, lang=lg)
         if not results:
-            return (views.error_html("No transcripts found in those files."), *nothing)
+            return (views.error_html(t("evaluator.no_transcripts")), *nothing)
         csv_path, jsonl_path, html_path = write_outputs(results, out, res.rubric)
-        headers, rows = results_table(results)
+        headers, rows = results_table(results, lg)
         scored = [r for r in results if not r.get("error")]
         errors = len(results) - len(scored)
         passed = sum(1 for r in scored if r.get("passed"))
-        text = f"<b>{len(scored)}</b> scored, <b>{passed}</b> passed" + (f", <b>{errors}</b> could not be read" if errors else "")
+        # our own words, with the numbers in bold (the strings files hold no markup here)
+        summary_text = t("evaluator.summary", scored=f"<b>{len(scored)}</b>", passed=f"<b>{passed}</b>")
+        summary_text += t("evaluator.unreadable", n=f"<b>{errors}</b>") if errors else ""
         widths = ["170px"] + ["120px"] * (len(headers) - 2) + ["320px"]
         table_update = gr.Dataframe(value=rows, headers=headers, column_widths=widths)
-        return text, table_update, res.offer(csv_path), res.offer(jsonl_path), res.offer(html_path)
+        return summary_text, table_update, res.offer(csv_path), res.offer(jsonl_path), res.offer(html_path)
 
     files.upload(on_upload, files, None, api_visibility="private", show_progress="hidden")
-    run.click(on_run, files, [summary, table, csv_file, jsonl_file, html_file], api_name="score_batch",
+    run.click(on_run, [files, lang], [summary, table, csv_file, jsonl_file, html_file], api_name="score_batch",
               concurrency_id="scoring", concurrency_limit=1)

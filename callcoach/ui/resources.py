@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from callcoach.history import HistoryStore, data_dir
+from callcoach.ui.i18n import text
 from callcoach.users import Users
 from simulator.backends.base import Backend
 from simulator.personas import SHIPPED_DIR, PersonaLibrary, load_personas
@@ -74,15 +75,15 @@ class SharedBackend(Backend):
         t.start()
         return t
 
-    def status(self) -> str:
+    def status(self, lang: str = "en") -> str:
         """The header's line for trainees (the model's spec is in the tooltip and the server log)."""
         if self.ready:
-            return "Debtor ready"
+            return text("status.ready", lang)
         if self.error:
-            return "The debtor model did not load: calls use prepared lines (see the server log)"
+            return text("status.failed", lang)
         if self.loading:
-            return "Getting the debtor ready..."
-        return "The debtor gets ready on the first call"
+            return text("status.loading", lang)
+        return text("status.waiting", lang)
 
     # What the actor and the session read from a backend must come from the loaded one: without
     # these, the tuned model got the base model's prompt in the app.
@@ -157,9 +158,11 @@ class AppResources:
     base_persona_dirs: list[Path] = field(default_factory=lambda: [SHIPPED_DIR])
     rubric: str = "default-en"
     users: Users | None = None  # None: a local, single-person app (no login)
+    lang: str | None = None  # the page's language (--lang); None: the browser's (callcoach.ui.i18n)
     history: HistoryStore = field(init=False)
     downloads_dir: Path = field(init=False)
     _scorer: object = field(init=False, default=None, repr=False)
+    _scorers: dict = field(init=False, default_factory=dict, repr=False)  # other languages' scorers
     _scorer_lock: threading.Lock = field(init=False, default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -205,14 +208,29 @@ class AppResources:
     def exports_dir(self) -> Path:
         return self.data_dir / "exports"
 
-    def scorer(self):
-        """The rubric bound to the shared analyzer, built once (its exemplar embeddings too)."""
+    def scorer(self, language: str | None = None, analyzer=None):
+        """The scorer of a call in ``language``, built once (its exemplar embeddings too).
+
+        The app's rubric, bound to the shared analyzer, for its own language (and when no
+        language is given); for another language, the shipped rubric of that language
+        (``default-zh`` for Chinese) bound to ``analyzer`` (the call's own, which reads that
+        language), as the Evaluator routes an uploaded transcript.
+        """
+        from rubrics.scorer import Scorer
+
         with self._scorer_lock:
             if self._scorer is None:
-                from rubrics.scorer import Scorer
-
                 self._scorer = Scorer(self.rubric, self.analyzer)
-            return self._scorer
+            if language is None or language == self._scorer.rubric.language:
+                return self._scorer
+            scorer = self._scorers.get(language)
+            if scorer is None:
+                from rubrics.loader import DEFAULT_RUBRICS
+
+                if language not in DEFAULT_RUBRICS:  # no rubric of its own: the app's
+                    return self._scorer
+                scorer = self._scorers[language] = Scorer(DEFAULT_RUBRICS[language], analyzer)
+            return scorer
 
     def persona_dirs(self) -> list[Path]:
         return [*self.base_persona_dirs, self.custom_personas_dir]
@@ -221,9 +239,16 @@ class AppResources:
         """Read the persona folders now: a file a trainer just saved shows up without a restart."""
         return load_personas(self.persona_dirs())
 
+    def personas_for(self, lang: str | None) -> list:
+        """The personas a page in ``lang`` offers: those who speak it (a Chinese page, the Chinese
+        personas); every persona when none does yet, so the page is never empty."""
+        every = list(self.personas().personas.values())
+        own = [p for p in every if p.language == lang]
+        return own or every
+
 
 def make_resources(backend=None, analyzer=None, personas_dirs=None, data_dir_path=None, rubric="default-en",
-                   adapter: bool = True, users: Users | None = None) -> AppResources:
+                   adapter: bool = True, users: Users | None = None, lang: str | None = None) -> AppResources:
     """Resources from build_app()'s arguments: objects are used as given, strings are specs."""
     shared = backend if isinstance(backend, SharedBackend) else (
         SharedBackend(spec=backend, adapter=adapter) if backend is None or isinstance(backend, str) else SharedBackend(backend=backend)
@@ -231,4 +256,4 @@ def make_resources(backend=None, analyzer=None, personas_dirs=None, data_dir_pat
     ana = analyzer if isinstance(analyzer, SharedAnalyzer) else SharedAnalyzer(analyzer)
     root = Path(data_dir_path) if data_dir_path else data_dir()
     base = [Path(p) for p in personas_dirs] if personas_dirs is not None else [SHIPPED_DIR]
-    return AppResources(shared, ana, root, base, rubric, users)
+    return AppResources(shared, ana, root, base, rubric, users, lang)

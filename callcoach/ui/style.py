@@ -35,6 +35,9 @@ footer{display:none !important}
 #cc-status{font-size:12px;color:#475569;text-align:right}
 #cc-status .cc-dot{display:inline-block;width:8px;height:8px;border-radius:50%;margin-right:6px;background:#f59e0b}
 #cc-status .cc-ready{background:#10b981}#cc-status .cc-failed{background:#ef4444}
+#cc-header-side{gap:4px !important;align-items:flex-end}
+#cc-lang .wrap{justify-content:flex-end;gap:4px}
+#cc-lang label{padding:2px 10px !important;font-size:12px !important;min-height:0 !important}
 .cc-step h3{margin:6px 0 2px !important;font-size:16px !important}
 .cc-cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(250px,1fr));gap:12px;padding:4px 0 8px}
 .cc-card{all:unset;box-sizing:border-box;cursor:pointer;background:white;border:1px solid #dbe2ea;border-radius:12px;padding:12px 14px;display:flex;flex-direction:column;gap:8px;transition:box-shadow .15s,border-color .15s}
