@@ -495,14 +495,22 @@ class Actor:
         self.fallback_used[decision.intent] = start + 1
         return lines[start % len(lines)].format_map(fill)
 
-    def detail_line(self, decision: Decision, turn_seed: int = 0) -> str | None:
+    def detail_line(self, decision: Decision, turn_seed: int = 0, earlier: list[str] = ()) -> str | None:
         """The authored answer to an identity check (``identifiers`` in the decision's detail):
-        the persona's own date of birth, address, zip or last four, or an angry refusal."""
+        the persona's own date of birth, address, zip or last four, or an angry refusal; a
+        wording not yet said in the call when there is one."""
         kinds = decision.detail.get("identifiers")
         if not kinds:
             return None
         d = decision.detail
-        return identity_answer(self.persona, tuple(kinds), confirm_name=bool(d.get("confirm_name")), refuse=bool(d.get("refuse")), pick=turn_seed + self.seed)
+        said = set(earlier)
+        first = None
+        for k in range(6):
+            text = identity_answer(self.persona, tuple(kinds), confirm_name=bool(d.get("confirm_name")), refuse=bool(d.get("refuse")), pick=turn_seed + self.seed + k, caller_known=bool(d.get("caller_known")))
+            if text not in said:
+                return text
+            first = first or text
+        return first
 
     def _embed(self):
         if self.persona.language != "en":
@@ -540,7 +548,7 @@ class Actor:
 
     def stream(self, decision: Decision, history: list[Turn], *, agent_name: str | None = None, turn_seed: int = 0) -> Iterator[ActorEvent]:
         earlier = [t.text for t in history if t.speaker != "agent"]
-        text = self.detail_line(decision, turn_seed)
+        text = self.detail_line(decision, turn_seed, earlier)
         if text is not None:
             # The model is never told the persona's date of birth; asked for it, it made one up
             # or dodged (a real-model walk-through: never once in 11 asks). Say the authored line.

@@ -51,7 +51,7 @@ _REQUEST = re.compile(
 _GOODBYE_END = re.compile(
     r"\b(?:good ?bye|bye(?: now| bye)?|take care|take it easy|later|have a (?:good|great|nice) (?:day|one|night|evening)|"
     r"enjoy (?:your|the) (?:day|evening|night|weekend|afternoon))\W*$|"
-    r"(?:再见|拜拜|拜了|先这样吧?|先这样哈|就这样吧|挂了啊?|回头(?:再)?聊|回头联系|(?:祝你|祝您).{0,8}(?:愉快|顺利|好))\W*$",
+    r"(?:再见|拜拜|拜了|先这样吧?|先这样哈|就这样吧|挂了啊?|回头(?:再)?聊|回头联系|有事再联系|再联系|(?:祝你|祝您).{0,8}(?:愉快|顺利|好))\W*$",
     re.I,
 )
 
@@ -75,6 +75,8 @@ def _ends_on_goodbye(text: str) -> bool:
 
 _WHEN = re.compile(r"\bwhen(?:'s|s| is| do| does| will| are)?\b|什么时候|哪天|哪一天|几号|啥时候", re.I)
 _CJK_CHAR = re.compile(r"[\u3400-\u9fff]")
+# A Chinese turn typed without its question mark still asks: a question word, or "说下"/"报一下"
+_ZH_ASKS = re.compile(r"多少|什么|哪(?:里|儿|个|天|位)?|几[号个位天]|吗|呢|怎么|是不是|有没有|[说报讲](?:一)?下")
 # A Chinese sentence this short ("出生日期？", "邮编多少") stands for a question, as five English
 # words do; Chinese has no spaces, so it counts characters.
 _SHORT_SENTENCE_CHARS_ZH = 8
@@ -82,7 +84,7 @@ _SHORT_SENTENCE_CHARS_ZH = 8
 
 def _asks(a: TurnAnalysis) -> bool:
     """The turn asks something: a question, or a short sentence that stands for one."""
-    if a.question or typed_question(a.text) or _REQUEST.search(a.text):
+    if a.question or typed_question(a.text) or _REQUEST.search(a.text) or _ZH_ASKS.search(a.text):
         return True
     for s in re.split(r"[.!?。！？；\n]+", a.text):
         cjk = len(_CJK_CHAR.findall(s))
@@ -358,7 +360,8 @@ class Director:
                 unknown_caller = not (a.context.self_identified or AgentSignal.self_identification in present)
                 wary = self.persona.temperament not in WARM_TEMPERAMENTS and unknown_caller
                 refuse = st.anger >= self.tune.identity.refuse_detail_at_anger or wary
-                detail = {"identifiers": list(kinds), "confirm_name": not st.identity_confirmed, "refuse": refuse}
+                detail = {"identifiers": list(kinds), "confirm_name": not st.identity_confirmed, "refuse": refuse,
+                          "caller_known": not unknown_caller or a.context.debt_disclosed or a.context.mini_miranda_given}
                 if refuse:
                     return Intent.confirm_identity, None, "too angry to give the detail asked for", detail, st
                 return Intent.confirm_identity, None, "gives the detail asked for", detail, replace(st, identity_confirmed=True)
@@ -504,8 +507,13 @@ class Director:
 
     def _promise(self, offer) -> Promise:
         due = _first_payment_date(self.persona, self.today, offer.days_from_now)
-        per = " a month" if offer.monthly else ""
-        return Promise(offer.amount, offer.monthly, due.isoformat(), f"${offer.amount:,.2f}{per}, first payment {due.isoformat()}")
+        if self.persona.language == "zh":  # the outcome a Chinese scorecard shows
+            per = "每月" if offer.monthly else ""
+            said = f"{per}{offer.amount:,.2f}元，首期 {due.month}月{due.day}日"
+        else:
+            per = " a month" if offer.monthly else ""
+            said = f"${offer.amount:,.2f}{per}, first payment {due.isoformat()}"
+        return Promise(offer.amount, offer.monthly, due.isoformat(), said)
 
     def _outcome_on_close(self, st: DebtorState) -> Outcome:
         if st.promise:

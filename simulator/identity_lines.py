@@ -52,7 +52,9 @@ class LanguageLines(_Strict):
     labelled: ToneLabelled
     tones: dict[Literal["warm", "guarded"], ToneLines]
     not_given: Lines
-    refuse: Lines
+    refuse: Lines  # to a caller who has not said who they are or why they call
+    # to a caller who has (asking "who is this, really?" again would go against the call)
+    refuse_known: Lines = Field(default_factory=list)
 
 
 class IdentityLines(_Strict):
@@ -92,7 +94,9 @@ def _facts(persona: Persona) -> dict[str, str]:
     return out
 
 
-def identity_answer(persona: Persona, kinds: tuple[IdentifierKind, ...], *, confirm_name: bool, refuse: bool, pick: int = 0) -> str:
+def identity_answer(
+    persona: Persona, kinds: tuple[IdentifierKind, ...], *, confirm_name: bool, refuse: bool, pick: int = 0, caller_known: bool = False
+) -> str:
     """The debtor's line for an identity check asking for ``kinds`` (at most two are answered).
 
     ``confirm_name`` starts with "Yes, this is Maria." (the name was asked too, or not yet
@@ -105,7 +109,7 @@ def identity_answer(persona: Persona, kinds: tuple[IdentifierKind, ...], *, conf
         return lines[pick % len(lines)].format_map(facts)
 
     if refuse:
-        return choose(lang.refuse)
+        return choose(lang.refuse_known if caller_known and lang.refuse_known else lang.refuse)
     parts = [choose(lang.confirm_name)] if confirm_name else []
     tone = lang.tones["warm" if persona.temperament in WARM_TEMPERAMENTS else "guarded"]
     for n, kind in enumerate(kinds[:2]):

@@ -22,7 +22,8 @@ def personas():
 def test_judge_lines_validate_cover_every_intent_and_were_never_trained_on(personas):
     judged = load_banks(sorted(JUDGE_DIR.glob("*.yaml")), personas)
     assert judged.problems == []
-    assert set(judged.banks) == set(personas), "the judge has lines for every persona"
+    english = {pid for pid, p in personas.items() if p.language == "en"}  # the judge reads English (MiniLM)
+    assert set(judged.banks) == english, "the judge has lines for every English persona"
     for bank in judged.banks.values():
         assert set(bank.lines) == set(Intent), f"{bank.persona}: every intent"
     targets = {norm(json.loads(x)["target"]) for x in CORPUS_FILE.read_text(encoding="utf-8").splitlines()}
