@@ -155,3 +155,15 @@ def test_a_chinese_turn_is_analysed_well_within_the_live_budget(zh, scorer):
         scorer.matcher.best(text, ["谢谢您告诉我这些。", "这样说您明白吗？"])
     per_turn_ms = (time.perf_counter() - start) * 1000 / len(lines)
     assert per_turn_ms < 30, per_turn_ms
+
+
+def test_the_first_payment_date_not_the_monthly_due_day():
+    """"每月10号还款，首期从下个月10号开始": the plan starts on the 10th of next month."""
+    from datetime import date
+
+    from core.analysis.amounts import find_date
+
+    today = date(2026, 12, 7)
+    assert find_date("申请个性化分期，每月1200元，每月10号还款，首期从下个月10号开始", today) == ("下个月10号", 34)
+    assert find_date("每月10号还", today) == ("10号", 3)  # no other date: the due day is the start
+    assert find_date("12月15号还", today) == ("12月15号", 8)

@@ -315,13 +315,23 @@ def _resolve(kind: str, m: re.Match[str], today: date) -> int | None:
     return None  # payday: said, but not resolvable without the debtor's pay schedule
 
 
+_ZH_EVERY = re.compile(r"每个?月|每期|每次")
+
+
 def find_date(text: str, today: date | None = None) -> tuple[str, int | None] | None:
     """The first payment date in ``text``: (as said, days from ``today`` or None)."""
     today = today or date.today()
     best: tuple[int, str, int | None] | None = None
+    due_day: tuple[int, str, int | None] | None = None  # "每月10号还": the monthly due day
     for kind, rx in _DATE_PATTERNS:
         for m in rx.finditer(text):
             if kind in ("day_of_month", "day_word") and _looks_like_not_a_date(text, m):
+                continue
+            if kind == "zh_day_of_month" and _ZH_EVERY.search(text[max(0, m.start() - 4):m.start()]):
+                # the day each instalment is due, not when the first one is: used only when the
+                # turn names no other date ("每月10号还，从下个月10号开始": the 10th of next month)
+                if due_day is None:
+                    due_day = (m.start(), m.group(0).strip(), _resolve(kind, m, today))
                 continue
             said = m.group(0).strip()
             said = re.sub(r"^(?:on|by|this)\s+", "", said, flags=re.I) if kind == "weekday" else said
@@ -330,6 +340,7 @@ def find_date(text: str, today: date | None = None) -> tuple[str, int | None] | 
             if best is None or start < best[0]:
                 best = (start, said, days)
             break
+    best = best or due_day
     return None if best is None else (best[1], best[2])
 
 
