@@ -56,15 +56,18 @@ _GOODBYE_END = re.compile(
 )
 
 
-# "请问是李强先生吗", "你是李强吧", "找一下李强", "李强在家吗": asking for someone, in Chinese.
-_ZH_ASKS_FOR = re.compile(r"吗|吧[？?]?$|[？?]|是不是|找(?:一下)?|在(?:家)?吗|在不在|本人")
+# "请问是李强先生吗", "你是李强吧", "找一下李强", "李强在家吗": asking for someone, in Chinese. The
+# name must be what is asked: "刘师傅，您最近有没有想过伤害自己？" names him but asks something else.
+_ZH_TITLES = "先生|女士|小姐|师傅|同学|老师|大哥|大姐"
 
 
 def _asks_for_zh(text: str, holder: str) -> bool:
-    """The turn asks for ``holder`` by name: the full name, or the surname with 先生/女士/小姐."""
-    surname = holder[:1]
-    named = holder in text or re.search(rf"{re.escape(surname)}(?:先生|女士|小姐|师傅|总|哥|姐)", text)
-    return bool(named and _ZH_ASKS_FOR.search(text))
+    """The turn asks for ``holder`` by name: the full name, or the surname with a title."""
+    name = rf"(?:{re.escape(holder)}(?:{_ZH_TITLES})?|{re.escape(holder[:1])}(?:{_ZH_TITLES}))"
+    return bool(
+        re.search(rf"{name}(?:本人)?(?:在(?:家)?)?\s*(?:是吧|是吗|是不是|对吧|吗|嘛|吧|么|在不在|[？?]|$)", text)
+        or re.search(rf"(?:找|是|请问)(?:一下)?{name}", text)
+    )
 
 
 def _ends_on_goodbye(text: str) -> bool:

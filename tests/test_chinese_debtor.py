@@ -211,3 +211,16 @@ def test_a_recapped_chinese_plan_is_the_promise_in_chinese():
     month = start.month % 12 + 1
     assert (promise.amount, promise.monthly) == (300, True)
     assert promise.due.endswith(f"-{month:02d}-10") and promise.plan.startswith("每月300") and "$" not in promise.plan
+
+
+def test_a_safety_question_that_names_the_debtor_is_not_an_identity_check():
+    """"刘师傅，…您最近有没有想过伤害自己？" names him and asks about his safety: he does not answer
+    "是……是我" (the blind audit found it in two calls)."""
+    walter_zh = _by(Temperament.vulnerable)
+    surname = walter_zh.name[0]
+    _, replies = _play(walter_zh, [
+        "您好，请问是{full}吗？我是{creditor}的小王。",
+        "最近身体还好吗？",
+        f"{surname}师傅，我想认真问您一句：您最近有没有想过伤害自己，或者觉得不想活了？",
+    ])
+    assert replies[-1].intent is not Intent.confirm_identity, replies[-1].text
