@@ -65,7 +65,9 @@ def rulebook_file(ref: str, rubric_file: Path) -> Path:
     """
     folders = list(dict.fromkeys([rubric_file.resolve().parent, SHIPPED_DIR.resolve()]))
     if _ID.match(ref):
-        candidates = [folder / f"{ref}{suffix}" for folder in folders for suffix in (".yaml", ".yml")]
+        candidates = [
+            folder / f"{ref}{suffix}" for folder in folders for suffix in (".yaml", ".yml")
+        ]
     elif Path(ref).suffix.lower() in (".yaml", ".yml"):
         p = Path(ref)
         candidates = [p] if p.is_absolute() else [folder / p for folder in folders]
@@ -78,12 +80,21 @@ def rulebook_file(ref: str, rubric_file: Path) -> Path:
             continue
         if real.parent in folders and real.name.startswith("rules-") and real.is_file():
             return real
-    known = sorted({f.stem for folder in folders for f in folder.glob("rules-*.y*ml") if f.resolve().parent in folders})
+    known = sorted(
+        {
+            f.stem
+            for folder in folders
+            for f in folder.glob("rules-*.y*ml")
+            if f.resolve().parent in folders
+        }
+    )
     shown = ref if len(ref) <= 60 else ref[:57] + "..."
-    raise RubricError([
-        f"{rubric_file}: rulebook: {shown!r} is not a rulebook in the rubric's folder or in rubrics/; "
-        f"give a rulebook id (known: {', '.join(known) or 'none'}), e.g. 'rulebook: rules-us'"
-    ])
+    raise RubricError(
+        [
+            f"{rubric_file}: rulebook: {shown!r} is not a rulebook in the rubric's folder or in rubrics/; "
+            f"give a rulebook id (known: {', '.join(known) or 'none'}), e.g. 'rulebook: rules-us'"
+        ]
+    )
 
 
 def _mtime(path: Path) -> float:
@@ -147,7 +158,9 @@ def known_signals() -> frozenset[str] | None:
     try:
         from core.analysis.catalogue import default_catalogue
 
-        return frozenset(default_catalogue().signals)  # parsed once per process, shared with the analysis
+        return frozenset(
+            default_catalogue().signals
+        )  # parsed once per process, shared with the analysis
     except Exception:  # no catalogue yet, or a broken one: its own validator reports that
         return None
 
@@ -175,9 +188,18 @@ def _references(model: Rubric | Rulebook) -> list[tuple[str, list[str]]]:
             out.append((f"required_to_pass[{g.id}]", g.referenced()))
         out.append(("no_credit_with", list(model.no_credit_with)))
     else:
+        out.append(("applies_if_call_has", list(model.applies_if_call_has)))
         for r in model.rules:
             out.append((f"rules[{r.id}].detect", r.referenced()))
     return out
 
 
-__all__ = ["Match", "RubricError", "load_rubric", "load_rulebook", "rulebook_file", "validate_file", "shipped_rubrics"]
+__all__ = [
+    "Match",
+    "RubricError",
+    "load_rubric",
+    "load_rulebook",
+    "rulebook_file",
+    "validate_file",
+    "shipped_rubrics",
+]

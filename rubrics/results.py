@@ -59,7 +59,13 @@ class Score(_Out):
     violations: list[Violation] = Field(default_factory=list)
     feedback: list[str] = Field(default_factory=list)
     not_checked: list[NotChecked] = Field(
-        default_factory=list, description="Rules that could not be checked for want of call facts (metadata)"
+        default_factory=list,
+        description="Rules that could not be checked for want of call facts (metadata)",
+    )
+    not_applicable: list[str] = Field(
+        default_factory=list,
+        description="Criteria this conversation gives nothing to grade (compliance in a call that is not about "
+        "a debt, call flow in a single reply): left out of `criteria` and of the overall, not scored 0 or 100",
     )
 
     def to_json_line(self) -> str:
@@ -68,6 +74,8 @@ class Score(_Out):
         exclude: dict = {}
         if not self.not_checked:
             exclude["not_checked"] = True
+        if not self.not_applicable:
+            exclude["not_applicable"] = True
         law = [i for i, v in enumerate(self.violations) if v.basis == "law"]
         if law:
             exclude["violations"] = {i: {"basis"} for i in law}
