@@ -121,6 +121,12 @@ class CallFacts(BaseModel):
         """The facts this call states (a fact given as null is not given)."""
         return frozenset(k for k in self.model_fields_set if getattr(self, k) is not None)
 
+    @property
+    def about_a_debt(self) -> bool:
+        """The metadata say this call is about a debt (a balance, a dispute, a bankruptcy, an
+        attorney, a time-barred debt): a collection call whatever its words."""
+        return bool(self.given() & {"debt_amount", "disputed", "bankruptcy", "represented_by_attorney", "time_barred"})
+
 
 def _facts_problem(exc: ValidationError) -> str:
     err = exc.errors()[0]

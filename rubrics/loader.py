@@ -16,7 +16,7 @@ from rubrics.schema import Match, Rubric, Rulebook
 
 SHIPPED_DIR = Path(__file__).resolve().parent
 _ID = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
-_STRUCTURAL = re.compile(r"^(question:(open|closed)|topic:[a-z_]+|offer|offer:(monthly|dated))$")
+_STRUCTURAL = re.compile(r"^(question:(open|closed)|topic:[a-z_]+|offer|offer:(monthly|dated)|call:collection)$")
 DEFAULT_RUBRICS = {"en": "default-en", "zh": "default-zh"}
 
 
@@ -65,9 +65,7 @@ def rulebook_file(ref: str, rubric_file: Path) -> Path:
     """
     folders = list(dict.fromkeys([rubric_file.resolve().parent, SHIPPED_DIR.resolve()]))
     if _ID.match(ref):
-        candidates = [
-            folder / f"{ref}{suffix}" for folder in folders for suffix in (".yaml", ".yml")
-        ]
+        candidates = [folder / f"{ref}{suffix}" for folder in folders for suffix in (".yaml", ".yml")]
     elif Path(ref).suffix.lower() in (".yaml", ".yml"):
         p = Path(ref)
         candidates = [p] if p.is_absolute() else [folder / p for folder in folders]
@@ -80,21 +78,12 @@ def rulebook_file(ref: str, rubric_file: Path) -> Path:
             continue
         if real.parent in folders and real.name.startswith("rules-") and real.is_file():
             return real
-    known = sorted(
-        {
-            f.stem
-            for folder in folders
-            for f in folder.glob("rules-*.y*ml")
-            if f.resolve().parent in folders
-        }
-    )
+    known = sorted({f.stem for folder in folders for f in folder.glob("rules-*.y*ml") if f.resolve().parent in folders})
     shown = ref if len(ref) <= 60 else ref[:57] + "..."
-    raise RubricError(
-        [
-            f"{rubric_file}: rulebook: {shown!r} is not a rulebook in the rubric's folder or in rubrics/; "
-            f"give a rulebook id (known: {', '.join(known) or 'none'}), e.g. 'rulebook: rules-us'"
-        ]
-    )
+    raise RubricError([
+        f"{rubric_file}: rulebook: {shown!r} is not a rulebook in the rubric's folder or in rubrics/; "
+        f"give a rulebook id (known: {', '.join(known) or 'none'}), e.g. 'rulebook: rules-us'"
+    ])
 
 
 def _mtime(path: Path) -> float:
@@ -158,9 +147,7 @@ def known_signals() -> frozenset[str] | None:
     try:
         from core.analysis.catalogue import default_catalogue
 
-        return frozenset(
-            default_catalogue().signals
-        )  # parsed once per process, shared with the analysis
+        return frozenset(default_catalogue().signals)  # parsed once per process, shared with the analysis
     except Exception:  # no catalogue yet, or a broken one: its own validator reports that
         return None
 
@@ -194,12 +181,4 @@ def _references(model: Rubric | Rulebook) -> list[tuple[str, list[str]]]:
     return out
 
 
-__all__ = [
-    "Match",
-    "RubricError",
-    "load_rubric",
-    "load_rulebook",
-    "rulebook_file",
-    "validate_file",
-    "shipped_rubrics",
-]
+__all__ = ["Match", "RubricError", "load_rubric", "load_rulebook", "rulebook_file", "validate_file", "shipped_rubrics"]

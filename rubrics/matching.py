@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.analysis.types import TurnAnalysis
+from core.transcript import Transcript
 from rubrics.schema import Match
 
 QUOTE_CHARS = 160
@@ -37,6 +38,16 @@ def short(text: str, limit: int = QUOTE_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+_COLLECTION = frozenset({"call:collection"})
+
+
+def _about_a_debt(transcript: Transcript) -> bool:
+    try:
+        return transcript.facts.about_a_debt
+    except ValueError:  # facts of the wrong type: reported where the rules read them
+        return False
+
+
 @dataclass
 class CallView:
     """One call's analyses with the lookups matching needs (built once per call)."""
@@ -50,7 +61,10 @@ class CallView:
     call_features: frozenset[str]  # everything any speaker said in the call
 
     @classmethod
-    def build(cls, analyses: Sequence[TurnAnalysis]) -> CallView:
+    def build(cls, analyses: Sequence[TurnAnalysis], transcript: Transcript | None = None) -> CallView:
+        """``transcript``: whose facts may say the call is about a debt (``CallFacts.about_a_debt``,
+        a practice call's balance): then ``call:collection`` is among the call's features, so
+        what a collection call needs applies even to one where the trainee never got to the debt."""
         features = [turn_features(a) for a in analyses]
         agent_positions: list[int] = []
         last_other: list[int | None] = []
@@ -77,7 +91,7 @@ class CallView:
             agent_ordinal={p: n for n, p in enumerate(agent_positions)},
             last_other=last_other,
             said_before=said_before,
-            call_features=frozenset(all_features),
+            call_features=frozenset(all_features) | (_COLLECTION if transcript and _about_a_debt(transcript) else frozenset()),
         )
 
     def matches(self, m: Match, pos: int) -> bool:

@@ -59,8 +59,7 @@ class Score(_Out):
     violations: list[Violation] = Field(default_factory=list)
     feedback: list[str] = Field(default_factory=list)
     not_checked: list[NotChecked] = Field(
-        default_factory=list,
-        description="Rules that could not be checked for want of call facts (metadata)",
+        default_factory=list, description="Rules that could not be checked for want of call facts (metadata)"
     )
     not_applicable: list[str] = Field(
         default_factory=list,

@@ -52,21 +52,12 @@ def find_violations(
     found: list[Violation] = []
     for rule in _applicable(rulebook, facts):
         policy = first_party and rule.first_party == "policy"
-        citation = (
-            rulebook.policy_citation.replace("{citation}", rule.citation)
-            if policy
-            else rule.citation
-        )
+        citation = rulebook.policy_citation.replace("{citation}", rule.citation) if policy else rule.citation
         for pos, quote in _detect(rule, view, transcript, facts, heard, call_ended):
             found.append(
                 Violation(
-                    rule=rule.id,
-                    title=rule.title,
-                    citation=citation,
-                    severity=rule.severity,
-                    turn=view.analyses[pos].index,
-                    quote=quote,
-                    basis="policy" if policy else "law",
+                    rule=rule.id, title=rule.title, citation=citation, severity=rule.severity,
+                    turn=view.analyses[pos].index, quote=quote, basis="policy" if policy else "law",
                 )
             )
     found.sort(key=lambda v: (v.turn, SEVERITY_ORDER[v.severity], v.rule))
@@ -74,9 +65,7 @@ def find_violations(
 
 
 def checks_not_made(
-    rulebook: Rulebook | Rubric | str | Path,
-    transcript: Transcript,
-    analyses: Sequence[TurnAnalysis] = (),
+    rulebook: Rulebook | Rubric | str | Path, transcript: Transcript, analyses: Sequence[TurnAnalysis] = ()
 ) -> list[NotChecked]:
     """The rules this call could not be checked against, with the facts each one needs.
 
@@ -90,7 +79,7 @@ def checks_not_made(
         if loaded is None:
             return []
         rulebook = loaded
-    if analyses and not applies_to(rulebook, CallView.build(analyses).call_features):
+    if analyses and not applies_to(rulebook, CallView.build(analyses, transcript).call_features):
         return []  # not a collection call: nothing was left unchecked, nothing applied
     facts = _facts(transcript)
     given = facts.given()
@@ -105,9 +94,7 @@ def checks_not_made(
             continue  # the facts say the rule does not apply: that is a check made
         missing += _detect_needs(rule, given, analyses)
         if missing:
-            out.append(
-                NotChecked(rule=rule.id, title=rule.title, needs=list(dict.fromkeys(missing)))
-            )
+            out.append(NotChecked(rule=rule.id, title=rule.title, needs=list(dict.fromkeys(missing))))
     return out
 
 
@@ -115,9 +102,7 @@ def applies_to(rulebook: Rulebook, call_features: frozenset[str]) -> bool:
     """Whether the rulebook governs this conversation at all: a collection rulebook says which
     signals make a call a collection call (``applies_if_call_has``); a help-line conversation
     has none of them, so no collection rule applies to it."""
-    return not rulebook.applies_if_call_has or not call_features.isdisjoint(
-        rulebook.applies_if_call_has
-    )
+    return not rulebook.applies_if_call_has or not call_features.isdisjoint(rulebook.applies_if_call_has)
 
 
 def _detect_needs(rule: Rule, given: frozenset[str], analyses: Sequence[TurnAnalysis]) -> list[str]:
@@ -178,13 +163,11 @@ def turn_violations(
     :func:`call_end_violations`.
     """
     rulebook = _rulebook_of(rubric)
-    view = CallView.build(analyses)
+    view = CallView.build(analyses, transcript)
     if rulebook is None or not view.agent_positions:
         return []
     last = view.analyses[view.agent_positions[-1]].index
-    return [
-        v for v in find_violations(view, rulebook, transcript, call_ended=False) if v.turn == last
-    ]
+    return [v for v in find_violations(view, rulebook, transcript, call_ended=False) if v.turn == last]
 
 
 def call_end_violations(
@@ -198,7 +181,7 @@ def call_end_violations(
     rulebook = _rulebook_of(rubric)
     if rulebook is None:
         return []
-    view = CallView.build(analyses)
+    view = CallView.build(analyses, transcript)
     so_far = find_violations(view, rulebook, transcript, call_ended=False)
     return [v for v in find_violations(view, rulebook, transcript) if v not in so_far]
 
@@ -224,12 +207,7 @@ def _rulebook_of(rubric: Rubric | str | Path) -> Rulebook | None:
 
 
 def _detect(
-    rule: Rule,
-    view: CallView,
-    transcript: Transcript,
-    facts: CallFacts,
-    heard: list[frozenset[str]],
-    call_ended: bool,
+    rule: Rule, view: CallView, transcript: Transcript, facts: CallFacts, heard: list[frozenset[str]], call_ended: bool
 ) -> Iterator[tuple[int, str]]:
     d = rule.detect
     if isinstance(d, TurnDetect):
@@ -274,9 +252,7 @@ def _missing(d: MissingDetect, view: CallView, call_ended: bool) -> Iterator[tup
     yield anchor, view.quote(anchor, names)
 
 
-def _hour(
-    d: HourDetect, view: CallView, transcript: Transcript, facts: CallFacts
-) -> Iterator[tuple[int, str]]:
+def _hour(d: HourDetect, view: CallView, transcript: Transcript, facts: CallFacts) -> Iterator[tuple[int, str]]:
     """Outside [earliest, latest) on the debtor's clock: the metadata's start (converted to
     ``debtor_timezone`` when given), else the hour the analysis was told (a live call)."""
     if not view.agent_positions:
@@ -300,14 +276,10 @@ def _frequency(d: FrequencyDetect, view: CallView, facts: CallFacts) -> Iterator
         return
     reasons = []
     if facts.calls_last_7_days is not None and facts.calls_last_7_days >= d.max_calls_7_days:
-        reasons.append(
-            f"call {facts.calls_last_7_days + 1} in 7 days (at most {d.max_calls_7_days})"
-        )
+        reasons.append(f"call {facts.calls_last_7_days + 1} in 7 days (at most {d.max_calls_7_days})")
     gap = facts.last_conversation_days_ago
     if gap is not None and gap < d.conversation_gap_days:
-        reasons.append(
-            f"{gap} day{'s' if gap != 1 else ''} after a conversation (wait {d.conversation_gap_days})"
-        )
+        reasons.append(f"{gap} day{'s' if gap != 1 else ''} after a conversation (wait {d.conversation_gap_days})")
     if reasons:
         yield view.agent_positions[0], "; ".join(reasons)
 
@@ -318,11 +290,7 @@ _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 def _amount(d: AmountDetect, view: CallView, transcript: Transcript) -> Iterator[tuple[int, str]]:
     raw = transcript.metadata.get(d.metadata_key)
     try:
-        debt = (
-            float(str(raw).replace(",", "").lstrip("$£€¥￥").removesuffix("元"))
-            if raw is not None
-            else None
-        )
+        debt = float(str(raw).replace(",", "").lstrip("$£€¥￥").removesuffix("元")) if raw is not None else None
     except ValueError:
         debt = None
     if debt is None or debt <= 0:

@@ -25,18 +25,9 @@ SCHEMA_VERSION = 1
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$", max_length=60)]
 Severity = Literal["blocker", "major", "minor"]
 ContextFlag = Literal[
-    "self_identified",
-    "identity_asked",
-    "identity_verified",
-    "third_party",
-    "debt_disclosed",
-    "mini_miranda_given",
-    "stop_requested",
-    "attorney_mentioned",
-    "distress_disclosed",
-    "hardship_disclosed",
-    "dispute_raised",
-    "first_contact",
+    "self_identified", "identity_asked", "identity_verified", "third_party", "debt_disclosed",
+    "mini_miranda_given", "stop_requested", "attorney_mentioned", "distress_disclosed",
+    "hardship_disclosed", "dispute_raised", "first_contact",
 ]
 
 
@@ -56,12 +47,10 @@ class Match(_Strict):
         default_factory=dict, description="Call state before the turn: every flag has this value"
     )
     context_any: dict[ContextFlag, bool] = Field(
-        default_factory=dict,
-        description="Call state before the turn: at least one flag has this value",
+        default_factory=dict, description="Call state before the turn: at least one flag has this value"
     )
     responds_to: list[str] = Field(
-        default_factory=list,
-        description="The latest non-agent turn before this one has ANY of these signals",
+        default_factory=list, description="The latest non-agent turn before this one has ANY of these signals"
     )
     preceded_by: list[str] = Field(
         default_factory=list, description="An earlier agent turn had ANY of these"
@@ -71,13 +60,7 @@ class Match(_Strict):
     )
 
     def referenced(self) -> list[str]:
-        return [
-            *self.signals,
-            *self.all_signals,
-            *self.absent,
-            *self.responds_to,
-            *self.preceded_by,
-        ]
+        return [*self.signals, *self.all_signals, *self.absent, *self.responds_to, *self.preceded_by]
 
 
 # --- rubric ----------------------------------------------------------------------------------
@@ -96,18 +79,13 @@ class _IndicatorBase(_Strict):
     when: Match | None = Field(default=None, description="Which agent turns are eligible")
     first_only: bool = Field(default=False, description="Judge only the first eligible turn")
     only_if_call_has: list[str] = Field(
-        default_factory=list,
-        description="Not applicable unless some turn in the call has one of these",
+        default_factory=list, description="Not applicable unless some turn in the call has one of these"
     )
     skip_if_call_has: list[str] = Field(
         default_factory=list, description="Not applicable if some turn in the call has one of these"
     )
-    target_hits: int = Field(
-        default=1, ge=1, description="call scope, +: hits needed for full marks"
-    )
-    penalty_per_hit: float = Field(
-        default=0.5, gt=0, le=1, description="call scope, -: lost per hit"
-    )
+    target_hits: int = Field(default=1, ge=1, description="call scope, +: hits needed for full marks")
+    penalty_per_hit: float = Field(default=0.5, gt=0, le=1, description="call scope, -: lost per hit")
     anchor: Literal["first", "last", "reply"] = Field(
         default="first",
         description="Where a missing behaviour is reported: the first/last eligible turn, or (reply) "
@@ -131,9 +109,7 @@ class SemanticIndicator(_IndicatorBase):
     kind: Literal["semantic"]
     signal: str | None = None
     signals: list[str] = Field(default_factory=list, description="Any of these analysis signals")
-    exemplars: list[Line] = Field(
-        default_factory=list, description="Phrases matched with the embedder"
-    )
+    exemplars: list[Line] = Field(default_factory=list, description="Phrases matched with the embedder")
     threshold: float = Field(default=0.6, gt=0, lt=1, description="Cosine similarity for exemplars")
 
     @model_validator(mode="after")
@@ -163,21 +139,11 @@ class MetricIndicator(_IndicatorBase):
     kind: Literal["metric"]
     # readability, sentence_length, jargon: measured on the words; empathy (0-100), acknowledgement,
     # reflection, exploration (0-1) and clarity (0-100): the turn analysis's graded readings
-    metric: Literal[
-        "readability",
-        "sentence_length",
-        "jargon",
-        "empathy",
-        "acknowledgement",
-        "reflection",
-        "exploration",
-        "clarity",
-    ]
+    metric: Literal["readability", "sentence_length", "jargon", "empathy", "acknowledgement", "reflection",
+                    "exploration", "clarity"]
     good: float = Field(description="At or better than this: full marks")
     bad: float = Field(description="At or worse than this: no marks")
-    jargon: list[ShortText] = Field(
-        default_factory=list, description="metric jargon: the terms to avoid"
-    )
+    jargon: list[ShortText] = Field(default_factory=list, description="metric jargon: the terms to avoid")
 
     @model_validator(mode="after")
     def _sane(self) -> MetricIndicator:
@@ -210,9 +176,7 @@ class Criterion(_Strict):
         default=None, description="Score from the rulebook's violations (compliance)"
     )
     min_agent_turns: int = Field(
-        default=1,
-        ge=1,
-        le=20,
+        default=1, ge=1, le=20,
         description="Not applicable to a transcript with fewer agent turns (call flow needs a call, not one reply)",
     )
 
@@ -249,9 +213,7 @@ class PassRequirement(_Strict):
     """What a call must reach to pass, whatever its score (a gate next to the pass mark)."""
 
     id: Slug
-    reason: LongText = Field(
-        min_length=5, description="Why the call did not pass, shown on the scorecard"
-    )
+    reason: LongText = Field(min_length=5, description="Why the call did not pass, shown on the scorecard")
     any_of: list[CallCondition] = Field(min_length=1, description="Met when one of these holds")
     only_if_call_has: list[str] = Field(
         default_factory=list, description="Applies only to calls where some turn has one of these"
@@ -295,9 +257,7 @@ class Rubric(_Strict):
     @property
     def rulebook_rules(self) -> Rulebook:
         if self._rulebook is None:
-            raise RuntimeError(
-                f"rubric {self.id!r} was not loaded with its rulebook; use load_rubric()"
-            )
+            raise RuntimeError(f"rubric {self.id!r} was not loaded with its rulebook; use load_rubric()")
         return self._rulebook
 
     @property
@@ -381,20 +341,15 @@ class FrequencyDetect(_Strict):
 
     kind: Literal["frequency"]
     max_calls_7_days: int = Field(
-        default=7,
-        ge=1,
-        description="A violation when this call comes after this many calls in the 7 days before it",
+        default=7, ge=1, description="A violation when this call comes after this many calls in the 7 days before it"
     )
     conversation_gap_days: int = Field(
-        default=7,
-        ge=1,
-        description="A violation when the last conversation was fewer than this many days ago",
+        default=7, ge=1, description="A violation when the last conversation was fewer than this many days ago"
     )
 
 
 Detect = Annotated[
-    TurnDetect | MissingDetect | HourDetect | AmountDetect | FrequencyDetect,
-    Field(discriminator="kind"),
+    TurnDetect | MissingDetect | HourDetect | AmountDetect | FrequencyDetect, Field(discriminator="kind")
 ]
 
 Fact = Literal[CallFacts.known_facts()]  # type: ignore[valid-type]
@@ -415,17 +370,14 @@ class Rule(_Strict):
     citation: ShortText
     severity: Severity
     detect: Detect
-    advice: LongText = Field(
-        min_length=5, description="Feedback for a violation; may use {turn} {quote}"
-    )
+    advice: LongText = Field(min_length=5, description="Feedback for a violation; may use {turn} {quote}")
     facts: dict[Fact, bool | str] = Field(
         default_factory=dict,
         description="Applies only when the call's metadata states these facts (channel: voicemail, "
         "time_barred: true); when one is not given, the rule is listed as not checked",
     )
     skip_facts: dict[Fact, bool | str] = Field(
-        default_factory=dict,
-        description="Does not apply when the call's metadata states these facts",
+        default_factory=dict, description="Does not apply when the call's metadata states these facts"
     )
     first_party: Literal["law", "policy", "skip"] = Field(
         default="law",

@@ -82,30 +82,12 @@ def radar_svg(values: dict[str, float], width: int = 400, height: int = 290) -> 
         lx, ly = point(i, 1.13)
         anchor = "middle" if abs(lx - cx) < 8 else ("start" if lx > cx else "end")
         dy = -4 if ly < cy - 8 else (12 if ly > cy + 8 else 4)
-        axes.append(
-            {
-                "x": x,
-                "y": y,
-                "lx": lx,
-                "ly": ly + dy,
-                "anchor": anchor,
-                "label": _label(name),
-                "score": score_text(values[name]),
-                "color": _band(values[name]),
-            }
-        )
+        axes.append({"x": x, "y": y, "lx": lx, "ly": ly + dy, "anchor": anchor, "label": _label(name),
+                     "score": score_text(values[name]), "color": _band(values[name])})
     dots = [point(i, clamp(values[k])) for i, k in enumerate(names)]
     return render(
-        "rubrics",
-        "radar.svg.j2",
-        width=width,
-        height=height,
-        cx=cx,
-        cy=cy,
-        axes=axes,
-        dots=dots,
-        rings=[_points(point(i, ring) for i in range(n)) for ring in (0.25, 0.5, 0.75, 1.0)],
-        shape=_points(dots),
+        "rubrics", "radar.svg.j2", width=width, height=height, cx=cx, cy=cy, axes=axes, dots=dots,
+        rings=[_points(point(i, ring) for i in range(n)) for ring in (0.25, 0.5, 0.75, 1.0)], shape=_points(dots),
     )
 
 
@@ -119,23 +101,14 @@ def bars_svg(values: dict[str, float], width: int = 260) -> str:
     row = 28
     track = width - 136
     bars = [
-        {
-            "y": 4 + i * row,
-            "label": _label(name),
-            "fill": track * max(0, min(100, v)) / 100,
-            "color": _band(v),
-            "score": score_text(v),
-        }
+        {"y": 4 + i * row, "label": _label(name), "fill": track * max(0, min(100, v)) / 100, "color": _band(v),
+         "score": score_text(v)}
         for i, (name, v) in enumerate(values.items())
     ]
-    return render(
-        "rubrics", "bars.svg.j2", width=width, height=row * len(values) + 8, track=track, bars=bars
-    )
+    return render("rubrics", "bars.svg.j2", width=width, height=row * len(values) + 8, track=track, bars=bars)
 
 
-def trend_svg(
-    points: list[dict], width: int = 640, height: int = 220, pass_mark: float | None = None
-) -> str:
+def trend_svg(points: list[dict], width: int = 640, height: int = 220, pass_mark: float | None = None) -> str:
     """Overall score over time (oldest first) as an inline SVG line chart.
 
     ``points`` are dicts with ``overall``, ``passed`` and ``started_at``/``persona`` for labels.
@@ -152,31 +125,16 @@ def trend_svg(
     for i, p in enumerate(points):
         x, y = xy(i, p["overall"])
         when = (p.get("started_at") or "")[:16].replace("T", " ")
-        dots.append(
-            {
-                "x": x,
-                "y": y,
-                "color": _GOOD if p.get("passed") else _BAD,
-                "title": f"{when} {p.get('persona') or ''}: {score_text(p['overall'])}",
-            }
-        )
+        dots.append({"x": x, "y": y, "color": _GOOD if p.get("passed") else _BAD,
+                     "title": f"{when} {p.get('persona') or ''}: {score_text(p['overall'])}"})
     ticks, last_day = [], None
     for i in range(0, n, max(1, n // 10)):
         day = (points[i].get("started_at") or "")[5:10]
-        ticks.append(
-            (xy(i, 0)[0], f"#{i + 1}" + (f" \u00b7 {day}" if day and day != last_day else ""))
-        )
+        ticks.append((xy(i, 0)[0], f"#{i + 1}" + (f" \u00b7 {day}" if day and day != last_day else "")))
         last_day = day
     return render(
-        "rubrics",
-        "trend.svg.j2",
-        width=width,
-        height=height,
-        left=left,
-        right=width - right,
-        grid=[(v, xy(0, v)[1]) for v in (0, 25, 50, 75, 100)],
-        dots=dots,
-        ticks=ticks,
+        "rubrics", "trend.svg.j2", width=width, height=height, left=left, right=width - right,
+        grid=[(v, xy(0, v)[1]) for v in (0, 25, 50, 75, 100)], dots=dots, ticks=ticks,
         pass_y=None if pass_mark is None else xy(0, pass_mark)[1],
         line=_points((d["x"], d["y"]) for d in dots) if n > 1 else "",
     )
@@ -191,7 +149,7 @@ def _turn_parts(text: str) -> list[tuple[str, str | None]]:
     parts: list[tuple[str, str | None]] = []
     pos = 0
     for m in _TURN_REF.finditer(text):
-        parts += [(text[pos : m.start()], None), ("", m.group(1))]
+        parts += [(text[pos:m.start()], None), ("", m.group(1))]
         pos = m.end()
     return parts + [(text[pos:], None)]
 
@@ -202,48 +160,25 @@ def _criteria_view(s: dict) -> list[dict]:
     for name, crit in (s.get("criteria") or {}).items():
         value = float(crit.get("score", 0))
         evidence = [
-            {
-                "effect": e.get("effect"),
-                "turn": e.get("turn"),
-                "quote": str(e.get("quote", "")),
-                "indicator": _label(str(e.get("indicator", ""))),
-            }
+            {"effect": e.get("effect"), "turn": e.get("turn"), "quote": str(e.get("quote", "")),
+             "indicator": _label(str(e.get("indicator", "")))}
             for e in (crit.get("evidence") or [])[:4]
         ]
-        rows.append(
-            {
-                "label": _label(name),
-                "score": score_text(value),
-                "color": _band(value),
-                "width": f"{max(0, min(100, value)):.0f}",
-                "evidence": evidence,
-            }
-        )
+        rows.append({"label": _label(name), "score": score_text(value), "color": _band(value),
+                     "width": f"{max(0, min(100, value)):.0f}", "evidence": evidence})
     return rows
 
 
 def _strengths_view(s: dict) -> list[dict]:
     """Up to 5 pieces of positive evidence, across the criteria."""
     return [
-        {
-            "turn": e.get("turn"),
-            "indicator": _label(str(e.get("indicator", ""))),
-            "criterion": _label(name),
-            "quote": str(e.get("quote", "")),
-        }
-        for name, crit in (s.get("criteria") or {}).items()
-        for e in (crit.get("evidence") or [])
-        if e.get("effect") == "+"
+        {"turn": e.get("turn"), "indicator": _label(str(e.get("indicator", ""))), "criterion": _label(name),
+         "quote": str(e.get("quote", ""))}
+        for name, crit in (s.get("criteria") or {}).items() for e in (crit.get("evidence") or []) if e.get("effect") == "+"
     ][:5]
 
 
-def render_scorecard(
-    score: Any,
-    *,
-    outcome: str | None = None,
-    promise: dict | None = None,
-    turns: list | None = None,
-) -> str:
+def render_scorecard(score: Any, *, outcome: str | None = None, promise: dict | None = None, turns: list | None = None) -> str:
     """The scorecard fragment: pass/fail and overall, radar, criteria, violations, feedback."""
     s = _as_dict(score)
     if s.get("error"):
@@ -254,39 +189,25 @@ def render_scorecard(
     violations = s.get("violations") or []
     feedback = [str(f) for f in s.get("feedback") or []]
     # what the call never reached (the rubric's required_to_pass) is said next to the verdict
-    reasons = [f[len(NOT_PASSED) :] for f in feedback if f.startswith(NOT_PASSED)]
+    reasons = [f[len(NOT_PASSED):] for f in feedback if f.startswith(NOT_PASSED)]
     return render(
-        "rubrics",
-        "scorecard.html.j2",
-        error=None,
-        overall=score_text(overall),
-        color=_band(overall),
-        passed=passed,
+        "rubrics", "scorecard.html.j2", error=None, overall=score_text(overall), color=_band(overall), passed=passed,
         blockers=0 if passed else sum(v.get("severity") == "blocker" for v in violations),
-        reasons=[r[:1].upper() + r[1:] for r in reasons],
-        outcome=outcome_label(outcome, promise),
+        reasons=[r[:1].upper() + r[1:] for r in reasons], outcome=outcome_label(outcome, promise),
         rubric=str(s.get("rubric", "")),
         radar=embed(radar_svg(criteria)) if criteria else "",
         criteria=_criteria_view(s),
         not_applicable=[_label(str(c)) for c in s.get("not_applicable") or []],
         violations=[
-            {
-                "severity": str(v.get("severity", "")),
-                "title": str(v.get("title", v.get("rule"))),
-                "citation": str(v.get("citation", "")),
-                "turn": v.get("turn"),
-                "quote": str(v.get("quote", "")),
-            }
+            {"severity": str(v.get("severity", "")), "title": str(v.get("title", v.get("rule"))),
+             "citation": str(v.get("citation", "")), "turn": v.get("turn"), "quote": str(v.get("quote", ""))}
             for v in violations
         ],
         strengths=_strengths_view(s),
         feedback=[_turn_parts(f) for f in feedback if not f.startswith(NOT_PASSED)],
         # rules the call's facts could not settle: said, so a clean list is not read as a pass
         not_checked=[
-            {
-                "title": str(n.get("title", n.get("rule"))),
-                "needs": ", ".join(str(x) for x in n.get("needs") or []),
-            }
+            {"title": str(n.get("title", n.get("rule"))), "needs": ", ".join(str(x) for x in n.get("needs") or [])}
             for n in s.get("not_checked") or []
         ],
     )
@@ -322,37 +243,17 @@ SCORECARD_CSS = """
 
 def render_report(score: Any, transcript: Any, *, title: str | None = None) -> str:
     """A standalone HTML page: the scorecard followed by the numbered transcript."""
-    t = (
-        transcript.model_dump(mode="json")
-        if hasattr(transcript, "model_dump")
-        else dict(transcript)
-    )
+    t = transcript.model_dump(mode="json") if hasattr(transcript, "model_dump") else dict(transcript)
     meta = t.get("metadata") or {}
     flagged = {v.get("turn") for v in (_as_dict(score).get("violations") or [])}
-    turns = [
-        {"speaker": turn["speaker"], "text": turn["text"], "flagged": i in flagged}
-        for i, turn in enumerate(t.get("turns") or [])
-    ]
+    turns = [{"speaker": turn["speaker"], "text": turn["text"], "flagged": i in flagged} for i, turn in enumerate(t.get("turns") or [])]
     when = (meta.get("started_at") or "")[:16].replace("T", " ")
     card = render_scorecard(score, outcome=meta.get("outcome"), promise=meta.get("promise"))
     return render(
-        "rubrics",
-        "call_report.html.j2",
-        title=title or f"Call report: {t.get('id', '')}",
+        "rubrics", "call_report.html.j2", title=title or f"Call report: {t.get('id', '')}",
         subtitle=[str(x) for x in (meta.get("agent_name"), t.get("persona"), when) if x],
-        scorecard_css=SCORECARD_CSS,
-        scorecard=embed(card),
-        turns=turns,
+        scorecard_css=SCORECARD_CSS, scorecard=embed(card), turns=turns,
     )
 
 
-__all__ = [
-    "render_scorecard",
-    "render_report",
-    "radar_svg",
-    "bars_svg",
-    "trend_svg",
-    "outcome_label",
-    "score_text",
-    "SCORECARD_CSS",
-]
+__all__ = ["render_scorecard", "render_report", "radar_svg", "bars_svg", "trend_svg", "outcome_label", "score_text", "SCORECARD_CSS"]

@@ -38,18 +38,8 @@ FEEDBACK_VIOLATIONS = 3  # distinct rules broken that get a suggestion
 NOT_PASSED = "Not passed: "
 
 __all__ = [
-    "Score",
-    "CriterionScore",
-    "Evidence",
-    "Violation",
-    "Scorer",
-    "LiveScorer",
-    "TurnReport",
-    "score_transcript",
-    "score_many",
-    "score_analyses",
-    "unmet_requirements",
-    "NOT_PASSED",
+    "Score", "CriterionScore", "Evidence", "Violation", "Scorer", "LiveScorer", "TurnReport",
+    "score_transcript", "score_many", "score_analyses", "unmet_requirements", "NOT_PASSED",
 ]
 
 
@@ -62,9 +52,7 @@ class Scorer:
 
     def __init__(self, rubric: Rubric | str | Path, analyzer: TurnAnalyzer | None = None):
         self.rubric = load_rubric(rubric)
-        self.analyzer: TurnAnalyzer = (
-            analyzer if analyzer is not None else _default_analyzer(self.rubric.language)
-        )
+        self.analyzer: TurnAnalyzer = analyzer if analyzer is not None else _default_analyzer(self.rubric.language)
         self._matcher: ExemplarMatcher | NgramExemplarMatcher | None = None
         self._uses_exemplars = any(
             getattr(ind, "exemplars", None) for c in self.rubric.criteria for ind in c.indicators
@@ -86,9 +74,7 @@ class Scorer:
             if embedder is None:  # an analyzer without embeddings: exemplar indicators not judged
                 return None
             # split as the analysis splits this language, so its embedded sentences are reused
-            self._matcher = ExemplarMatcher(
-                embedder, partial(split_sentences, language=self.rubric.language)
-            )
+            self._matcher = ExemplarMatcher(embedder, partial(split_sentences, language=self.rubric.language))
             self._matcher.prepare(self.rubric)
         return self._matcher
 
@@ -99,9 +85,7 @@ class Scorer:
         """Analyse the batch together (each distinct sentence embedded once), then score."""
         analyses = self.analyzer.analyze_many(list(transcripts))
         if self.matcher is not None and self._uses_exemplars:
-            self.matcher.prefetch(
-                [t.text for tr in transcripts for t in tr.turns if t.speaker == "agent"]
-            )
+            self.matcher.prefetch([t.text for tr in transcripts for t in tr.turns if t.speaker == "agent"])
         return [self.score_analysed(t, a) for t, a in zip(transcripts, analyses, strict=True)]
 
     def score_analysed(self, transcript: Transcript, analyses: Sequence[TurnAnalysis]) -> Score:
@@ -109,17 +93,12 @@ class Scorer:
 
     def warm_up(self) -> None:
         """Load models and embed the exemplars now, so the first live turn is fast."""
-        self.analyzer.analyze_turn(
-            "Hello, how are you today?", speaker="agent", index=0, context=CallContext()
-        )
+        self.analyzer.analyze_turn("Hello, how are you today?", speaker="agent", index=0, context=CallContext())
         _ = self.matcher
 
 
 def score_transcript(
-    transcript: Transcript,
-    rubric: Rubric | str | Path | None = None,
-    *,
-    analyzer: TurnAnalyzer | None = None,
+    transcript: Transcript, rubric: Rubric | str | Path | None = None, *, analyzer: TurnAnalyzer | None = None
 ) -> Score:
     """Score one transcript against a rubric (a loaded Rubric, a shipped id or a path).
 
@@ -132,10 +111,7 @@ def score_transcript(
 
 
 def score_many(
-    transcripts: Sequence[Transcript],
-    rubric: Rubric | str | Path = "default-en",
-    *,
-    analyzer: TurnAnalyzer | None = None,
+    transcripts: Sequence[Transcript], rubric: Rubric | str | Path = "default-en", *, analyzer: TurnAnalyzer | None = None
 ) -> list[Score]:
     """Score a batch; the analysis embeds each distinct sentence once for the whole batch."""
     return _scorer_for(rubric, analyzer).score_many(transcripts)
@@ -162,29 +138,19 @@ def score_analyses(
     matcher: ExemplarMatcher | None = None,
 ) -> Score:
     """The pure aggregation: analysed turns + rubric (+ exemplar matcher) -> Score."""
-    view = CallView.build(analyses)
-    violations = (
-        find_violations(view, rubric.rulebook_rules, transcript) if rubric._rulebook else []
-    )
+    view = CallView.build(analyses, transcript)
+    violations = find_violations(view, rubric.rulebook_rules, transcript) if rubric._rulebook else []
     # rules the call's facts could not settle (no start time, no balance, ...): said, not passed over
-    not_checked = (
-        checks_not_made(rubric.rulebook_rules, transcript, analyses) if rubric._rulebook else []
-    )
+    not_checked = checks_not_made(rubric.rulebook_rules, transcript, analyses) if rubric._rulebook else []
     criteria: dict[str, CriterionScore] = {}
     not_applicable: list[str] = []
     weak: list[tuple[float, IndicatorResult, Criterion]] = []
     no_credit = frozenset(rubric.no_credit_with)
-    rulebook_applies = bool(rubric._rulebook) and applies_to(
-        rubric.rulebook_rules, view.call_features
-    )
+    rulebook_applies = bool(rubric._rulebook) and applies_to(rubric.rulebook_rules, view.call_features)
     graded: list[tuple[Criterion, list[IndicatorResult]]] = []
     for crit in rubric.criteria:
-        results = [
-            evaluate(ind, view, matcher, rubric.language, no_credit) for ind in crit.indicators
-        ]
-        if view.agent_positions and not _applies(
-            crit, results, rulebook_applies, len(view.agent_positions)
-        ):
+        results = [evaluate(ind, view, matcher, rubric.language, no_credit) for ind in crit.indicators]
+        if view.agent_positions and not _applies(crit, results, rulebook_applies, len(view.agent_positions)):
             not_applicable.append(crit.id)
         else:
             graded.append((crit, results))
@@ -194,11 +160,7 @@ def score_analyses(
         score, evidence = _criterion_score(crit, results, violations, bool(view.agent_positions))
         criteria[crit.id] = CriterionScore(score=round(score, 1), evidence=evidence)
         overall += crit.weight * score
-        applicable = sum(
-            ind.weight
-            for ind, r in zip(crit.indicators, results, strict=True)
-            if r.value is not None
-        )
+        applicable = sum(ind.weight for ind, r in zip(crit.indicators, results, strict=True) if r.value is not None)
         for ind, r in zip(crit.indicators, results, strict=True):
             if r.value is not None and r.value < 1 and r.weak_turn is not None:
                 loss = (crit.weight / total_weight) * (ind.weight / applicable) * (1 - r.value)
@@ -207,9 +169,7 @@ def score_analyses(
     overall = round(overall / total_weight, 1)
     blocked = any(v.severity == "blocker" for v in violations)
     unmet = unmet_requirements(rubric, view) if view.agent_positions else []
-    passed = (
-        bool(view.agent_positions) and not blocked and not unmet and overall >= rubric.pass_mark
-    )
+    passed = bool(view.agent_positions) and not blocked and not unmet and overall >= rubric.pass_mark
     feedback = [NOT_PASSED + g.reason for g in unmet]
     feedback += _feedback(rubric, violations, weak, bool(view.agent_positions))
     return Score(
@@ -225,9 +185,7 @@ def score_analyses(
     )
 
 
-def _applies(
-    crit: Criterion, results: list[IndicatorResult], rulebook_applies: bool, agent_turns: int
-) -> bool:
+def _applies(crit: Criterion, results: list[IndicatorResult], rulebook_applies: bool, agent_turns: int) -> bool:
     """Whether the conversation gives the criterion anything to grade. Not applicable: fewer
     agent turns than it needs (call flow in a single reply), or every indicator not applicable
     and, for a compliance criterion, a rulebook that does not govern this conversation (a
@@ -264,23 +222,13 @@ def _criterion_score(
     if not has_agent:
         return 0.0, []
     evidence = [e for r in results for e in r.evidence]
-    weights = [
-        (ind.weight, r.value)
-        for ind, r in zip(crit.indicators, results, strict=True)
-        if r.value is not None
-    ]
+    weights = [(ind.weight, r.value) for ind, r in zip(crit.indicators, results, strict=True) if r.value is not None]
     base = 100.0 * sum(w * v for w, v in weights) / sum(w for w, _ in weights) if weights else 100.0
     if crit.from_rulebook is None:
         return base, sorted(evidence, key=lambda e: e.turn)
-    penalties = {
-        "blocker": 100.0,
-        "major": crit.from_rulebook.major,
-        "minor": crit.from_rulebook.minor,
-    }
+    penalties = {"blocker": 100.0, "major": crit.from_rulebook.major, "minor": crit.from_rulebook.minor}
     score = base - sum(penalties[v.severity] for v in violations)
-    evidence += [
-        Evidence(turn=v.turn, quote=v.quote, indicator=v.rule, effect="-") for v in violations
-    ]
+    evidence += [Evidence(turn=v.turn, quote=v.quote, indicator=v.rule, effect="-") for v in violations]
     return max(0.0, min(100.0, score)), sorted(evidence, key=lambda e: e.turn)
 
 
@@ -345,18 +293,10 @@ class LiveScorer:
     plus rule and indicator checks on that turn.
     """
 
-    def __init__(
-        self,
-        rubric: Rubric | str | Path = "default-en",
-        analyzer: TurnAnalyzer | None = None,
-        *,
-        call_id: str = "live",
-        metadata: dict | None = None,
-    ):
+    def __init__(self, rubric: Rubric | str | Path = "default-en", analyzer: TurnAnalyzer | None = None, *,
+                 call_id: str = "live", metadata: dict | None = None):
         self.scorer = Scorer(rubric, analyzer)
-        self.transcript = Transcript(
-            id=call_id, language=self.scorer.rubric.language, metadata=metadata or {}
-        )
+        self.transcript = Transcript(id=call_id, language=self.scorer.rubric.language, metadata=metadata or {})
         self.analyses: list[TurnAnalysis] = []
         self.context = CallContext()
 
@@ -370,9 +310,7 @@ class LiveScorer:
         index = len(self.analyses)
         if index == 0:
             self.context = initial_context(self.transcript)
-        analysis = self.scorer.analyzer.analyze_turn(
-            text, speaker=speaker, index=index, context=self.context
-        )
+        analysis = self.scorer.analyzer.analyze_turn(text, speaker=speaker, index=index, context=self.context)
         self.context = analysis.after
         self.analyses.append(analysis)
         self.transcript.turns.append(Turn(speaker=speaker, text=text))
@@ -380,26 +318,16 @@ class LiveScorer:
         if speaker != "agent":
             return report
         rubric = self.scorer.rubric
-        view = CallView.build(self.analyses)
+        view = CallView.build(self.analyses, self.transcript)
         report.violations = turn_violations(rubric, self.analyses, self.transcript)
         rules = {r.id: r for r in rubric.rulebook_rules.rules} if rubric._rulebook else {}
-        report.tips = [
-            _render(rules[v.rule].advice, v.turn, v.quote, "") for v in report.violations
-        ]
+        report.tips = [_render(rules[v.rule].advice, v.turn, v.quote, "") for v in report.violations]
         pos = len(self.analyses) - 1
         for crit in rubric.criteria:
             for ind in crit.indicators:
-                if ind.scope != "turn" or (
-                    ind.when is not None and not view.matches(ind.when, pos)
-                ):
+                if ind.scope != "turn" or (ind.when is not None and not view.matches(ind.when, pos)):
                     continue
-                r = evaluate(
-                    ind,
-                    _single(view, pos),
-                    self.scorer.matcher,
-                    rubric.language,
-                    frozenset(rubric.no_credit_with),
-                )
+                r = evaluate(ind, _single(view, pos), self.scorer.matcher, rubric.language, frozenset(rubric.no_credit_with))
                 report.evidence += r.evidence
                 if r.value is not None and r.value < 1 and r.weak_turn == index:
                     report.tips.append(_render(ind.advice, index, r.weak_quote, r.trigger))
@@ -412,13 +340,9 @@ class LiveScorer:
 def _single(view: CallView, pos: int) -> CallView:
     """A view of the call in which only turn ``pos`` is the agent's (per-turn indicators)."""
     return CallView(
-        analyses=view.analyses,
-        features=view.features,
-        agent_positions=[pos],
-        agent_ordinal=view.agent_ordinal,
-        last_other=view.last_other,
-        said_before=view.said_before,
-        call_features=view.call_features,
+        analyses=view.analyses, features=view.features, agent_positions=[pos],
+        agent_ordinal=view.agent_ordinal, last_other=view.last_other,
+        said_before=view.said_before, call_features=view.call_features,
     )
 
 
@@ -430,3 +354,4 @@ def _default_analyzer(language: str) -> TurnAnalyzer:
     from core import analysis
 
     return analysis.default_analyzer(language)
+

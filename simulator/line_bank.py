@@ -41,6 +41,10 @@ class AuthoredLine(_Strict):
     text: str = Field(min_length=1)
     topic: Topic | None = None  # what the collector asked about (answer_question lines)
     reveals: str | None = None  # the hidden fact this line says
+    # questions a collector might ask that this line answers directly: the collector's turn is
+    # matched against them (question to question), which tells "when is payday?" from "how much
+    # can you pay?" far better than matching the question against the answer itself
+    asks: list[str] = Field(default_factory=list, max_length=8)
 
 
 class LineBank(_Strict):

@@ -24,19 +24,8 @@ from batch_support import BlankAnalyzer, records, run_score, score_with
 import rubrics.batch as batch
 
 SAMPLES = Path(__file__).parent / "data" / "transcripts"
-EXPECTED_ORDER = [
-    "good-001",
-    "threat-002",
-    f"{SAMPLES / 'a-calls.jsonl'}:3",
-    "third-003",
-    "json-004",
-    "json-005",
-    "csv-006",
-    "csv-007",
-    "txt-008",
-    f"{SAMPLES / 'e-broken.csv'}:1",
-    "f-notes",
-]
+EXPECTED_ORDER = ["good-001", "threat-002", f"{SAMPLES / 'a-calls.jsonl'}:3", "third-003", "json-004",
+                  "json-005", "csv-006", "csv-007", "txt-008", f"{SAMPLES / 'e-broken.csv'}:1", "f-notes"]
 
 
 def test_mixed_folder_one_line_per_transcript_in_order(blank, tmp_path):
@@ -46,10 +35,7 @@ def test_mixed_folder_one_line_per_transcript_in_order(blank, tmp_path):
     recs = records(out)
     assert [r["id"] for r in recs] == EXPECTED_ORDER
     errors = {r["id"]: r["error"] for r in recs if "error" in r}
-    assert (
-        errors[EXPECTED_ORDER[2]]
-        == f"{SAMPLES / 'a-calls.jsonl'}:3: invalid JSON: Expecting value (column 1)"
-    )
+    assert errors[EXPECTED_ORDER[2]] == f"{SAMPLES / 'a-calls.jsonl'}:3: invalid JSON: Expecting value (column 1)"
     assert errors["json-005"].startswith(f"{SAMPLES / 'b-more.json'}:9: turns[0].speaker")
     assert errors[EXPECTED_ORDER[9]].startswith(f"{SAMPLES / 'e-broken.csv'}:1: header")
     assert errors["f-notes"].startswith(f"{SAMPLES / 'f-notes.txt'}:1:")
@@ -58,15 +44,7 @@ def test_mixed_folder_one_line_per_transcript_in_order(blank, tmp_path):
             # not_checked (rules the call's facts could not settle) and not_applicable (criteria the
             # conversation gives nothing to grade) appear only when they list some
             optional = {"not_checked", "not_applicable"}
-            assert set(r) - optional == {
-                "id",
-                "rubric",
-                "overall",
-                "passed",
-                "criteria",
-                "violations",
-                "feedback",
-            }
+            assert set(r) - optional == {"id", "rubric", "overall", "passed", "criteria", "violations", "feedback"}
             assert r.get("not_checked") != [] and r.get("not_applicable") != []
             assert not set(r.get("not_applicable", [])) & set(r["criteria"])
             for n in r.get("not_checked", []):
@@ -141,9 +119,7 @@ def test_resume_after_an_interrupted_run_gives_the_same_output(tmp_path, monkeyp
     score_with(monkeypatch, Counting)
     result = batch.score_inputs([SAMPLES], out=part, resume=True, chunk=2)
     assert part.read_bytes() == full.read_bytes()
-    assert result.resumed == 4 and not set(scored_again) & {
-        r["id"] for r in partial if "error" not in r
-    }
+    assert result.resumed == 4 and not set(scored_again) & {r["id"] for r in partial if "error" not in r}
 
 
 def test_resume_after_sigkill(tmp_path):
@@ -151,12 +127,8 @@ def test_resume_after_sigkill(tmp_path):
     inputs = tmp_path / "in"
     inputs.mkdir()
     for k in range(3):
-        (inputs / f"calls{k}.jsonl").write_text(
-            (SAMPLES / "a-calls.jsonl").read_text().replace('"id": "', f'"id": "k{k}-')
-        )
-        (inputs / f"more{k}.json").write_text(
-            (SAMPLES / "b-more.json").read_text().replace('"json-00', f'"json{k}-00')
-        )
+        (inputs / f"calls{k}.jsonl").write_text((SAMPLES / "a-calls.jsonl").read_text().replace('"id": "', f'"id": "k{k}-'))
+        (inputs / f"more{k}.json").write_text((SAMPLES / "b-more.json").read_text().replace('"json-00', f'"json{k}-00'))
     script = textwrap.dedent(f"""
         import sys, time
         sys.path.insert(0, {str(Path(__file__).parent)!r})

@@ -283,7 +283,7 @@ def test_validate_reports_one_line_per_problem(tmp_path):
     lines = result.stdout.strip().splitlines()
     assert f"{bad}: criteria[empathy].weight: Input should be greater than 0" in lines
     assert f"{bad}: criteria[empathy].indicators[acknowledges_feelings].colour: unknown field (check the spelling; see rubrics/README.md)" in lines
-    assert any(line.startswith(f"{bad}: criteria[clarity].indicators[readable].kind: unknown kind 'vibes'") for line in lines)
+    assert any(line.startswith(f"{bad}: criteria[clarity].indicators[no_jargon].kind: unknown kind 'vibes'") for line in lines)
     assert any(line.startswith(f"{tmp_path / 'broken.yaml'}: line ") for line in lines)
     assert "Traceback" not in result.output
     ok = CliRunner().invoke(app, ["rubrics", "validate"])
