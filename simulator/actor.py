@@ -20,6 +20,7 @@ from typing import Literal
 
 import yaml
 
+from core.analysis.analyzer import typed_question
 from core.analysis.protocol import TurnAnalyzer
 from core.transcript import Turn
 from simulator.backends.base import (
@@ -33,7 +34,7 @@ from simulator.backends.base import (
 from simulator.director import DebtorState, Decision
 from simulator.identity_lines import identity_answer
 from simulator.intents import Intent, Temperament
-from simulator.line_bank import Candidate, eligible, norm, persona_bank, rank
+from simulator.line_bank import Candidate, best_ask_fit, eligible, norm, persona_bank, rank
 from simulator.personas import Persona
 
 log = logging.getLogger(__name__)
@@ -428,6 +429,11 @@ _GIVES_NAME = re.compile(
 )
 
 
+_ANSWER_POOL = (Intent.answer_question, Intent.explain_hardship)
+# A question is about a hidden fact when a line telling it matches the question this well (MiniLM
+# cosine, question to question) and this much better than any line the debtor may say yet.
+_HIDDEN_ASK_FIT = 0.6
+_HIDDEN_ASK_MARGIN = 0.1
 _DEBT_WORDS = re.compile(
     r"\b(?:debts?|dispute\w*|owe[sd]?|balance|bills?|account|card|loan|payments?|creditor|reference number)\b|\$|\d|"
     r"欠|借款|贷款|逾期|还款|账单|信用卡|额度|分期|网贷|担保",
@@ -524,27 +530,46 @@ class Actor:
         if bank is None:
             return []
         said = {norm(t.text) for t in history if t.speaker != "agent"}
-        pairs = eligible(
-            bank,
-            decision.intent,
-            revealed=decision.state.revealed,
-            newly_revealed=decision.newly_revealed,
-            said=said,
-            fill=placeholders(self.persona, decision, agent_name),
-        )
         last_agent = next((t for t in reversed(history) if t.speaker == "agent"), None)
+        asked = last_agent is not None and ("?" in last_agent.text or "？" in last_agent.text or typed_question(last_agent.text))
+        # Asked something about their life, the debtor answers from everything they could say
+        # about it: the line whose questions (asks) best match, whether the bank filed it as a
+        # plain answer or as part of the hardship story ("when's payday?" is answered by a line
+        # filed under either). Only when no line of the pool tells a fact just earned does the
+        # earned fact's own intent win, as before.
+        # (with the sentence embedder only: its question-to-question match is what ranks the pool)
+        embed = self._embed()
+        pool = _ANSWER_POOL if asked and embed is not None and decision.intent in _ANSWER_POOL else (decision.intent,)
+        fill = placeholders(self.persona, decision, agent_name)
+        pairs = [
+            pair for intent in pool
+            for pair in eligible(bank, intent, revealed=decision.state.revealed, newly_revealed=decision.newly_revealed, said=said, fill=fill,
+                                 retell=pool == _ANSWER_POOL)
+        ]
+        if decision.newly_revealed and any(ln.reveals in decision.newly_revealed for ln, _ in pairs):
+            pairs = [(ln, t) for ln, t in pairs if ln.reveals in decision.newly_revealed]
         if decision.intent is Intent.ask_who_is_calling and not _said_a_name(history):
             # "And your name again?", "you said your name was what?" presuppose a name given
             pairs = [(ln, t) for ln, t in pairs if not re.search(r"\b(?:again|you said|said your)\b|刚才说|再说一(?:遍|下)|又是", t, re.I)] or pairs
         if decision.intent is Intent.ask_who_is_calling and not _said_the_debt(history):
             # "what's your mailing address? I need it for my dispute letter" presupposes the debt
             pairs = [(ln, t) for ln, t in pairs if not _DEBT_WORDS.search(t)] or pairs
+        if pool == _ANSWER_POOL and not decision.newly_revealed:
+            # Asked for something only a fact not yet earned answers ("when do you get paid next?"
+            # when the payday is hidden): the question matches that fact's lines' asks better than
+            # anything the debtor may say yet, and the best of those would answer something else.
+            hidden = [ln for intent in pool for ln in bank.lines.get(intent, []) if ln.reveals and ln.reveals not in decision.state.revealed]
+            best_hidden = best_ask_fit(hidden, last_agent.text, embed)
+            if best_hidden >= _HIDDEN_ASK_FIT and best_hidden > best_ask_fit([ln for ln, _ in pairs], last_agent.text, embed) + _HIDDEN_ASK_MARGIN:
+                dodges = eligible(bank, Intent.deflect, revealed=decision.state.revealed, newly_revealed=(), said=said, fill=fill)
+                return rank(dodges, collector_text=last_agent.text, topics=(), embed=embed, seed=self.seed * 7919 + turn_seed, use_asks=False) if dodges else []
         if decision.intent is Intent.answer_question and decision.topics and not any(ln.topic in decision.topics for ln, _ in pairs):
             # Asked about something their bank answers only with a fact not yet earned (or has no
             # line on): a person dodges it rather than answering something else.
             dodges = eligible(bank, Intent.deflect, revealed=decision.state.revealed, newly_revealed=(), said=said, fill=placeholders(self.persona, decision, agent_name))
             pairs = dodges or pairs
-        return rank(pairs, collector_text=last_agent.text if last_agent else "", topics=decision.topics, embed=self._embed(), seed=self.seed * 7919 + turn_seed)
+        return rank(pairs, collector_text=last_agent.text if last_agent else "", topics=decision.topics, embed=embed,
+                    seed=self.seed * 7919 + turn_seed, use_asks=asked)
 
     def stream(self, decision: Decision, history: list[Turn], *, agent_name: str | None = None, turn_seed: int = 0) -> Iterator[ActorEvent]:
         earlier = [t.text for t in history if t.speaker != "agent"]

@@ -45,6 +45,10 @@ class AuthoredLine(_Strict):
     # matched against them (question to question), which tells "when is payday?" from "how much
     # can you pay?" far better than matching the question against the answer itself
     asks: list[str] = Field(default_factory=list, max_length=8)
+    # questions a collector might ask that this line answers directly: the collector's turn is
+    # matched against them (question to question), which tells "when is payday?" from "how much
+    # can you pay?" far better than matching the question against the answer itself
+    asks: list[str] = Field(default_factory=list, max_length=8)
 
 
 class LineBank(_Strict):
@@ -98,11 +102,13 @@ class Candidate:
 
 
 def eligible(
-    bank: LineBank, intent: Intent, *, revealed: tuple[str, ...], newly_revealed: tuple[str, ...], said: set[str], fill
+    bank: LineBank, intent: Intent, *, revealed: tuple[str, ...], newly_revealed: tuple[str, ...], said: set[str], fill,
+    retell: bool = False,
 ) -> list[tuple[AuthoredLine, str]]:
     """(line, filled text) pairs the debtor may say now: the intent's lines, none said yet in the
     call, none that tells a fact not yet revealed; when a fact was just earned, the lines that
-    tell it (if the bank has any)."""
+    tell it (if the bank has any). ``retell``: lines of facts already told stay in (asked for it
+    again, "when's payday again?", a person says it again; the ranking decides)."""
     out = []
     for line in bank.lines.get(intent, []):
         if line.reveals is not None and line.reveals not in revealed:
@@ -118,8 +124,20 @@ def eligible(
         telling = [(ln, t) for ln, t in out if ln.reveals in newly_revealed]
         if telling:
             return telling
+    if retell:
+        return out
     # A fact already told is not told again as if new.
     return [(ln, t) for ln, t in out if ln.reveals is None] or out
+
+
+def best_ask_fit(lines: list[AuthoredLine], collector_text: str, embed) -> float:
+    """How well the collector's turn matches the best of these lines' questions (``asks``), by
+    sentence similarity; 0 when none has questions."""
+    asked = [q for line in lines for q in line.asks]
+    if not asked or not collector_text.strip():
+        return 0.0
+    vecs = embed([collector_text, *asked])
+    return float((vecs[1:] @ vecs[0]).max())
 
 
 def rank(
@@ -130,23 +148,46 @@ def rank(
     embed=None,
     seed: int = 0,
     topic_weight: float = 0.35,
+    asks_topic_weight: float = 0.1,
     jitter: float = 0.03,
+    use_asks: bool = True,
 ) -> list[Candidate]:
-    """The candidates, best first. ``fit`` = sentence similarity to the collector's turn (when an
-    ``embed`` function is given, else word overlap) + ``topic_weight`` when the line answers the
-    topic asked; a little seeded jitter keeps two calls from always taking the same line."""
+    """The candidates, best first. ``fit`` = how close the collector's turn is to the line: to the
+    questions the line answers (its ``asks``), when it has them, else to the line itself; by
+    sentence similarity when an ``embed`` function is given, else word overlap. Plus
+    ``topic_weight`` when the line answers the topic asked (``asks_topic_weight`` when it was matched
+    on its questions, which already say the topic, finer); a little seeded jitter keeps two calls
+    from always taking the same line. ``use_asks=False`` (the collector asked nothing) matches
+    the lines themselves.
+
+    Question to question is the stronger match: "when do you get paid?" and "how much can you pay?"
+    are far apart as questions, while the answers "the 15th" and "not a ton" are both short money
+    talk that a question-to-answer similarity ranks alike."""
     if not pairs:
         return []
     texts = [t for _, t in pairs]
     if embed is not None and collector_text.strip():
-        vecs = embed([collector_text, *texts])
-        sims = (vecs[1:] @ vecs[0]).astype(float)
+        asked = [q for line, _ in pairs for q in line.asks] if use_asks else []
+        vecs = embed([collector_text, *texts, *asked])
+        sims = (vecs[1 : 1 + len(texts)] @ vecs[0]).astype(float)
+        q_sims = (vecs[1 + len(texts) :] @ vecs[0]).astype(float)
     else:
         said = _grams(collector_text)
         sims = np.array([len(said & _grams(t)) / (1 + len(_grams(t))) for t in texts])
+        # Shared words between two short questions are mostly "are you", "what's your": without a
+        # sentence embedder the line itself is matched, as before the asks.
+        use_asks = False
+    at = 0
+    matched = [False] * len(pairs)
+    for k, (line, _) in enumerate(pairs):
+        if line.asks and use_asks:
+            sims[k] = float(q_sims[at : at + len(line.asks)].max())
+            at += len(line.asks)
+            matched[k] = True
     rng = random.Random(seed)
     out = []
-    for (line, text), sim in zip(pairs, sims, strict=True):
-        fit = float(sim) + (topic_weight if line.topic is not None and line.topic in topics else 0.0) + rng.uniform(0, jitter)
+    for (line, text), sim, on_asks in zip(pairs, sims, matched, strict=True):
+        bonus = (asks_topic_weight if on_asks else topic_weight) if line.topic is not None and line.topic in topics else 0.0
+        fit = float(sim) + bonus + rng.uniform(0, jitter)
         out.append(Candidate(text, fit, line.topic, line.reveals))
     return sorted(out, key=lambda c: -c.fit)

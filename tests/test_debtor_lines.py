@@ -158,6 +158,31 @@ def test_the_bank_line_answers_the_topic_asked_and_never_a_fact_not_yet_earned()
         assert by_text.get(norm(said.text)) is None or by_text[norm(said.text)].reveals not in hidden
 
 
+def _ask(analyzer, question: str, intent=Intent.answer_question, revealed=(), said=()):
+    actor = Actor(MARIA, ScriptedBackend(default="model line"), analyzer, lines="bank")
+    history = [Turn(speaker="debtor", text=t) for t in said] + [Turn(speaker="agent", text=question)]
+    return actor.render(_decision(intent, revealed=revealed), history)
+
+
+@pytest.mark.parametrize("question, answer", [
+    ("When's your next payday?", r"15th"),
+    ("so when do u get paid next", r"15th"),
+    ("What do you do for work?", r"cafeteria|school"),
+    ("who lives there with you", r"Ray|husband"),
+])
+def test_a_question_gets_the_line_that_answers_it_whichever_intent_filed_it(analyzer, question, answer):
+    # matched question to question (the lines' asks); the payday was told before, and asked
+    # again a person says it again rather than something else about money
+    line = _ask(analyzer, question, revealed=("payday",), said=["The school district pays me every other Friday."])
+    assert line.source == "bank" and re.search(answer, line.text), line.text
+
+
+def test_asked_for_a_fact_not_yet_earned_the_debtor_dodges_instead_of_answering_something_else(analyzer):
+    line = _ask(analyzer, "When's your next payday?")
+    deflect = {norm(x.text) for x in persona_bank(MARIA.id).lines[Intent.deflect]}
+    assert norm(line.text) in deflect, line.text
+
+
 def test_a_newly_earned_fact_is_told_by_a_line_that_tells_it():
     actor = Actor(MARIA, ScriptedBackend(default="model line"), lines="bank")
     history = [Turn(speaker="agent", text="What happened? It's not like you to fall behind.")]

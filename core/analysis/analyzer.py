@@ -88,7 +88,9 @@ _ZH_SPLIT = re.compile(r"(?<=[。！？!?；;])|\n+")
 # about Friday" and "what a day" are not questions without the mark.
 _EN_QUESTION_START = re.compile(
     r"^\W*(?:(?:ok(?:ay)?|k|so|and|well|alright|aight|hey|hi|um|uh|but|then|now|look|like|just|oh|yeah|right)\b[\s,]*)*"
-    r"(?:(?:how|what|whats|when|where|why|who|which)(?:'s|'re)?\s+(?:is|are|was|were|do|does|did|have|has|can|could|would|will|should|much|many|long|often|things|you|your|time|day|kind|sort|happened|went|made|caused|the|my|our|that|this)"
+    r"(?:(?:how|what|whats|wats|when|where|why|who|which)(?:'s|'re)?\s+(?:is|are|was|were|do|does|did|have|has|can|could|would|will|should|much|many|long|often|things|you|your|u|ur|ya|time|day|date|kind|sort|amount|number|happened|went|made|caused|the|my|our|that|this)"
+    # "who lives there with you", "whats ur budget": a sentence opened by who or what's asks
+    r"|(?:who|whose|what's|whats|wats)\s+[a-z]+"
     r"|(?:can|could|would|will|do|does|did|is|are|r|have|has)\s+(?:you|u|ya|it|this|that|there|we|i|your))\b",
     re.IGNORECASE,
 )
