@@ -430,10 +430,20 @@ _GIVES_NAME = re.compile(
 
 
 _ANSWER_POOL = (Intent.answer_question, Intent.explain_hardship)
+_SENTENCE = re.compile(r"[^.!?？。\n]+[.!?？。]*")
+
+
+def _question_part(text: str) -> str:
+    """The sentences of a turn that ask something (with "?" or typed without it), else the turn."""
+    asked = [m.group().strip() for m in _SENTENCE.finditer(text) if "?" in m.group() or "？" in m.group() or typed_question(m.group())]
+    return " ".join(asked) or text
 # A question is about a hidden fact when a line telling it matches the question this well (MiniLM
 # cosine, question to question) and this much better than any line the debtor may say yet.
 _HIDDEN_ASK_FIT = 0.6
 _HIDDEN_ASK_MARGIN = 0.1
+# Below this the best line's questions are about something else (MiniLM cosine between two
+# questions: under 0.4 they share little more than a topic): the debtor dodges instead.
+_ANSWER_ASK_FIT = 0.4
 _DEBT_WORDS = re.compile(
     r"\b(?:debts?|dispute\w*|owe[sd]?|balance|bills?|account|card|loan|payments?|creditor|reference number)\b|\$|\d|"
     r"欠|借款|贷款|逾期|还款|账单|信用卡|额度|分期|网贷|担保",
@@ -532,6 +542,10 @@ class Actor:
         said = {norm(t.text) for t in history if t.speaker != "agent"}
         last_agent = next((t for t in reversed(history) if t.speaker == "agent"), None)
         asked = last_agent is not None and ("?" in last_agent.text or "？" in last_agent.text or typed_question(last_agent.text))
+        # what the lines' questions are matched against: the turn's question, without the news or
+        # the apology around it ("It's about your Lumen card, I'll keep it short. Is this number
+        # the best one for later?")
+        question = _question_part(last_agent.text) if asked else (last_agent.text if last_agent else "")
         # Asked something about their life, the debtor answers from everything they could say
         # about it: the line whose questions (asks) best match, whether the bank filed it as a
         # plain answer or as part of the hardship story ("when's payday?" is answered by a line
@@ -558,18 +572,21 @@ class Actor:
             # Asked for something only a fact not yet earned answers ("when do you get paid next?"
             # when the payday is hidden): the question matches that fact's lines' asks better than
             # anything the debtor may say yet, and the best of those would answer something else.
+            # Or nothing they may say answers it at all ("what date works for the first one?" to a
+            # bank with no dates in its answers): the best match would be about something else.
             hidden = [ln for intent in pool for ln in bank.lines.get(intent, []) if ln.reveals and ln.reveals not in decision.state.revealed]
-            best_hidden = best_ask_fit(hidden, last_agent.text, embed)
-            if best_hidden >= _HIDDEN_ASK_FIT and best_hidden > best_ask_fit([ln for ln, _ in pairs], last_agent.text, embed) + _HIDDEN_ASK_MARGIN:
+            best_hidden = best_ask_fit(hidden, question, embed)
+            best_here = best_ask_fit([ln for ln, _ in pairs], question, embed)
+            if best_here < _ANSWER_ASK_FIT or (best_hidden >= _HIDDEN_ASK_FIT and best_hidden > best_here + _HIDDEN_ASK_MARGIN):
                 dodges = eligible(bank, Intent.deflect, revealed=decision.state.revealed, newly_revealed=(), said=said, fill=fill)
-                return rank(dodges, collector_text=last_agent.text, topics=(), embed=embed, seed=self.seed * 7919 + turn_seed, use_asks=False) if dodges else []
+                if dodges:
+                    return rank(dodges, collector_text=last_agent.text, topics=(), embed=embed, seed=self.seed * 7919 + turn_seed, use_asks=False)
         if decision.intent is Intent.answer_question and decision.topics and not any(ln.topic in decision.topics for ln, _ in pairs):
             # Asked about something their bank answers only with a fact not yet earned (or has no
             # line on): a person dodges it rather than answering something else.
             dodges = eligible(bank, Intent.deflect, revealed=decision.state.revealed, newly_revealed=(), said=said, fill=placeholders(self.persona, decision, agent_name))
             pairs = dodges or pairs
-        return rank(pairs, collector_text=last_agent.text if last_agent else "", topics=decision.topics, embed=embed,
-                    seed=self.seed * 7919 + turn_seed, use_asks=asked)
+        return rank(pairs, collector_text=question, topics=decision.topics, embed=embed, seed=self.seed * 7919 + turn_seed, use_asks=asked)
 
     def stream(self, decision: Decision, history: list[Turn], *, agent_name: str | None = None, turn_seed: int = 0) -> Iterator[ActorEvent]:
         earlier = [t.text for t in history if t.speaker != "agent"]
