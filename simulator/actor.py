@@ -430,6 +430,7 @@ _GIVES_NAME = re.compile(
 
 
 _ANSWER_POOL = (Intent.answer_question, Intent.explain_hardship)
+_GENDERED_ADDRESS = re.compile(r"\b(?:ma'?am|sir)\b|,\s*(?:lady|mister|miss|young (?:man|lady))\b", re.I)
 _SENTENCE = re.compile(r"[^.!?？。\n]+[.!?？。]*")
 
 
@@ -562,6 +563,9 @@ class Actor:
         ]
         if decision.newly_revealed and any(ln.reveals in decision.newly_revealed for ln, _ in pairs):
             pairs = [(ln, t) for ln, t in pairs if ln.reveals in decision.newly_revealed]
+        # "Yes, ma'am" to a collector named Kyle: a line that calls the collector ma'am, sir, miss or
+        # lady guesses their gender, which the debtor cannot know; said only when nothing else fits
+        pairs = [(ln, t) for ln, t in pairs if not _GENDERED_ADDRESS.search(t)] or pairs
         if decision.intent is Intent.ask_who_is_calling and not _said_a_name(history):
             # "And your name again?", "you said your name was what?" presuppose a name given
             pairs = [(ln, t) for ln, t in pairs if not re.search(r"\b(?:again|you said|said your)\b|刚才说|再说一(?:遍|下)|又是", t, re.I)] or pairs
