@@ -113,12 +113,21 @@ def say_money(x: float, language: str = "en") -> str:
     return f"${x:,.0f}" if whole else f"${x:,.2f}"
 
 
-def _say_date(iso: str | None, language: str = "en") -> str:
+_DAY_OF_MONTH = re.compile(r"\b\d{1,2}(?:st|nd|rd|th)\b|\b(?:first|fifteenth|last day)\b", re.I)
+
+
+def _say_date(iso: str | None, language: str = "en", said: str | None = None) -> str:
+    """The plan's date as the debtor says it back: "Friday, December 11" for a date given by its
+    weekday, "December 15" for one given as a day of the month ("the 15th"): the weekday the
+    calendar puts on the 15th is not one the debtor said, and it can clash with what they said
+    ("paid every other Friday, next on the 15th")."""
     if not iso:
         return "下周" if language == "zh" else "next week"
     d = date.fromisoformat(iso)
     if language == "zh":
         return f"{d.month}月{d.day}号"  # as said on the phone ("12月15号"), not the written 日
+    if said and _DAY_OF_MONTH.search(said):
+        return f"{d.strftime('%B')} {d.day}"
     return f"{d.strftime('%A')}, {d.strftime('%B')} {d.day}"
 
 
@@ -136,7 +145,7 @@ def placeholders(persona: Persona, decision: Decision | None, agent_name: str | 
     return _Fill(
         amount=money,
         payment=payment,
-        date=_say_date(detail.get("date"), persona.language),
+        date=_say_date(detail.get("date"), persona.language, detail.get("date_said")),
         creditor=persona.debt.creditor,
         agent_name=agent_name or ("你" if zh else "you"),
         account_holder=persona.account_holder,
@@ -554,12 +563,15 @@ class Actor:
         # earned fact's own intent win, as before.
         # (with the sentence embedder only: its question-to-question match is what ranks the pool)
         embed = self._embed()
-        pool = _ANSWER_POOL if asked and embed is not None and decision.intent in _ANSWER_POOL else (decision.intent,)
+        pool = (decision.intent,)
+        if asked and embed is not None and decision.intent in _ANSWER_POOL:
+            # a represented debtor's answers include their attorney's name and number
+            pool = (*_ANSWER_POOL, Intent.refer_to_attorney) if self.persona.attorney is not None else _ANSWER_POOL
         fill = placeholders(self.persona, decision, agent_name)
         pairs = [
             pair for intent in pool
             for pair in eligible(bank, intent, revealed=decision.state.revealed, newly_revealed=decision.newly_revealed, said=said, fill=fill,
-                                 retell=pool == _ANSWER_POOL)
+                                 retell=len(pool) > 1)
         ]
         if decision.newly_revealed and any(ln.reveals in decision.newly_revealed for ln, _ in pairs):
             pairs = [(ln, t) for ln, t in pairs if ln.reveals in decision.newly_revealed]
@@ -572,7 +584,7 @@ class Actor:
         if decision.intent is Intent.ask_who_is_calling and not _said_the_debt(history):
             # "what's your mailing address? I need it for my dispute letter" presupposes the debt
             pairs = [(ln, t) for ln, t in pairs if not _DEBT_WORDS.search(t)] or pairs
-        if pool == _ANSWER_POOL and not decision.newly_revealed:
+        if len(pool) > 1 and not decision.newly_revealed:
             # Asked for something only a fact not yet earned answers ("when do you get paid next?"
             # when the payday is hidden): the question matches that fact's lines' asks better than
             # anything the debtor may say yet, and the best of those would answer something else.

@@ -49,7 +49,7 @@ _REQUEST = re.compile(
 
 
 _GOODBYE_END = re.compile(
-    r"\b(?:good ?bye|bye(?: now| bye)?|take care|take it easy|later|have a (?:good|great|nice) (?:day|one|night|evening)|"
+    r"\b(?:good ?bye|bye(?: now| bye)?|take care|take it easy|later|have a (?:good|great|nice) (?:rest of (?:your|the) )?(?:day|one|night|evening|week|weekend)|"
     r"enjoy (?:your|the) (?:day|evening|night|weekend|afternoon))\W*$|"
     r"(?:再见|拜拜|拜了|先这样吧?|先这样哈|就这样吧|挂了啊?|回头(?:再)?聊|回头联系|有事再联系|再联系|(?:祝你|祝您).{0,8}(?:愉快|顺利|好))\W*$",
     re.I,
@@ -540,7 +540,8 @@ class Director:
         agreed = SIG.recap in a.signals and (st.promise is not None or st.intent is Intent.counter_offer)
         if fits and (agreed or (not early and st.trust >= th.agree_trust)):
             promise = self._promise(offer)
-            detail = {"amount": offer.amount, "monthly": offer.monthly, "date": promise.due, "plan": promise.plan}
+            detail = {"amount": offer.amount, "monthly": offer.monthly, "date": promise.due, "plan": promise.plan,
+                      "date_said": offer.date_text}
             reason = "agrees to the plan as recapped" if agreed else "offer fits and trust is high enough"
             return Intent.promise_to_pay, Outcome.promise_to_pay, reason, detail, replace(st, promise=promise)
         if p.temperament is Temperament.evasive and fits:

@@ -130,6 +130,29 @@ def eligible(
     return [(ln, t) for ln, t in out if ln.reveals is None] or out
 
 
+# What kind of answer a question wants (English): "when's your next paycheck?" wants a day, not
+# a job, however close MiniLM puts the two questions. Checked in this order; None: no telling.
+_ANSWER_TYPES = (
+    ("when", re.compile(r"\bwhen\b|\bwhat (?:day|date|time)\b|\bwhich day\b|\bhow soon\b|\bwhens\b", re.I)),
+    ("how_long", re.compile(r"\bhow long\b", re.I)),
+    ("how_many", re.compile(r"\bhow (?:many|often)\b", re.I)),
+    ("how_much", re.compile(r"\bhow much\b|\bwhat amount\b|\bwhat (?:kind of )?payment\b", re.I)),
+    ("who", re.compile(r"\bwho(?:'s|s|se)?\b", re.I)),
+    ("where", re.compile(r"\bwhere(?:'s|s)?\b", re.I)),
+    ("why", re.compile(r"\bwhy\b|\bwhat happened\b", re.I)),
+)
+ANSWER_TYPE_WEIGHT = 0.1
+
+
+def answer_type(question: str) -> str | None:
+    """The kind of answer ``question`` asks for (when, how_long, how_many, how_much, who, where,
+    why), or None."""
+    for name, pattern in _ANSWER_TYPES:
+        if pattern.search(question):
+            return name
+    return None
+
+
 def best_ask_fit(lines: list[AuthoredLine], collector_text: str, embed) -> float:
     """How well the collector's turn matches the best of these lines' questions (``asks``), by
     sentence similarity; 0 when none has questions."""
@@ -179,9 +202,14 @@ def rank(
         use_asks = False
     at = 0
     matched = [False] * len(pairs)
+    wanted = answer_type(collector_text) if use_asks else None
     for k, (line, _) in enumerate(pairs):
         if line.asks and use_asks:
-            sims[k] = float(q_sims[at : at + len(line.asks)].max())
+            q = q_sims[at : at + len(line.asks)]
+            if wanted is not None:  # an ask of the same kind counts more, one of another kind less
+                kinds = [answer_type(a) for a in line.asks]
+                q = q + np.array([ANSWER_TYPE_WEIGHT if t == wanted else -ANSWER_TYPE_WEIGHT if t else 0.0 for t in kinds])
+            sims[k] = float(q.max())
             at += len(line.asks)
             matched[k] = True
     rng = random.Random(seed)

@@ -183,6 +183,40 @@ def test_asked_for_a_fact_not_yet_earned_the_debtor_dodges_instead_of_answering_
     assert norm(line.text) in deflect, line.text
 
 
+def test_asked_for_the_attorneys_name_a_represented_debtor_gives_it(analyzer):
+    kevin = LIB.get("represented-kevin")
+    actor = Actor(kevin, ScriptedBackend(default="model line"), analyzer, lines="bank")
+    history = [Turn(speaker="debtor", text="I have an attorney."), Turn(speaker="agent", text="You have a lawyer. Sure. What's her name then?")]
+    line = actor.render(Decision(Intent.answer_question, initial_state(kevin), (), "test", {}, ()), history)
+    assert kevin.attorney.name.split()[-1] in line.text, line.text
+
+
+def test_the_answer_kind_a_question_wants():
+    from simulator.line_bank import answer_type
+
+    assert answer_type("When's your next paycheck?") == answer_type("whens payday") == "when"
+    assert answer_type("How much could you do a month?") == "how_much"
+    assert answer_type("Who lives with you?") == "who"
+    assert answer_type("What do you do for work?") is None
+
+
+def test_a_day_of_the_month_is_said_back_without_a_weekday_the_debtor_never_said():
+    from simulator.actor import _say_date
+
+    assert _say_date("2026-12-15", "en", "the 15th") == "December 15"
+    assert _say_date("2026-12-11", "en", "Friday") == "Friday, December 11"
+    assert _say_date("2026-12-15", "zh", "15号") == "12月15号"
+
+
+def test_the_debtor_does_not_guess_the_collectors_gender(analyzer):
+    walter = LIB.get("vulnerable-walter")
+    for seed in range(6):
+        s = CallSession(walter, ScriptedBackend(default="Mm."), analyzer, seed=seed, agent_name="Kyle", lines="bank")
+        s.open()
+        reply = s.say("Walter Pryor? Kyle, Buckeye Recovery.")
+        assert not re.search(r"\bma'?am\b|\bsir\b", reply.text, re.I), reply.text
+
+
 def test_a_newly_earned_fact_is_told_by_a_line_that_tells_it():
     actor = Actor(MARIA, ScriptedBackend(default="model line"), lines="bank")
     history = [Turn(speaker="agent", text="What happened? It's not like you to fall behind.")]
