@@ -99,8 +99,10 @@ def measure_indicators(scorer, block: dict) -> dict[str, Row]:
         ind = indicators.get(name)
         got = False
         if ind is not None:
-            call = Transcript(id="zh", language="zh", turns=[{"speaker": speaker, "text": text}])
-            view = CallView.build(scorer.analyzer.analyze_transcript(call))
+            # a line of a collection call (its balance in the metadata): what only a collection
+            # call is graded on (an understanding check) applies to it
+            call = Transcript(id="zh", language="zh", turns=[{"speaker": speaker, "text": text}], metadata={"debt_amount": 5000})
+            view = CallView.build(scorer.analyzer.analyze_transcript(call), call)
             value = evaluate(ind, view, scorer.matcher, scorer.rubric.language, no_credit).value
             got = bool(value)
         row.add(expected, got, text)
