@@ -20,7 +20,7 @@ from typing import Literal
 
 import yaml
 
-from core.analysis.analyzer import typed_question
+from core.analysis.analyzer import tag_only, typed_question
 from core.analysis.protocol import TurnAnalyzer
 from core.transcript import Turn
 from simulator.backends.base import (
@@ -34,7 +34,15 @@ from simulator.backends.base import (
 from simulator.director import DebtorState, Decision
 from simulator.identity_lines import identity_answer
 from simulator.intents import Intent, Temperament
-from simulator.line_bank import Candidate, best_ask_fit, eligible, norm, persona_bank, rank
+from simulator.line_bank import (
+    Candidate,
+    answer_type,
+    best_ask_fit,
+    eligible,
+    norm,
+    persona_bank,
+    rank,
+)
 from simulator.personas import Persona
 
 log = logging.getLogger(__name__)
@@ -439,6 +447,10 @@ _GIVES_NAME = re.compile(
 
 
 _ANSWER_POOL = (Intent.answer_question, Intent.explain_hardship)
+# Intents that take a stance rather than answer; a plain question a line clearly answers (MiniLM
+# cosine between the question and the line's asks at least this) is answered instead.
+_STANCES = (Intent.dispute, Intent.ask_proof, Intent.take_message, Intent.counter_offer)
+_STANCE_YIELDS_AT = 0.7
 _GENDERED_ADDRESS = re.compile(r"\b(?:ma'?am|sir)\b|,\s*(?:lady|mister|miss|young (?:man|lady))\b", re.I)
 _SENTENCE = re.compile(r"[^.!?？。\n]+[.!?？。]*")
 
@@ -551,7 +563,8 @@ class Actor:
             return []
         said = {norm(t.text) for t in history if t.speaker != "agent"}
         last_agent = next((t for t in reversed(history) if t.speaker == "agent"), None)
-        asked = last_agent is not None and ("?" in last_agent.text or "？" in last_agent.text or typed_question(last_agent.text))
+        asked = last_agent is not None and ("?" in last_agent.text or "？" in last_agent.text or typed_question(last_agent.text)) \
+            and not tag_only(last_agent.text)
         # what the lines' questions are matched against: the turn's question, without the news or
         # the apology around it ("It's about your Lumen card, I'll keep it short. Is this number
         # the best one for later?")
@@ -564,6 +577,17 @@ class Actor:
         # (with the sentence embedder only: its question-to-question match is what ranks the pool)
         embed = self._embed()
         pool = (decision.intent,)
+        answers = (*_ANSWER_POOL, Intent.refer_to_attorney) if self.persona.attorney is not None else _ANSWER_POOL
+        if asked and embed is not None and decision.intent in _STANCES and not decision.newly_revealed \
+                and not (decision.intent is Intent.counter_offer and answer_type(last_agent.text) == "how_much"):
+            # Asked something plain while disputing, taking a message or offering a plan ("what's the
+            # best number to reach you?"), a person answers it when they have the answer, then goes
+            # on; the stance line would ignore the question. Only a clear match counts.
+            fill0 = placeholders(self.persona, decision, agent_name)
+            direct = [p for intent in answers for p in eligible(bank, intent, revealed=decision.state.revealed, newly_revealed=(), said=said, fill=fill0)]
+            if direct and best_ask_fit([ln for ln, _ in direct], _question_part(last_agent.text), embed) >= _STANCE_YIELDS_AT:
+                return rank(direct, collector_text=_question_part(last_agent.text), topics=decision.topics, embed=embed,
+                            seed=self.seed * 7919 + turn_seed, use_asks=True)
         if asked and embed is not None and decision.intent in _ANSWER_POOL:
             # a represented debtor's answers include their attorney's name and number
             pool = (*_ANSWER_POOL, Intent.refer_to_attorney) if self.persona.attorney is not None else _ANSWER_POOL

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
-from core.analysis.analyzer import typed_question
+from core.analysis.analyzer import tag_only, typed_question
 from core.analysis.identifiers import identifiers_asked
 from core.analysis.script import to_simplified
 from core.analysis.types import Topic, TurnAnalysis
@@ -447,7 +447,7 @@ class Director:
             fact = next(f for f in p.hidden_facts if f.id == st.revealed[-1])
             intent = Intent.explain_hardship if set(fact.revealed_by) & HARDSHIP_TOPICS else Intent.answer_question
             return intent, None, f"the question earned the fact '{fact.id}'", {"fact": fact.id}, st
-        if a.question or typed_question(a.text):
+        if (a.question or typed_question(a.text)) and not tag_only(a.text):
             if AgentSignal.empathy in present and st.distress >= tune.open_up_at_distress:
                 return Intent.explain_hardship, None, "empathy invites them to open up", {}, st
             if temp is Temperament.evasive and st.trust < th.agree_trust:

@@ -191,6 +191,25 @@ def test_asked_for_the_attorneys_name_a_represented_debtor_gives_it(analyzer):
     assert kevin.attorney.name.split()[-1] in line.text, line.text
 
 
+def test_a_tag_after_a_statement_is_not_a_question_of_fact(analyzer):
+    from core.analysis.analyzer import tag_only
+
+    assert tag_only("I'm a debt collector, anything you say gets used for that. Okay?")
+    assert not tag_only("Okay?") and not tag_only("That's $150 a month. Does that work for you?")
+    s = call(analyzer, "cooperative-maria", ["hi is this maria delgado? its jordan from summit recovery"])
+    reply = s.say("I'm a debt collector, I'm collecting a debt, anything you say gets used for that. Okay?")
+    assert reply.intent is Intent.acknowledge, (reply.intent, reply.text)
+
+
+def test_asked_a_plain_question_while_disputing_the_debtor_answers_it(analyzer):
+    priya = LIB.get("disputing-priya")
+    actor = Actor(priya, ScriptedBackend(default="model line"), analyzer, lines="bank")
+    history = [Turn(speaker="debtor", text="This isn't my debt."), Turn(speaker="agent", text="What do you do for work?")]
+    line = actor.render(Decision(Intent.dispute, initial_state(priya), (), "test", {}, ()), history)
+    answers = {norm(x.text) for x in persona_bank(priya.id).lines[Intent.answer_question]}
+    assert norm(line.text) in answers and re.search(r"analyst|insurance|work", line.text, re.I), line.text
+
+
 def test_the_answer_kind_a_question_wants():
     from simulator.line_bank import answer_type
 

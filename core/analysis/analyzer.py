@@ -100,6 +100,17 @@ def typed_question(text: str) -> bool:
     """A sentence of ``text`` is a question typed without its mark ("how have things been", "r u
     working", "ok so when can you pay"): the one reading of it, for the analysis and the director."""
     return any(_EN_QUESTION_START.search(s.strip()) for s in re.split(r"[.!?\n]+", text) if s.strip())
+_TAG = re.compile(r"^\W*(?:ok(?:ay)?|k|alright|all right|right|yeah|yes|got it|understood|fair|you know|capisce|好吗|好不好|行吗|可以吗|明白吗|对吧)\W*$", re.I)
+
+
+def tag_only(text: str) -> bool:
+    """The turn's only questions are tags after a statement ("... will be used for that purpose.
+    Okay?"): a check that the listener heard, answered with an okay, not a question of fact."""
+    sentences = [s.strip() for s in re.split(r"(?<=[.!?。！？])\s*", text) if s.strip()]
+    asking = [s for s in sentences if "?" in s or "？" in s or typed_question(s)]
+    return bool(asking) and len(sentences) > 1 and all(_TAG.match(s) for s in asking)
+
+
 _ZH_QUESTION_END = re.compile(r"[?？]\s*$|[吗呢吧么]\s*[。.]?$")
 
 
