@@ -437,6 +437,11 @@ DEFAULT_LINES: LineSource = "bank"
 LINES_ENV = "CALLCOACH_DEBTOR_LINES"
 
 
+_ASKS_WHO_LINE = re.compile(
+    r"\bwho(?:'s| is) (?:this|calling|asking)\b|\bwho are you\b|\bwho is this\b|\bwhat(?:'s| is) your name\b|\byour name,? (?:please|again|first)\b|\btell me who you are\b|"
+    r"\bwhere (?:you're|you are) calling from\b|\band you are\?|你是谁|哪位|贵姓|哪里打来",
+    re.I,
+)
 _GIVES_NAME = re.compile(
     r"\b(?:this is|it'?s|its|i'?m|im|my name(?:'s| is)?|name'?s)\s+"
     r"(?!(?:calling|sorry|just|not|here|with|from|trying|looking|going|about|a|an|the|so|really|afraid|glad|happy|me|him|her|regarding)\b)[A-Za-z]{2,}"
@@ -602,6 +607,11 @@ class Actor:
         # "Yes, ma'am" to a collector named Kyle: a line that calls the collector ma'am, sir, miss or
         # lady guesses their gender, which the debtor cannot know; said only when nothing else fits
         pairs = [(ln, t) for ln, t in pairs if not _GENDERED_ADDRESS.search(t)] or pairs
+        if decision.intent is not Intent.ask_who_is_calling and _said_a_name(history):
+            # Told who is calling, a debtor taking a message or disputing does not ask it again as
+            # if unheard ("Tell me who you are and where you're calling from" right after "This is
+            # Vince from Cornerstone": flagged in three blind audits); asking is the director's call
+            pairs = [(ln, t) for ln, t in pairs if not _ASKS_WHO_LINE.search(t)] or pairs
         if decision.intent is Intent.ask_who_is_calling and not _said_a_name(history):
             # "And your name again?", "you said your name was what?" presuppose a name given
             pairs = [(ln, t) for ln, t in pairs if not re.search(r"\b(?:again|you said|said your)\b|刚才说|再说一(?:遍|下)|又是", t, re.I)] or pairs

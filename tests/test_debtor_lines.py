@@ -210,6 +210,17 @@ def test_asked_a_plain_question_while_disputing_the_debtor_answers_it(analyzer):
     assert norm(line.text) in answers and re.search(r"analyst|insurance|work", line.text, re.I), line.text
 
 
+def test_told_who_is_calling_a_third_party_does_not_ask_it_again(analyzer):
+    for seed in range(5):
+        s = CallSession(LIB.get("wrong-party-linda"), ScriptedBackend(default="Mm."), analyzer, seed=seed, agent_name="Tess", lines="bank")
+        s.open()
+        s.say("Hello, is this the Brennan residence?")
+        s.say("Hi, my name is Tess, I'm calling from Cornerstone. I'm trying to reach Ryan. Is he available?")
+        reply = s.say("Oh, okay. And who am I speaking with?")
+        if reply.intent is not Intent.ask_who_is_calling:
+            assert not re.search(r"tell me who you are|who(?:'s| is) (?:this|calling)", reply.text, re.I), reply.text
+
+
 def test_the_answer_kind_a_question_wants():
     from simulator.line_bank import answer_type
 
