@@ -114,6 +114,7 @@ class IndicatorResult:
     weak_turn: int | None = None  # where to point feedback
     weak_quote: str = ""
     trigger: str = ""
+    missing: list[str] = field(default_factory=list)  # the empathy mechanisms the weak reply lacked
 
 
 def evaluate(
@@ -333,7 +334,13 @@ def _graded(ind: MetricIndicator, view: CallView, eligible: list[int], res: Indi
     if value < (CLEAR_ENOUGH if ind.metric == "clarity" else 1):
         res.weak_turn, res.weak_quote = index(pos), short(view.analyses[pos].text, 80)
         res.trigger = view.trigger_quote(pos, list(TELLING))
+        reading = view.analyses[pos].empathy
+        if ind.metric == "empathy" and reading is not None:
+            res.missing = [m for m, mech in reading.mechanisms().items() if mech.strength < WEAK_MECHANISM]
     return res
+
+
+WEAK_MECHANISM = 0.5  # a mechanism read weaker than this was not really there ("I understand" alone)
 
 
 def _carrier(view: CallView, pos: int, metric: str) -> str:

@@ -144,6 +144,11 @@ class MetricIndicator(_IndicatorBase):
     good: float = Field(description="At or better than this: full marks")
     bad: float = Field(description="At or worse than this: no marks")
     jargon: list[ShortText] = Field(default_factory=list, description="metric jargon: the terms to avoid")
+    mechanism_advice: dict[Literal["acknowledgement", "reflection", "exploration"], ShortText] = Field(
+        default_factory=dict,
+        description="metric empathy: what to do for each mechanism the weakest reply lacked; the advice's "
+        "{missing} says those of the reply (the first one when it had each at least weakly)",
+    )
 
     @model_validator(mode="after")
     def _sane(self) -> MetricIndicator:

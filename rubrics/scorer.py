@@ -258,7 +258,7 @@ def _feedback(rubric: Rubric, violations: list[Violation], weak, has_agent: bool
         if key in advised:
             continue
         advised.add(key)
-        out.append(_render(indicators[r.indicator].advice, r.weak_turn, r.weak_quote, r.trigger))
+        out.append(_render(indicators[r.indicator].advice, r.weak_turn, r.weak_quote, r.trigger, _missing(indicators[r.indicator], r)))
     return out
 
 
@@ -268,9 +268,19 @@ def _in_crisis(ind) -> bool:
     return when is True or "debtor_distress_severe" in ind.only_if_call_has
 
 
-def _render(advice: str, turn: int, quote: str, trigger: str) -> str:
-    text = fill_advice(advice, turn=turn, quote=quote, trigger=trigger or "what they said")
+def _render(advice: str, turn: int, quote: str, trigger: str, missing: str = "") -> str:
+    text = fill_advice(advice, turn=turn, quote=quote, trigger=trigger or "what they said", missing=missing)
     return text if "{turn}" in advice else f"Turn {turn}: {text}"
+
+
+def _missing(ind, r: IndicatorResult) -> str:
+    """What the weakest reply lacked, in the rubric's words (``mechanism_advice``): each mechanism it
+    did not have, or the first one when it had each at least weakly."""
+    advice = getattr(ind, "mechanism_advice", None) or {}
+    said = [advice[m] for m in r.missing if m in advice] or list(advice.values())[:1]
+    if any("\u3400" <= c <= "\u9fff" for c in "".join(said)):
+        return "，".join(said)
+    return ", ".join(said[:-1]) + " and " + said[-1] if len(said) > 1 else "".join(said)
 
 
 # --- live coaching ---------------------------------------------------------------------------
@@ -330,7 +340,7 @@ class LiveScorer:
                 r = evaluate(ind, _single(view, pos), self.scorer.matcher, rubric.language, frozenset(rubric.no_credit_with))
                 report.evidence += r.evidence
                 if r.value is not None and r.value < 1 and r.weak_turn == index:
-                    report.tips.append(_render(ind.advice, index, r.weak_quote, r.trigger))
+                    report.tips.append(_render(ind.advice, index, r.weak_quote, r.trigger, _missing(ind, r)))
         return report
 
     def score(self) -> Score:

@@ -126,6 +126,30 @@ def test_feedback_names_the_turn_and_the_missing_mechanism(scorer):
     assert any(e.turn == 4 and e.effect == "-" for e in score.criteria["empathy"].evidence)
 
 
+def test_empathy_feedback_names_only_the_mechanism_the_reply_lacked(scorer):
+    from rubrics.indicators import evaluate
+    from rubrics.matching import CallView
+    from rubrics.scorer import _missing
+
+    base = [("agent", "Hi, this is Sam from Acme Recovery. Is this Maria Lopez?"), ("debtor", "Yes."),
+            ("agent", "This is an attempt to collect a debt. It's about your Acme card, $1,250."),
+            ("debtor", "I lost my job last month and I can barely pay rent.")]
+    ind = next(i for c in scorer.rubric.criteria for i in c.indicators if i.id == "empathic_responses")
+
+    def advice(reply: str) -> str:
+        call = _call("c", *base, ("agent", reply))
+        r = evaluate(ind, CallView.build(scorer.analyzer.analyze_transcript(call), call), scorer.matcher, "en")
+        assert r.weak_turn == 4
+        return _missing(ind, r)
+
+    # an acknowledgement and a question, but nothing said back: only that is asked for
+    assert advice("oh no im so sorry. are you back at work now?") == "say back what you heard"
+    assert advice("Your balance is $1,250.") == "acknowledge how that feels, say back what you heard and ask about them"
+    cold = scorer.score(_call("cold", *base, ("agent", "Your balance is $1,250.")))
+    assert any("; acknowledge how that feels, say back what you heard and ask about them before moving on" in f
+               for f in cold.feedback), cold.feedback
+
+
 def test_answering_the_hardship_raises_empathy_and_the_strength_is_shown(scorer):
     base = [("agent", "Hi, is this Maria Lopez?"), ("debtor", "Yes."),
             ("debtor", "I lost my job last month and I can barely pay rent.")]
