@@ -20,7 +20,6 @@ from typing import Literal
 
 import yaml
 
-from core.analysis.analyzer import tag_only, typed_question
 from core.analysis.protocol import TurnAnalyzer
 from core.transcript import Turn
 from simulator.backends.base import (
@@ -36,13 +35,9 @@ from simulator.identity_lines import identity_answer
 from simulator.intents import Intent, Temperament
 from simulator.line_bank import (
     Candidate,
-    answer_type,
-    best_ask_fit,
-    eligible,
-    norm,
     persona_bank,
-    rank,
 )
+from simulator.line_choice import choose_lines
 from simulator.personas import Persona
 
 log = logging.getLogger(__name__)
@@ -437,57 +432,6 @@ DEFAULT_LINES: LineSource = "bank"
 LINES_ENV = "CALLCOACH_DEBTOR_LINES"
 
 
-_ASKS_WHO_LINE = re.compile(
-    r"\bwho(?:'s| is) (?:this|calling|asking)\b|\bwho are you\b|\bwho is this\b|\bwhat(?:'s| is) your name\b|\byour name,? (?:please|again|first)\b|\btell me who you are\b|"
-    r"\bwhere (?:you're|you are) calling from\b|\band you are\?|你是谁|哪位|贵姓|哪里打来",
-    re.I,
-)
-_GIVES_NAME = re.compile(
-    r"\b(?:this is|it'?s|its|i'?m|im|my name(?:'s| is)?|name'?s)\s+"
-    r"(?!(?:calling|sorry|just|not|here|with|from|trying|looking|going|about|a|an|the|so|really|afraid|glad|happy|me|him|her|regarding)\b)[A-Za-z]{2,}"
-    # Chinese: "我是小王", "我姓李", "我叫张伟", "这边是…的小王"
-    r"|我(?:是|叫|姓)(?!不是|说|想|问|打|来|在|们)[\u3400-\u9fff]|这边是",
-    re.I,
-)
-
-
-_ANSWER_POOL = (Intent.answer_question, Intent.explain_hardship)
-# Intents that take a stance rather than answer; a plain question a line clearly answers (MiniLM
-# cosine between the question and the line's asks at least this) is answered instead.
-_STANCES = (Intent.dispute, Intent.ask_proof, Intent.take_message, Intent.counter_offer)
-_STANCE_YIELDS_AT = 0.7
-_GENDERED_ADDRESS = re.compile(r"\b(?:ma'?am|sir)\b|,\s*(?:lady|mister|miss|young (?:man|lady))\b", re.I)
-_SENTENCE = re.compile(r"[^.!?？。\n]+[.!?？。]*")
-
-
-def _question_part(text: str) -> str:
-    """The sentences of a turn that ask something (with "?" or typed without it), else the turn."""
-    asked = [m.group().strip() for m in _SENTENCE.finditer(text) if "?" in m.group() or "？" in m.group() or typed_question(m.group())]
-    return " ".join(asked) or text
-# A question is about a hidden fact when a line telling it matches the question this well (MiniLM
-# cosine, question to question) and this much better than any line the debtor may say yet.
-_HIDDEN_ASK_FIT = 0.6
-_HIDDEN_ASK_MARGIN = 0.1
-# Below this the best line's questions are about something else (MiniLM cosine between two
-# questions: under 0.4 they share little more than a topic): the debtor dodges instead.
-_ANSWER_ASK_FIT = 0.4
-_DEBT_WORDS = re.compile(
-    r"\b(?:debts?|dispute\w*|owe[sd]?|balance|bills?|account|card|loan|payments?|creditor|reference number)\b|\$|\d|"
-    r"欠|借款|贷款|逾期|还款|账单|信用卡|额度|分期|网贷|担保",
-    re.I,
-)
-
-
-def _said_the_debt(history: list[Turn]) -> bool:
-    """The collector has said something about the debt in this call."""
-    return any(t.speaker == "agent" and _DEBT_WORDS.search(t.text) for t in history)
-
-
-def _said_a_name(history: list[Turn]) -> bool:
-    """The collector has said a name of theirs in this call ("this is Sam", "its carla")."""
-    return any(t.speaker == "agent" and _GIVES_NAME.search(t.text) for t in history)
-
-
 def resolve_lines(lines: str | None, backend: Backend) -> LineSource:
     """The lines a call uses: as asked, else $CALLCOACH_DEBTOR_LINES, else the backend's own."""
     chosen = lines or os.environ.get(LINES_ENV) or getattr(backend, "debtor_lines", DEFAULT_LINES)
@@ -566,77 +510,8 @@ class Actor:
         bank = persona_bank(self.persona.id) if self.lines != "model" else None
         if bank is None:
             return []
-        said = {norm(t.text) for t in history if t.speaker != "agent"}
-        last_agent = next((t for t in reversed(history) if t.speaker == "agent"), None)
-        asked = last_agent is not None and ("?" in last_agent.text or "？" in last_agent.text or typed_question(last_agent.text)) \
-            and not tag_only(last_agent.text)
-        # what the lines' questions are matched against: the turn's question, without the news or
-        # the apology around it ("It's about your Lumen card, I'll keep it short. Is this number
-        # the best one for later?")
-        question = _question_part(last_agent.text) if asked else (last_agent.text if last_agent else "")
-        # Asked something about their life, the debtor answers from everything they could say
-        # about it: the line whose questions (asks) best match, whether the bank filed it as a
-        # plain answer or as part of the hardship story ("when's payday?" is answered by a line
-        # filed under either). Only when no line of the pool tells a fact just earned does the
-        # earned fact's own intent win, as before.
-        # (with the sentence embedder only: its question-to-question match is what ranks the pool)
-        embed = self._embed()
-        pool = (decision.intent,)
-        answers = (*_ANSWER_POOL, Intent.refer_to_attorney) if self.persona.attorney is not None else _ANSWER_POOL
-        if asked and embed is not None and decision.intent in _STANCES and not decision.newly_revealed \
-                and not (decision.intent is Intent.counter_offer and answer_type(last_agent.text) == "how_much"):
-            # Asked something plain while disputing, taking a message or offering a plan ("what's the
-            # best number to reach you?"), a person answers it when they have the answer, then goes
-            # on; the stance line would ignore the question. Only a clear match counts.
-            fill0 = placeholders(self.persona, decision, agent_name)
-            direct = [p for intent in answers for p in eligible(bank, intent, revealed=decision.state.revealed, newly_revealed=(), said=said, fill=fill0)]
-            if direct and best_ask_fit([ln for ln, _ in direct], _question_part(last_agent.text), embed) >= _STANCE_YIELDS_AT:
-                return rank(direct, collector_text=_question_part(last_agent.text), topics=decision.topics, embed=embed,
-                            seed=self.seed * 7919 + turn_seed, use_asks=True)
-        if asked and embed is not None and decision.intent in _ANSWER_POOL:
-            # a represented debtor's answers include their attorney's name and number
-            pool = (*_ANSWER_POOL, Intent.refer_to_attorney) if self.persona.attorney is not None else _ANSWER_POOL
-        fill = placeholders(self.persona, decision, agent_name)
-        pairs = [
-            pair for intent in pool
-            for pair in eligible(bank, intent, revealed=decision.state.revealed, newly_revealed=decision.newly_revealed, said=said, fill=fill,
-                                 retell=len(pool) > 1)
-        ]
-        if decision.newly_revealed and any(ln.reveals in decision.newly_revealed for ln, _ in pairs):
-            pairs = [(ln, t) for ln, t in pairs if ln.reveals in decision.newly_revealed]
-        # "Yes, ma'am" to a collector named Kyle: a line that calls the collector ma'am, sir, miss or
-        # lady guesses their gender, which the debtor cannot know; said only when nothing else fits
-        pairs = [(ln, t) for ln, t in pairs if not _GENDERED_ADDRESS.search(t)] or pairs
-        if decision.intent is not Intent.ask_who_is_calling and _said_a_name(history):
-            # Told who is calling, a debtor taking a message or disputing does not ask it again as
-            # if unheard ("Tell me who you are and where you're calling from" right after "This is
-            # Vince from Cornerstone": flagged in three blind audits); asking is the director's call
-            pairs = [(ln, t) for ln, t in pairs if not _ASKS_WHO_LINE.search(t)] or pairs
-        if decision.intent is Intent.ask_who_is_calling and not _said_a_name(history):
-            # "And your name again?", "you said your name was what?" presuppose a name given
-            pairs = [(ln, t) for ln, t in pairs if not re.search(r"\b(?:again|you said|said your)\b|刚才说|再说一(?:遍|下)|又是", t, re.I)] or pairs
-        if decision.intent is Intent.ask_who_is_calling and not _said_the_debt(history):
-            # "what's your mailing address? I need it for my dispute letter" presupposes the debt
-            pairs = [(ln, t) for ln, t in pairs if not _DEBT_WORDS.search(t)] or pairs
-        if len(pool) > 1 and not decision.newly_revealed:
-            # Asked for something only a fact not yet earned answers ("when do you get paid next?"
-            # when the payday is hidden): the question matches that fact's lines' asks better than
-            # anything the debtor may say yet, and the best of those would answer something else.
-            # Or nothing they may say answers it at all ("what date works for the first one?" to a
-            # bank with no dates in its answers): the best match would be about something else.
-            hidden = [ln for intent in pool for ln in bank.lines.get(intent, []) if ln.reveals and ln.reveals not in decision.state.revealed]
-            best_hidden = best_ask_fit(hidden, question, embed)
-            best_here = best_ask_fit([ln for ln, _ in pairs], question, embed)
-            if best_here < _ANSWER_ASK_FIT or (best_hidden >= _HIDDEN_ASK_FIT and best_hidden > best_here + _HIDDEN_ASK_MARGIN):
-                dodges = eligible(bank, Intent.deflect, revealed=decision.state.revealed, newly_revealed=(), said=said, fill=fill)
-                if dodges:
-                    return rank(dodges, collector_text=last_agent.text, topics=(), embed=embed, seed=self.seed * 7919 + turn_seed, use_asks=False)
-        if decision.intent is Intent.answer_question and decision.topics and not any(ln.topic in decision.topics for ln, _ in pairs):
-            # Asked about something their bank answers only with a fact not yet earned (or has no
-            # line on): a person dodges it rather than answering something else.
-            dodges = eligible(bank, Intent.deflect, revealed=decision.state.revealed, newly_revealed=(), said=said, fill=placeholders(self.persona, decision, agent_name))
-            pairs = dodges or pairs
-        return rank(pairs, collector_text=question, topics=decision.topics, embed=embed, seed=self.seed * 7919 + turn_seed, use_asks=asked)
+        return choose_lines(bank, self.persona, decision, history, fill=placeholders(self.persona, decision, agent_name),
+                            embed=self._embed(), seed=self.seed * 7919 + turn_seed)
 
     def stream(self, decision: Decision, history: list[Turn], *, agent_name: str | None = None, turn_seed: int = 0) -> Iterator[ActorEvent]:
         earlier = [t.text for t in history if t.speaker != "agent"]

@@ -25,6 +25,8 @@ from core.datafile import DataFileError, load_file
 from simulator.intents import Intent
 
 LINES_DIR = Path(__file__).resolve().parent.parent / "personas" / "lines"
+PRESUPPOSITIONS = Path(__file__).resolve().parent / "data" / "presuppositions.yaml"
+Need = Literal["amount", "fees", "debt", "offer", "attorney", "callback", "threat", "name"]
 GUIDE = "personas/lines/README.md"
 _WORD = re.compile(r"[A-Za-z0-9']+|[\u3400-\u9fff]")
 
@@ -45,10 +47,16 @@ class AuthoredLine(_Strict):
     # matched against them (question to question), which tells "when is payday?" from "how much
     # can you pay?" far better than matching the question against the answer itself
     asks: list[str] = Field(default_factory=list, max_length=8)
+    # what the collector must have said before this line makes sense ("Seventy-eight dollars of
+    # that is late fees?" needs fees named; "A card." needs the debt named): simulator/data/presuppositions.yaml
+    needs: list[Need] = Field(default_factory=list)
     # questions a collector might ask that this line answers directly: the collector's turn is
     # matched against them (question to question), which tells "when is payday?" from "how much
     # can you pay?" far better than matching the question against the answer itself
     asks: list[str] = Field(default_factory=list, max_length=8)
+    # what the collector must have said before this line makes sense ("Seventy-eight dollars of
+    # that is late fees?" needs fees named; "A card." needs the debt named): simulator/data/presuppositions.yaml
+    needs: list[Need] = Field(default_factory=list)
 
 
 class LineBank(_Strict):
@@ -63,6 +71,35 @@ class LineBank(_Strict):
         if isinstance(v, dict):
             return {k: [{"text": x} if isinstance(x, str) else x for x in (items or [])] for k, items in v.items()}
         return v
+
+
+class Presuppositions(_Strict):
+    version: Literal[1]
+    needs: dict[Need, dict[Literal["en", "zh"], str]]
+
+    @field_validator("needs")
+    @classmethod
+    def _compiles(cls, v: dict) -> dict:
+        for need, by_lang in v.items():
+            for lang, pattern in by_lang.items():
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    raise ValueError(f"{need}.{lang}: {pattern!r} does not compile: {exc}") from None
+        return v
+
+
+@lru_cache(maxsize=1)
+def _presuppositions() -> dict[tuple[str, str], re.Pattern[str]]:
+    data = load_file(Presuppositions, PRESUPPOSITIONS, guide=GUIDE, error=BankError)
+    return {(need, lang): re.compile(p, re.I) for need, by_lang in data.needs.items() for lang, p in by_lang.items()}
+
+
+def presupposed(line: AuthoredLine, said_by_collector: str, language: str = "en") -> bool:
+    """Whether everything the line presupposes (its ``needs``) the collector has said."""
+    patterns = _presuppositions()
+    lang = "zh" if language.startswith("zh") else "en"
+    return all((p := patterns.get((need, lang))) is None or p.search(said_by_collector) for need in line.needs)
 
 
 def norm(text: str) -> str:

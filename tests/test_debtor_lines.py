@@ -221,6 +221,20 @@ def test_told_who_is_calling_a_third_party_does_not_ask_it_again(analyzer):
             assert not re.search(r"tell me who you are|who(?:'s| is) (?:this|calling)", reply.text, re.I), reply.text
 
 
+@pytest.mark.parametrize("need, said, met", [
+    ("fees", "your balance is 1,842.37", False), ("fees", "78 of that is late fees", True),
+    ("debt", "hi is this maria? its sam", False), ("debt", "its about ur visa", True),
+    ("amount", "you're behind on the card", False), ("amount", "the balance is 1120.75", True),
+    ("attorney", "can you confirm your zip", False), ("attorney", "whats ur lawyers number", True),
+    ("offer", "how are you doing", False), ("offer", "could you do 150 a month?", True),
+])
+def test_a_line_that_presupposes_what_was_not_said_waits(need, said, met):
+    from simulator.line_bank import AuthoredLine, presupposed
+
+    assert presupposed(AuthoredLine(text="x", needs=[need]), said) is met
+    assert presupposed(AuthoredLine(text="x"), said)
+
+
 def test_the_answer_kind_a_question_wants():
     from simulator.line_bank import answer_type
 
