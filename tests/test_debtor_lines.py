@@ -235,6 +235,18 @@ def test_a_line_that_presupposes_what_was_not_said_waits(need, said, met):
     assert presupposed(AuthoredLine(text="x"), said)
 
 
+def test_the_late_fee_line_waits_until_the_collector_names_the_fees(analyzer):
+    actor = Actor(MARIA, ScriptedBackend(default="model line"), analyzer, lines="bank")
+    for question in ["Do you have any questions about the account?", "What happened with the account?"]:
+        for seed in range(4):
+            history = [Turn(speaker="agent", text="Hi Maria, it's Sam from Summit Recovery, about your Visa."), Turn(speaker="debtor", text="Okay."),
+                       Turn(speaker="agent", text=question)]
+            line = actor.render(_decision(Intent.answer_question), history, turn_seed=seed)
+            assert "late fees?" not in line.text, line.text
+    history = [Turn(speaker="agent", text="Your balance is $1,842.37, and $78 of that is late fees. Any questions about the fees?")]
+    assert "late fees?" in actor.render(_decision(Intent.answer_question), history).text
+
+
 def test_the_answer_kind_a_question_wants():
     from simulator.line_bank import answer_type
 
