@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
+from core.analysis.amounts import find_date
 from core.analysis.analyzer import tag_only, typed_question
 from core.analysis.identifiers import identifiers_asked
 from core.analysis.script import to_simplified
@@ -226,10 +227,27 @@ def _reveal(persona: Persona, state: DebtorState, analysis: TurnAnalysis) -> tup
 
 
 def _first_payment_date(persona: Persona, today: date, days: int | None) -> date:
-    """The date the agent named, else the soonest the debtor said they could start."""
+    """The date the agent named, else the date of the debtor's own preferred plan ("first payment
+    on her next payday (the 15th)"), else the soonest the debtor said they could start."""
     if days is None or days < 0:
-        days = persona.payment_capacity.first_payment_within_days
+        preferred = preferred_start(persona, today)
+        days = preferred[1] if preferred else persona.payment_capacity.first_payment_within_days
     return today + timedelta(days=days)
+
+
+def preferred_start(persona: Persona, today: date) -> tuple[str, int] | None:
+    """The first payment date the persona's preferred plan names, as said and in days from today
+    ("the 15th"; "next payday" alone names no day and is passed over)."""
+    text = persona.payment_capacity.preferred_plan or ""
+    for _ in range(4):
+        found = find_date(text, today)
+        if found is None:
+            return None
+        said, days = found
+        if days is not None and days >= 0:
+            return said, days
+        text = text[text.find(said) + len(said):] if said in text else ""
+    return None
 
 
 # What a rule decides: the intent, the call's outcome (None: not decided), why, details for the
@@ -540,8 +558,9 @@ class Director:
         agreed = SIG.recap in a.signals and (st.promise is not None or st.intent is Intent.counter_offer)
         if fits and (agreed or (not early and st.trust >= th.agree_trust)):
             promise = self._promise(offer)
+            said = offer.date_text if offer.days_from_now is not None else (preferred_start(p, self.today) or (None,))[0]
             detail = {"amount": offer.amount, "monthly": offer.monthly, "date": promise.due, "plan": promise.plan,
-                      "date_said": offer.date_text}
+                      "date_said": said}
             reason = "agrees to the plan as recapped" if agreed else "offer fits and trust is high enough"
             return Intent.promise_to_pay, Outcome.promise_to_pay, reason, detail, replace(st, promise=promise)
         if p.temperament is Temperament.evasive and fits:

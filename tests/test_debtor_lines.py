@@ -247,6 +247,18 @@ def test_the_late_fee_line_waits_until_the_collector_names_the_fees(analyzer):
     assert "late fees?" in actor.render(_decision(Intent.answer_question), history).text
 
 
+def test_an_offer_without_a_date_starts_on_the_debtors_own_preferred_day():
+    from datetime import date
+
+    from core.analysis.types import PaymentOffer
+    from simulator.director import Director
+
+    # "first payment on her next payday (the 15th)": not a day the calendar picks for her
+    promise = Director(MARIA, today=date(2026, 12, 7))._promise(PaymentOffer(150.0, monthly=True))
+    assert promise.due == "2026-12-15"
+    assert Director(MARIA, today=date(2026, 12, 7))._promise(PaymentOffer(150.0, True, "Friday", 4)).due == "2026-12-11"
+
+
 def test_the_answer_kind_a_question_wants():
     from simulator.line_bank import answer_type
 
