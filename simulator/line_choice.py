@@ -33,6 +33,14 @@ _ASKS_WHO_LINE = re.compile(
     r"\bwhere (?:you're|you are) calling from\b|\band you are\?|你是谁|哪位|贵姓|哪里打来",
     re.I,
 )
+# A phone number said ("555-0187", "(614) 555-0142", "800 555 0199"), and lines that ask for one
+_GAVE_NUMBER = re.compile(r"\(?\b\d{3}\)?[\s.-]?\d{3}[\s.-]\d{4}\b|\b\d{3}-\d{4}\b|\d{3,4}[-\s]?\d{4}")
+_ASKS_NUMBER_LINE = re.compile(
+    r"\b(?:a|your|the) (?:call-?back |phone )?number\b(?!.{0,20}\b(?:is|was)\b)|\bname and (?:a )?number\b|留个?(?:电话|号码)|电话号码",
+    re.I,
+)
+_GAVE_MESSAGE = re.compile(r"\b(?:have him|ask him to|tell him(?: to)?|let him know)\b|让他|叫他|转告", re.I)
+_ASKS_MESSAGE_LINE = re.compile(r"\bwhat should i tell him\b|\bleave (?:him )?a message\b|\bwant to leave\b|要我转告什么", re.I)
 _GIVES_NAME = re.compile(
     r"\b(?:this is|it'?s|its|i'?m|im|my name(?:'s| is)?|name'?s)\s+"
     r"(?!(?:calling|sorry|just|not|here|with|from|trying|looking|going|about|a|an|the|so|really|afraid|glad|happy|me|him|her|regarding)\b)[A-Za-z]{2,}"
@@ -131,6 +139,14 @@ def choose_lines(bank: LineBank, persona: Persona, decision: Decision, history: 
         # if unheard ("Tell me who you are and where you're calling from" right after "This is
         # Vince from Cornerstone": flagged in three blind audits); asking is the director's call
         pairs = [(ln, t) for ln, t in pairs if not _ASKS_WHO_LINE.search(t)] or pairs
+    collector_said = "\n".join(t.text for t in history if t.speaker == "agent")
+    if _GAVE_NUMBER.search(collector_said):
+        # Given a call-back number, a third party does not ask for one ("Leave your name and a
+        # call-back number" right after "the number is 555-0187": flagged in the held-out 6 audit)
+        pairs = [(ln, t) for ln, t in pairs if not _ASKS_NUMBER_LINE.search(t)] or pairs
+    if _GAVE_MESSAGE.search(collector_said):
+        # Told what to pass on, they do not ask what to tell him
+        pairs = [(ln, t) for ln, t in pairs if not _ASKS_MESSAGE_LINE.search(t)] or pairs
     if decision.intent is Intent.ask_who_is_calling and not _said_a_name(history):
         # "And your name again?", "you said your name was what?" presuppose a name given
         pairs = [(ln, t) for ln, t in pairs if not re.search(r"\b(?:again|you said|said your)\b|刚才说|再说一(?:遍|下)|又是", t, re.I)] or pairs
