@@ -259,6 +259,15 @@ def test_an_offer_without_a_date_starts_on_the_debtors_own_preferred_day():
     assert Director(MARIA, today=date(2026, 12, 7))._promise(PaymentOffer(150.0, True, "Friday", 4)).due == "2026-12-11"
 
 
+def test_given_a_number_a_third_party_does_not_ask_for_one(analyzer):
+    for seed in range(5):
+        s = CallSession(LIB.get("wrong-party-linda"), ScriptedBackend(default="Mm."), analyzer, seed=seed, agent_name="Tess", lines="bank")
+        s.open()
+        s.say("Hello, is this the Brennan residence? I'm trying to reach Ryan.")
+        reply = s.say("Could you pass along my number? It's 800-555-0188. Please have him call me back.")
+        assert not re.search(r"\b(?:a|your) (?:call-?back )?number\b|name and (?:a )?number|what should i tell him", reply.text, re.I), reply.text
+
+
 def test_the_answer_kind_a_question_wants():
     from simulator.line_bank import answer_type
 
