@@ -221,6 +221,8 @@ def play_call(
             "authored": authored_line(session, decisions[-1], earlier, used),
             "promise": {"amount": promise.amount, "monthly": promise.monthly, "due": promise.due} if promise else None,
             "ended": reply.ended,
+            # a recap that read back more or sooner than agreed, corrected by the debtor
+            "corrected": decisions[-1].detail.get("correct"),
         })
     session.end()
     outcome = session.outcome
@@ -306,7 +308,7 @@ def _ids(value: str | None) -> list[str] | None:
 
 @app.command("run")
 def run_cmd(
-    backend: str = typer.Option(None, help="Backend spec (default: the app's default, transformers:default)."),
+    backend: str = typer.Option(None, help="Backend spec (default: the app's default, llamacpp:default)."),
     seed: int = typer.Option(0),
     calls: int = typer.Option(None, "--calls", min=1, help="Play only this many calls, taken in turn from each persona."),
     personas: str = typer.Option(None, help="Comma-separated persona ids (default: all)."),

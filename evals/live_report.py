@@ -117,10 +117,14 @@ def _expectations(rows: list[dict], personas: dict[str, Persona]) -> dict:
         "intents": dict(Counter(r["intent"] for r in ack).most_common()), "examples": [_example(r) for r in answered[:MAX_EXAMPLES]],
     }
     recaps = [r for r in rows if "recap" in r["expects"] and r.get("plan")]
-    recorded = [r for r in recaps if r.get("promise")]
+    # A recap that reads back more, or sooner, than the debtor agreed is corrected, and the promise
+    # stays theirs: those are counted apart, not as a promise that differs from the recap.
+    corrected = [r for r in recaps if r.get("corrected")]
+    recorded = [r for r in recaps if r.get("promise") and not r.get("corrected")]
     matching = [r for r in recorded if promise_matches(r["promise"], r["plan"])]
     out["recap"] = {
-        "lines": len(recaps), "agrees_in_words": _share(sum(agrees(r["reply"]) for r in recaps), len(recaps)),
+        "lines": len(recaps), "agrees_in_words": _share(sum(agrees(r["reply"]) for r in recaps if not r.get("corrected")), len(recaps) - len(corrected)),
+        "corrected": len(corrected),
         "promise_recorded": len(recorded), "promise_matches_recap": _share(len(matching), len(recorded)),
         "mismatch_examples": [
             {**_example(r), "plan": r["plan"], "promise": r["promise"]} for r in recorded if r not in matching
@@ -245,6 +249,7 @@ def markdown(report: dict) -> str:
         f"| statements not taken as questions | {_fmt(exp['acknowledge']['not_taken_as_a_question'])} of {exp['acknowledge']['lines']} | 100% |",
         f"| questions of fact answered on topic (word proxy) | {_fmt(exp['answer_fact']['on_topic_words'])} of {exp['answer_fact']['lines']} | - |",
         f"| recaps: promise recorded / matches the recap | {exp['recap']['promise_recorded']} / {_fmt(exp['recap']['promise_matches_recap'])} | 100% |",
+        f"| recaps read back wrong (more or sooner than agreed) and corrected by the debtor | {exp['recap'].get('corrected', 0)} | |",
         f"| reply start p50 / p95 (ms) | {lat['first_piece_all']['p50']} / {lat['first_piece_all']['p95']} | ≤ 300 |",
         f"| reply complete p50 / p95 (ms) | {lat['complete_all']['p50']} / {lat['complete_all']['p95']} | ≤ 700 (20 tokens) |",
         "", "## By persona", "", "| persona | replies | fallback | loops | identity ok | names ok | goodbye ok | p95 ms |", "|---|---|---|---|---|---|---|---|",

@@ -31,6 +31,7 @@ from simulator.backends.base import (
     ReplyLimitError,
 )
 from simulator.director import DebtorState, Decision
+from simulator.history_window import history_window
 from simulator.identity_lines import identity_answer
 from simulator.intents import Intent, Temperament
 from simulator.line_bank import (
@@ -39,11 +40,16 @@ from simulator.line_bank import (
 )
 from simulator.line_choice import choose_lines
 from simulator.personas import Persona
+from simulator.recap_lines import correction_line
 
 log = logging.getLogger(__name__)
 
 # The tuned adapter saw this much history in training (training/build_corpus.py).
 TUNED_HISTORY_TURNS = 4
+# In a call the window's start moves every WINDOW_STEP turns rather than every turn, so every other
+# prompt extends the one before and the engines reuse its keys and values (history_window.py):
+# the 4th line of the bench's call feeds 101 prompt tokens instead of 174.
+WINDOW_STEP = 4
 STOP = ("\n", "<|im_end|>", "Collector:", "Agent:", "Debt collector:")
 # One line of the debtor's: a few sentences, ended at the line's end or the collector's turn.
 LINE_GENERATION = GenerationConfig(max_new_tokens=48, stop=STOP)
@@ -116,6 +122,14 @@ def say_money(x: float, language: str = "en") -> str:
     return f"${x:,.0f}" if whole else f"${x:,.2f}"
 
 
+def _say_payment(x: float, monthly: bool, language: str = "en") -> str:
+    """A plan as a person says it: "$175 a month" ("每月1500元") for a monthly plan, else "$400"."""
+    money = say_money(x, language)
+    if not monthly:
+        return money
+    return f"每月{money}" if language == "zh" else f"{money} a month"
+
+
 _DAY_OF_MONTH = re.compile(r"\b\d{1,2}(?:st|nd|rd|th)\b|\b(?:first|fifteenth|last day)\b", re.I)
 
 
@@ -139,15 +153,9 @@ def placeholders(persona: Persona, decision: Decision | None, agent_name: str | 
     amount = detail.get("amount", persona.debt.amount)
     zh = persona.language == "zh"
     money = say_money(amount, persona.language)
-    # {payment} says the plan as a person would: "$175 a month" ("每月1500元") for a monthly plan,
-    # else "$400" ("3000元").
-    if detail.get("monthly"):
-        payment = f"每月{money}" if zh else f"{money} a month"
-    else:
-        payment = money
     return _Fill(
         amount=money,
-        payment=payment,
+        payment=_say_payment(amount, bool(detail.get("monthly")), persona.language),
         date=_say_date(detail.get("date"), persona.language, detail.get("date_said")),
         creditor=persona.debt.creditor,
         agent_name=agent_name or ("你" if zh else "you"),
@@ -232,10 +240,18 @@ def build_messages(
     history_turns: int = 8,
     agent_name: str | None = None,
     style: PromptStyle = "full",
+    window_step: int = 1,
 ) -> list[Message]:
-    """Persona card + recent history (agent = user, debtor = assistant) + stage direction."""
+    """Persona card + recent history (agent = user, debtor = assistant) + stage direction.
+
+    The history is the last ``history_turns`` turns (``window_step=1``, as in training) or a
+    window of at least that many whose start moves every ``window_step`` turns (in a call)."""
     msgs: list[Message] = [{"role": "system", "content": persona_card(persona, style)}]
-    recent = history[-history_turns:]
+    # The window opens on a debtor turn, as the sliding window did: its start steps from the
+    # parity of the call's first debtor line (0 when the debtor picks up, 1 when the collector
+    # speaks first).
+    origin = 0 if history and history[0].speaker != "agent" else 1
+    recent = history_window(history, history_turns, window_step, origin)
     if not recent or recent[0].speaker != "agent":
         msgs.append({"role": "user", "content": _prompts()["opening_user"]})
     for t in recent:
@@ -522,6 +538,14 @@ class Actor:
             yield ActorEvent("delta", text)
             yield ActorEvent("final", text, ActorLine(text, decision.intent, "authored", ()))
             return
+        kind = decision.detail.get("correct")
+        if kind:  # the collector read the plan back wrong: the debtor says theirs again
+            fill = placeholders(self.persona, decision, agent_name)
+            heard = decision.detail.get("heard") or _say_payment(decision.detail["heard_amount"], bool(decision.detail.get("heard_monthly")), self.persona.language)
+            text = correction_line(self.persona, kind, fill, heard, turn_seed + self.seed, earlier)
+            yield ActorEvent("delta", text)
+            yield ActorEvent("final", text, ActorLine(text, decision.intent, "authored", ()))
+            return
         candidates = self.bank_candidates(decision, history, agent_name, turn_seed)
         best = candidates[0] if candidates else None
         if best is not None:
@@ -539,7 +563,8 @@ class Actor:
         """The model's line, streamed, with the guards, one retry and an authored fallback."""
         style = getattr(self.backend, "prompt_style", "full")
         turns = TUNED_HISTORY_TURNS if style == "tuned" else self.history_turns
-        messages = build_messages(self.persona, decision, history, history_turns=turns, agent_name=agent_name, style=style)
+        messages = build_messages(self.persona, decision, history, history_turns=turns, agent_name=agent_name, style=style,
+                                  window_step=WINDOW_STEP)
         failures: list[str] = []
         ends = time.monotonic() + self.reply_deadline_s
         for attempt in range(2):

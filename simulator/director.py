@@ -50,7 +50,7 @@ _REQUEST = re.compile(
 
 
 _GOODBYE_END = re.compile(
-    r"\b(?:good ?bye|bye(?: now| bye)?|take care|take it easy|later|have a (?:good|great|nice) (?:rest of (?:your|the) )?(?:day|one|night|evening|week|weekend)|"
+    r"\b(?:good ?bye+|bye+(?: now| bye+)?|take care|take it easy|later|ttyl|cya|see ya|good ?(?:night|nite)|have a (?:good|great|nice) (?:rest of (?:your|ur|the) )?(?:day|one|night|nite|evening|week|weekend)|"
     r"enjoy (?:your|the) (?:day|evening|night|weekend|afternoon))\W*$|"
     r"(?:再见|拜拜|拜了|先这样吧?|先这样哈|就这样吧|挂了啊?|回头(?:再)?聊|回头联系|有事再联系|再联系|(?:祝你|祝您).{0,8}(?:愉快|顺利|好))\W*$",
     re.I,
@@ -108,6 +108,7 @@ class Promise:
     monthly: bool
     due: str  # ISO date of the first payment
     plan: str  # as agreed, in words
+    date_said: str | None = None  # the first payment's date as said ("the 15th", "Friday")
 
 
 @dataclass(frozen=True)
@@ -349,6 +350,13 @@ class Director:
             return Intent.hang_up, Outcome.hang_up, "anger reached the hang-up threshold", {}, st
         if st.agent_turns > th.patience_turns:
             if "follow_up" in sig or Topic.contact in a.question_topics:
+                # Out of time, and asked when to call back: a debtor who wants the call-back says
+                # when first (the question earned the fact); then, on the next turn, goes. Offered
+                # one ("shall I call you back later?"), they take it and go.
+                if revealed and Topic.contact in a.question_topics and _WHEN.search(a.text):
+                    fact = next(f for f in self.persona.hidden_facts if f.id == st.revealed[-1])
+                    if Topic.contact in fact.revealed_by:
+                        return Intent.answer_question, None, "out of time: says when to call back, then goes", {"fact": fact.id}, st
                 # out of time, and the caller offers to call back later: they take it and go
                 return Intent.goodbye, st.outcome or Outcome.ended_by_agent, "out of time: takes the offered call-back", {}, st
             return Intent.hang_up, st.outcome or Outcome.hang_up, "ran out of patience", {}, st
@@ -534,7 +542,22 @@ class Director:
         else:
             per = " a month" if offer.monthly else ""
             said = f"${offer.amount:,.2f}{per}, first payment {due.isoformat()}"
-        return Promise(offer.amount, offer.monthly, due.isoformat(), said)
+        date_said = offer.date_text if offer.days_from_now is not None else (preferred_start(self.persona, self.today) or (None,))[0]
+        return Promise(offer.amount, offer.monthly, due.isoformat(), said, date_said)
+
+    def _misread(self, promise: Promise | None, offer) -> tuple[str, str | None] | None:
+        """What a recap reads back wrong against the debtor's promise: ``("amount", None)`` for
+        more than they said, ``("date", "the 25th")`` for a first payment sooner; None when it
+        matches or asks less or later (agreed as recapped)."""
+        if promise is None:
+            return None
+        if offer.amount > promise.amount + 0.005:
+            return "amount", None  # the actor says the amount read back (``heard_amount``)
+        if offer.days_from_now is not None and offer.date_text:
+            due = _first_payment_date(self.persona, self.today, offer.days_from_now)
+            if due < date.fromisoformat(promise.due):
+                return "date", offer.date_text
+        return None
 
     def _outcome_on_close(self, st: DebtorState) -> Outcome:
         if st.promise:
@@ -556,11 +579,18 @@ class Director:
         # A recap of a plan within their means, once they have agreed to pay (or offered this
         # amount themselves), is agreed as recapped: the recorded promise is what was read back.
         agreed = SIG.recap in a.signals and (st.promise is not None or st.intent is Intent.counter_offer)
+        fix = self._misread(st.promise, offer) if agreed else None
+        if fix is not None:  # read back for more, or sooner, than they promised: they say so
+            kind, heard = fix
+            promise = st.promise
+            detail = {"amount": promise.amount, "monthly": promise.monthly, "date": promise.due, "plan": promise.plan,
+                      "date_said": promise.date_said, "correct": kind, "heard": heard,
+                      "heard_amount": offer.amount, "heard_monthly": offer.monthly}
+            return Intent.promise_to_pay, Outcome.promise_to_pay, f"corrects the recap's {kind}", detail, st
         if fits and (agreed or (not early and st.trust >= th.agree_trust)):
             promise = self._promise(offer)
-            said = offer.date_text if offer.days_from_now is not None else (preferred_start(p, self.today) or (None,))[0]
             detail = {"amount": offer.amount, "monthly": offer.monthly, "date": promise.due, "plan": promise.plan,
-                      "date_said": said}
+                      "date_said": promise.date_said}
             reason = "agrees to the plan as recapped" if agreed else "offer fits and trust is high enough"
             return Intent.promise_to_pay, Outcome.promise_to_pay, reason, detail, replace(st, promise=promise)
         if p.temperament is Temperament.evasive and fits:

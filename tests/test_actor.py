@@ -239,3 +239,28 @@ def test_a_real_promise_passes_the_intent_check(analyzer):
 @pytest.mark.parametrize("drift", ["I'm here to offer my support and care to all those who need it.", 'A: "He loved being sick.'])
 def test_counsellor_drift_and_qa_labels_are_rejected(drift):
     assert "breaks_character" in check_line(drift, MARIA, initial_state(MARIA), [])
+
+
+def test_every_other_model_prompt_in_a_call_extends_the_one_before():
+    """The history window moves in steps (WINDOW_STEP), so the engines can reuse the previous
+    prompt's keys and values: once the window moves, every other prompt of a call begins with the
+    whole previous one but its stage direction, and none holds fewer turns than the window's."""
+    be = ScriptedBackend([
+        "Let me think about it.", "I get paid on Friday.", "My daughter helps with groceries.",
+        "The school cut my hours last spring.", "Can you send me something in writing?", "Hold on, the dog is barking.",
+        "Work has been crazy this month.", "Honestly I forgot about the card.", "What would the fees come to?",
+        "I'd rather do it by check.", "Is there a number I can call you back on?", "Okay, I'm writing that down.",
+        "Sorry, say that again?",
+    ])
+    actor = Actor(MARIA, be)
+    history = [Turn(speaker="debtor", text="Hello?")]
+    for k in range(12):
+        history.append(Turn(speaker="agent", text=f"Question number {k} for you, Maria?"))
+        line = actor.render(decision(Intent.stall), history, turn_seed=k)
+        history.append(Turn(speaker="debtor", text=line.text))
+    prompts = [c["messages"] for c in be.calls]
+    assert len(prompts) == 12
+    extends = [p[: len(q) - 1] == q[:-1] for q, p in zip(prompts, prompts[1:], strict=False)]
+    assert sum(extends[4:]) >= 3 and not all(extends[4:])  # the sliding window never extends
+    turns = [sum(m["role"] in ("user", "assistant") for m in p[1:-1]) for p in prompts]
+    assert all(t >= actor.history_turns for t in turns[4:]) and max(turns) <= actor.history_turns + 3

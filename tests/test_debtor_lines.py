@@ -333,3 +333,83 @@ def test_out_of_time_a_busy_debtor_takes_the_offered_call_back(analyzer):
     lines += ["Would it be easier if I called you back later instead of doing this now?"]
     s = call(analyzer, "busy-greg", lines)
     assert s.replies[-1].intent is Intent.goodbye and s.ended
+
+
+@pytest.mark.parametrize("text, asks", [
+    ("aw sorry to hear that, r u working right now", True),
+    ("thx!! how r u doin today", True),
+    ("hows it going", True),
+    ("ok got it, so when do u get paid", True),
+    ("Sure - whats the best number", True),
+    ("call me back, when you get paid", False),
+    ("The balance is 1842, which is mostly fees", False),
+    ("the amount, what you owe, is 500", False),
+    ("Thanks, have a good night", False),
+])
+def test_a_question_typed_after_a_remark_and_a_comma_is_still_a_question(text, asks):
+    from core.analysis.analyzer import typed_question
+
+    assert typed_question(text) is asks
+
+
+def test_small_talk_and_questions_typed_in_text_speak_get_answers_and_a_typed_goodbye_ends_the_call(analyzer):
+    s = call(analyzer, "cooperative-maria", ["Hi, is this Maria?", "aw sorry to hear that, r u working right now",
+                                             "thx!! how r u doin today", "thx maria have a good nite byeee"])
+    intents = [r.intent for r in s.replies][-3:]  # after the opening and the name
+    assert Intent.acknowledge not in intents[:2]
+    assert intents[2] is Intent.goodbye and s.ended
+
+
+def test_out_of_time_and_asked_when_to_call_back_a_busy_debtor_says_when_then_goes(analyzer):
+    greg = LIB.get("busy-greg")
+    lines = ["hi is this greg? its leah with bayside credit solutions", "sorry, this is about your lumen card"]
+    lines += ["ok", "got it", "right", "sure", "alright"][: greg.thresholds.patience_turns - 2]
+    lines += ["When's a better time for me to call you back so we can go over it properly?"]
+    s = call(analyzer, "busy-greg", lines)
+    assert not s.ended and re.search(r"12:30|5:30", debtor(s)[-1])
+    s.say("ok perfect, talk to you then, bye")
+    assert s.replies[-1].intent is Intent.goodbye and s.ended
+
+
+MARIA_TO_PLAN = [
+    "Hi, is this Maria Delgado?",
+    "Maria, this is Jordan with Ironwood Collections, calling about your Harbor Point Visa. This is an attempt to "
+    "collect a debt and any information obtained will be used for that purpose.",
+    "The balance is $1,842.37 and it's 47 days past due. What happened?",
+    "I'm so sorry to hear that. How are you feeling now?",
+    "Could you do $150 a month?",
+]
+
+
+@pytest.mark.parametrize("recap, corrected, due", [
+    ("So just to confirm: $150 a month, first payment on the 15th. Is that right?", None, "-12-15"),
+    ("So just to confirm: $150 a month, first payment on the 20th. Is that right?", None, "-12-20"),  # later: fine
+    ("So just to confirm: $200 a month, first payment on the 15th. Is that right?", "$150 a month", "-12-15"),
+    ("So just to confirm: $150 a month, first payment on the 9th. Is that right?", "December 15", "-12-15"),
+])
+def test_a_recap_that_asks_more_or_sooner_than_agreed_is_corrected_and_the_promise_stays(analyzer, recap, corrected, due):
+    s = call(analyzer, "cooperative-maria", [*MARIA_TO_PLAN, recap])
+    assert s.replies[-2].intent is Intent.promise_to_pay  # agreed to $150 a month from the 15th
+    line = debtor(s)[-1]
+    if corrected:
+        assert corrected in line and re.search(r"\b(?:not|wait|said)\b", line, re.I)
+    else:
+        assert s.replies[-1].intent is Intent.promise_to_pay and "not" not in line.lower().split()
+    promise = s.state.promise
+    assert promise.amount == 150 and promise.due.endswith(due)
+
+
+def test_every_recap_correction_wording_fills_its_placeholders():
+    from simulator.recap_lines import recap_lines
+
+    for lang, table in recap_lines().languages.items():
+        for kind in ("amount", "date"):
+            for text in getattr(table, kind):
+                filled = text.format_map({"payment": "P", "date": "D", "heard": "H"})
+                assert "{" not in filled and ("H" in filled or "P" in filled or "D" in filled), (lang, text)
+
+
+@pytest.mark.parametrize("bye", ["ok thx maria have a good rest of ur day", "thx maria have a good nite byeee", "ok ttyl", "k cya"])
+def test_goodbyes_as_trainees_type_them_end_the_call(analyzer, bye):
+    s = call(analyzer, "cooperative-maria", ["Hi, is this Maria?", bye])
+    assert s.replies[-1].intent is Intent.goodbye and s.ended

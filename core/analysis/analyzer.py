@@ -88,18 +88,42 @@ _ZH_SPLIT = re.compile(r"(?<=[。！？!?；;])|\n+")
 # about Friday" and "what a day" are not questions without the mark.
 _EN_QUESTION_START = re.compile(
     r"^\W*(?:(?:ok(?:ay)?|k|so|and|well|alright|aight|hey|hi|um|uh|but|then|now|look|like|just|oh|yeah|right)\b[\s,]*)*"
-    r"(?:(?:how|what|whats|wats|when|where|why|who|which)(?:'s|'re)?\s+(?:is|are|was|were|do|does|did|have|has|can|could|would|will|should|much|many|long|often|things|you|your|u|ur|ya|time|day|date|kind|sort|amount|number|happened|went|made|caused|the|my|our|that|this)"
-    # "who lives there with you", "whats ur budget": a sentence opened by who or what's asks
-    r"|(?:who|whose|what's|whats|wats)\s+[a-z]+"
+    r"(?:(?:how|what|whats|wats|when|where|why|who|which)(?:'s|'re)?\s+(?:is|are|r|was|were|do|does|did|have|has|can|could|would|will|should|much|many|long|often|things|you|your|u|ur|ya|time|day|date|kind|sort|amount|number|happened|went|made|caused|the|my|our|that|this)"
+    # "who lives there with you", "whats ur budget", "hows it going": a sentence opened by who,
+    # what's or how's asks
+    r"|(?:who|whose|what's|whats|wats|how's|hows|when's|whens|where's|wheres)\s+[a-z]+"
     r"|(?:can|could|would|will|do|does|did|is|are|r|have|has)\s+(?:you|u|ya|it|this|that|there|we|i|your))\b",
     re.IGNORECASE,
 )
 
 
+# Typed turns run a remark and a question together with a comma ("aw sorry to hear that, r u
+# working right now"): each clause may open a question.
+_CLAUSE = re.compile(r"[,;:]|\s[-–—]+\s")
+
+
+# A clause after the first opens a question only with a verb before its subject ("r u working",
+# "what do you do", "hows work"): "call me back, when you get paid" and "..., what you owe is"
+# are statements.
+_EN_CLAUSE_QUESTION = re.compile(
+    r"^\W*(?:(?:ok(?:ay)?|k|so|and|but|then|now|also|just|oh)\b[\s,]*)*"
+    r"(?:(?:can|could|would|will|do|does|did|is|are|r|have|has)\s+(?:you|u|ya|it|this|that|there|we|i|your|ur)"
+    r"|(?:how|what|when|where|why|who)\s+(?:is|are|r|was|were|do|does|did|have|has|can|could|would|will|should)"
+    r"|(?:how's|hows|what's|whats|wats|who's|whos))\b",
+    re.IGNORECASE,
+)
+
+
+def _opens_question(sentence: str) -> bool:
+    first, *rest = _CLAUSE.split(sentence)
+    return bool(_EN_QUESTION_START.search(first.strip())) or any(_EN_CLAUSE_QUESTION.search(c.strip()) for c in rest)
+
+
 def typed_question(text: str) -> bool:
     """A sentence of ``text`` is a question typed without its mark ("how have things been", "r u
-    working", "ok so when can you pay"): the one reading of it, for the analysis and the director."""
-    return any(_EN_QUESTION_START.search(s.strip()) for s in re.split(r"[.!?\n]+", text) if s.strip())
+    working", "ok so when can you pay", "thx, how r u"): the one reading of it, for the analysis
+    and the director."""
+    return any(_opens_question(s.strip()) for s in re.split(r"[.!?\n]+", text) if s.strip())
 _TAG = re.compile(r"^\W*(?:ok(?:ay)?|k|alright|all right|right|yeah|yes|got it|understood|fair|you know|capisce|好吗|好不好|行吗|可以吗|明白吗|对吧)\W*$", re.I)
 
 
@@ -345,7 +369,7 @@ class Analyzer:
             return True
         if self.language == "en":
             # typed without a question mark: "how have things been", "ok so when can you pay"
-            return bool(_EN_QUESTION_START.search(s))
+            return _opens_question(s)
         return self.language == "zh" and bool(_ZH_QUESTION_END.search(s))
 
     def _question_type(self, s: str) -> QuestionType | None:
