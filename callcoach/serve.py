@@ -43,7 +43,7 @@ def build_app(
     """Build the callcoach Blocks (not launched).
 
     backend: a Backend object (tests pass ScriptedBackend) or a spec string; default
-        ``transformers:default``, loaded on the first call (or by ``preload_model``).
+        ``llamacpp:default``, loaded on the first call (or by ``preload_model``).
     analyzer: a turn analyzer; default ``core.analysis.default_analyzer()``, loaded lazily.
     personas_dirs: persona folders (default: the shipped ones); the user data dir's
         ``personas/`` folder is always added, and it is where the Trainer tab saves.

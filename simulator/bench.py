@@ -257,12 +257,12 @@ def call_prompts(style: str, window: tuple[int, int, int] | None = None) -> list
 
     The collector's lines are CALL_STEPS's, the debtor's earlier lines the persona's
     own authored line for the intent: every engine sees the same prompts whatever it generated.
-    ``window``: ``(keep, step, origin)`` puts the turns from ``history_window.window_start`` in
-    the prompt instead of the actor's sliding window (to measure a stepped window before the
-    actor uses one).
+    The history is the actor's own window (``WINDOW_STEP``); ``window``: ``(keep, step, origin)``
+    puts the turns from ``history_window.window_start`` in the prompt instead (``(4, 1, 0)`` is
+    the sliding window the adapter was trained on).
     """
     from core.transcript import Turn
-    from simulator.actor import TUNED_HISTORY_TURNS, build_messages, placeholders
+    from simulator.actor import TUNED_HISTORY_TURNS, WINDOW_STEP, build_messages, placeholders
     from simulator.director import Decision, initial_state
     from simulator.history_window import window_start
     from simulator.intents import Intent
@@ -280,7 +280,8 @@ def call_prompts(style: str, window: tuple[int, int, int] | None = None) -> list
         if window is not None:
             recent = history[window_start(len(history), *window):]
             turns = len(recent)
-        prompts.append(build_messages(persona, decision, recent, history_turns=turns, agent_name="Sam", style=style))
+        prompts.append(build_messages(persona, decision, recent, history_turns=turns, agent_name="Sam", style=style,
+                                      window_step=1 if window is not None else WINDOW_STEP))
         line = persona.fallback_lines[decision.intent][0].format_map(placeholders(persona, decision, "Sam"))
         history.append(Turn(speaker="debtor", text=line))
     return prompts
@@ -352,7 +353,7 @@ def compare_engines(
         "engines": {}, "python": platform.python_version(), "cpus": os.cpu_count(),
         "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "call": f"{CALL_PERSONA}: {', '.join(intent for _, intent in CALL_STEPS)}",
-        "history_window": list(window) if window else "the actor's",
+        "history_window": list(window) if window else "the actor's (step 4)",
     }
     backends = {}
     with tempfile.TemporaryDirectory(prefix="callcoach-bench-") as cache, _cache_dir(cache):

@@ -277,5 +277,5 @@ def test_command_line_options(monkeypatch):
 def test_default_backend_is_lazy(tmp_path):
     demo = app_module.build_app(data_dir=tmp_path / "d", analyzer=object())
     backend = demo.callcoach.backend
-    assert backend.spec == "transformers:default" and not backend.ready
+    assert backend.spec == "llamacpp:default" and not backend.ready
     assert "on the first call" in backend.status()

@@ -32,13 +32,14 @@ def test_bench_reply_writes_the_figures(tiny_model_dir, tmp_path):  # noqa: F811
     assert figures["llama_cpp"] == "not applicable (not a GGUF backend)"
 
 
-def test_call_prompts_with_a_stepped_window_extend_the_last_prompt():
-    """``window`` puts history_window's turns in the bench call's prompts: the 4th prompt then
-    begins with the whole 3rd but its stage direction; the actor's sliding window does not."""
+def test_call_prompts_use_the_actors_stepped_window():
+    """The bench call's prompts are the actor's: its history window moves in steps, so the 4th
+    prompt begins with the whole 3rd but its stage direction; the sliding window the adapter
+    was trained on (``window=(4, 1, 0)``) does not."""
     from simulator.bench import call_prompts
 
-    sliding = call_prompts("tuned")
-    stepped = call_prompts("tuned", (4, 4, 1))
+    stepped = call_prompts("tuned")
+    sliding = call_prompts("tuned", (4, 1, 0))
     assert len(sliding) == len(stepped) == 4
     assert stepped[:3] == sliding[:3]  # the window first moves after the 3rd line
     assert stepped[3][: len(stepped[2]) - 1] == stepped[2][:-1]

@@ -19,6 +19,7 @@ from pathlib import Path
 from callcoach.history import HistoryStore, data_dir
 from callcoach.ui.i18n import text
 from callcoach.users import Users
+from simulator.backends import DEFAULT_SPEC
 from simulator.backends.base import Backend
 from simulator.personas import SHIPPED_DIR, PersonaLibrary, load_personas
 
@@ -30,7 +31,7 @@ class SharedBackend(Backend):
         self._backend = backend
         self._spec = spec
         self._adapter = adapter  # False: the bundled model without the debtor adapter
-        self.spec = backend.spec if backend is not None else (spec or "transformers:default")
+        self.spec = backend.spec if backend is not None else (spec or DEFAULT_SPEC)
         self._lock = threading.Lock()
         self.error: str | None = None
         self.loading = False
