@@ -97,6 +97,16 @@ def _asks(a: TurnAnalysis) -> bool:
     return False
 
 
+# A caller asking a third party to pass something on ("could you pass along my number?", "can u
+# take a message", "could you read that back to me?").
+_MESSAGE_REQUEST = re.compile(
+    r"\b(?:pass (?:it |that |this |my \w+ )?(?:along|on)|take (?:a|down a) (?:message|number)|leave (?:him |her )?a message"
+    r"|give (?:him|her) (?:my|the|this|a) (?:number|message)|have (?:him|her) (?:call|give)|ask (?:him|her) to call"
+    r"|let (?:him|her) know|tell (?:him|her) (?:to|that|i)|read (?:that|it) back)\b|转告|留个?言|让他回电",
+    re.I,
+)
+# What a debtor who has promised no longer does (Director.decide: the promise stands).
+_WALKS_BACK = frozenset({Intent.stall, Intent.deflect, Intent.counter_offer})
 # Debtors who answer an offense with a complaint rather than a hang-up.
 COMPLAINERS = frozenset({Temperament.hostile, Temperament.disputing, Temperament.represented, Temperament.wrong_party})
 HARDSHIP_TOPICS = {Topic.situation, Topic.employment, Topic.health, Topic.household, Topic.expenses, Topic.reason_unpaid, Topic.wellbeing}
@@ -293,6 +303,14 @@ class Director:
         if new:
             st = replace(st, revealed=st.revealed + new)
         intent, outcome, reason, detail, st = self._choose(st, analysis, present, bool(new))
+        if st.promise is not None and intent in _WALKS_BACK:
+            # Having promised, they do not stall, dodge or bargain as if nothing was agreed ("put me
+            # down for $200 on January 1" then "we'll talk numbers later"): asked something else
+            # ("what's the best time to catch you?"), they answer it; else the promise stands.
+            if (analysis.question or typed_question(analysis.text)) and set(analysis.question_topics) - {Topic.payment_ability}:
+                intent, reason, detail = Intent.answer_question, f"{reason}; having promised, answers", {}
+            else:
+                intent, reason, detail = Intent.promise_to_pay, f"{reason}; the promise they made stands", self._promised(st.promise)
         # Avoid a broken record: the same non-terminal intent repeated max_repeats times running
         # becomes a neighbouring one, so the debtor keeps moving like a person would.
         rep = self.tune.repetition
@@ -395,7 +413,13 @@ class Director:
                     return Intent.confirm_identity, None, "too angry to give the detail asked for", detail, st
                 return Intent.confirm_identity, None, "gives the detail asked for", detail, replace(st, identity_confirmed=True)
             return Intent.confirm_identity, None, "confirms who they are", {}, replace(st, identity_confirmed=True)
-        if asked_name and not a.question_topics and not self.persona.third_party:
+        # Once they have said who they are, only a turn that asks for them by name again gets it
+        # said again: "I'm sorry about your wife, Mr. Pryor. How are you doing, really?" uses the
+        # name to ask something else.
+        # (_asks_for_zh wants the Chinese name asked as a question already)
+        asked_again = any(self._asks_for_debtor(x) and ("?" in x or typed_question(x) or self.persona.language == "zh")
+                          for x in re.split(r"(?<=[.!?])\s+", a.text))
+        if asked_again and not a.question_topics and not self.persona.third_party:
             return Intent.confirm_identity, None, "asked again who they are: says so again", {}, st
         return None
 
@@ -545,17 +569,25 @@ class Director:
         date_said = offer.date_text if offer.days_from_now is not None else (preferred_start(self.persona, self.today) or (None,))[0]
         return Promise(offer.amount, offer.monthly, due.isoformat(), said, date_said)
 
+    @staticmethod
+    def _promised(promise: Promise) -> dict:
+        """The actor's details for a line that says the promise."""
+        return {"amount": promise.amount, "monthly": promise.monthly, "date": promise.due, "plan": promise.plan,
+                "date_said": promise.date_said}
+
     def _misread(self, promise: Promise | None, offer) -> tuple[str, str | None] | None:
         """What a recap reads back wrong against the debtor's promise: ``("amount", None)`` for
-        more than they said, ``("date", "the 25th")`` for a first payment sooner; None when it
-        matches or asks less or later (agreed as recapped)."""
+        more than they said, ``("date", "the 25th")`` for a first payment sooner, or on another
+        day than one they named; None when it matches, asks less, or moves a date nobody named
+        (agreed as recapped)."""
         if promise is None:
             return None
         if offer.amount > promise.amount + 0.005:
             return "amount", None  # the actor says the amount read back (``heard_amount``)
         if offer.days_from_now is not None and offer.date_text:
-            due = _first_payment_date(self.persona, self.today, offer.days_from_now)
-            if due < date.fromisoformat(promise.due):
+            due, promised = _first_payment_date(self.persona, self.today, offer.days_from_now), date.fromisoformat(promise.due)
+            # sooner than they can; or another day than the one they named ("the 5th" for "the 15th")
+            if due < promised or (due != promised and promise.date_said):
                 return "date", offer.date_text
         return None
 
@@ -578,13 +610,14 @@ class Director:
         early = st.agent_turns < th.min_turns_before_agreement
         # A recap of a plan within their means, once they have agreed to pay (or offered this
         # amount themselves), is agreed as recapped: the recorded promise is what was read back.
-        agreed = SIG.recap in a.signals and (st.promise is not None or st.intent is Intent.counter_offer)
+        # The plan they promised, said back in other words ("So $175 a month starting the 5th."), is
+        # a recap too.
+        restated = st.promise is not None and abs(offer.amount - st.promise.amount) < 0.005 and offer.monthly == st.promise.monthly
+        agreed = (SIG.recap in a.signals or restated) and (st.promise is not None or st.intent is Intent.counter_offer)
         fix = self._misread(st.promise, offer) if agreed else None
         if fix is not None:  # read back for more, or sooner, than they promised: they say so
             kind, heard = fix
-            promise = st.promise
-            detail = {"amount": promise.amount, "monthly": promise.monthly, "date": promise.due, "plan": promise.plan,
-                      "date_said": promise.date_said, "correct": kind, "heard": heard,
+            detail = {**self._promised(st.promise), "correct": kind, "heard": heard,
                       "heard_amount": offer.amount, "heard_monthly": offer.monthly}
             return Intent.promise_to_pay, Outcome.promise_to_pay, f"corrects the recap's {kind}", detail, st
         if fits and (agreed or (not early and st.trust >= th.agree_trust)):
@@ -621,7 +654,14 @@ class Director:
             return Intent.vent, None, "upset that a stranger discusses her son's affairs", {}, st
         if AgentSignal.identity_check in present or AgentSignal.self_identification in present:
             return Intent.take_message, Outcome.message_taken, "not the account holder: offers to take a message", {}, st
-        if a.question and not (a.context.self_identified or AgentSignal.self_identification in present):
+        known = a.context.self_identified or AgentSignal.self_identification in present
+        if _MESSAGE_REQUEST.search(a.text):
+            return Intent.take_message, Outcome.message_taken, "asked to pass on a message or a number", {}, st
+        if known and (a.question or typed_question(a.text)) and not tag_only(a.text):
+            # "does he still live in pennsylvania?", "when's a good time to reach him?": she answers
+            # what is hers to say, or dodges (the line choice), not offer to take a message again
+            return Intent.answer_question, None, "a question about her son: answers what is hers to say", {}, st
+        if a.question and not known:
             return Intent.ask_who_is_calling, None, "asks what this is about", {}, st
         return Intent.take_message, Outcome.message_taken, "offers to take a message", {}, st
 

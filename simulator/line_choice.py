@@ -30,6 +30,7 @@ from simulator.personas import Persona
 
 _ASKS_WHO_LINE = re.compile(
     r"\bwho(?:'s| is) (?:this|calling|asking)\b|\bwho are you\b|\bwho is this\b|\bwhat(?:'s| is) your name\b|\byour name,? (?:please|again|first)\b|\btell me who you are\b|"
+    r"\b(?:need|get|have|want|take) your (?:full )?name\b|"
     r"\bwhere (?:you're|you are) calling from\b|\band you are\?|你是谁|哪位|贵姓|哪里打来",
     re.I,
 )

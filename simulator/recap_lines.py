@@ -1,9 +1,10 @@
-"""The debtor's correction of a recap that asks for more, or sooner, than they agreed to
-(``data/recap_lines.yaml``).
+"""The debtor's correction of a recap that asks for more, or sooner, than they agreed to, or
+names another day than theirs (``data/recap_lines.yaml``).
 
 A trainee who reads back the plan wrong ("$100 a month" for the "$75" the debtor said, "the
-25th" for the 28th) hears it corrected, as a person would, and the promise recorded stays the
-debtor's; a recap of the same plan, or of one that asks less or later, is agreed as recapped.
+25th" for the 28th, "the 5th" for "the 15th") hears it corrected, as a person would, and the
+promise recorded stays the debtor's; a recap of the same plan, or of one that asks less, is
+agreed as recapped.
 The director decides when (``Director._consider_offer``: ``detail["correct"]``); this module
 only words it.
 """

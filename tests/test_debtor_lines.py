@@ -43,6 +43,8 @@ MARIA = LIB.get("cooperative-maria")
         ("Do you get social security every month?", ()),
         ("What's your email address?", ()),
         ("I'm calling about your Harbor Point Visa", ()),
+        ("If you send us a copy of your FTC report to the address on the letter, it will speed up the review.", ()),
+        ("You can mail it to our address.", ()),
     ],
 )
 def test_which_identifying_detail_is_asked(text, kinds):
@@ -345,6 +347,11 @@ def test_out_of_time_a_busy_debtor_takes_the_offered_call_back(analyzer):
     ("The balance is 1842, which is mostly fees", False),
     ("the amount, what you owe, is 500", False),
     ("Thanks, have a good night", False),
+    ("Everybody's got a reason. Why wasn't it paid", True),
+    ("cant you just pay something", True),
+    ("I can't do that", False),
+    ("does he still live in pennsylvania", True),
+    ("he still lives there", False),
 ])
 def test_a_question_typed_after_a_remark_and_a_comma_is_still_a_question(text, asks):
     from core.analysis.analyzer import typed_question
@@ -381,13 +388,14 @@ MARIA_TO_PLAN = [
 ]
 
 
-@pytest.mark.parametrize("recap, corrected, due", [
-    ("So just to confirm: $150 a month, first payment on the 15th. Is that right?", None, "-12-15"),
-    ("So just to confirm: $150 a month, first payment on the 20th. Is that right?", None, "-12-20"),  # later: fine
-    ("So just to confirm: $200 a month, first payment on the 15th. Is that right?", "$150 a month", "-12-15"),
-    ("So just to confirm: $150 a month, first payment on the 9th. Is that right?", "December 15", "-12-15"),
+@pytest.mark.parametrize("recap, corrected, amount, due", [
+    ("So just to confirm: $150 a month, first payment on the 15th. Is that right?", None, 150, "-12-15"),
+    ("So just to confirm: $100 a month, first payment on the 15th. Is that right?", None, 100, "-12-15"),  # less: fine
+    ("So just to confirm: $200 a month, first payment on the 15th. Is that right?", "$150 a month", 150, "-12-15"),
+    ("So just to confirm: $150 a month, first payment on the 9th. Is that right?", "December 15", 150, "-12-15"),
+    ("ok so 150 a month starting the 5th", "December 15", 150, "-12-15"),  # not the day she named
 ])
-def test_a_recap_that_asks_more_or_sooner_than_agreed_is_corrected_and_the_promise_stays(analyzer, recap, corrected, due):
+def test_a_recap_that_asks_more_sooner_or_another_day_is_corrected_and_the_promise_stays(analyzer, recap, corrected, amount, due):
     s = call(analyzer, "cooperative-maria", [*MARIA_TO_PLAN, recap])
     assert s.replies[-2].intent is Intent.promise_to_pay  # agreed to $150 a month from the 15th
     line = debtor(s)[-1]
@@ -396,7 +404,7 @@ def test_a_recap_that_asks_more_or_sooner_than_agreed_is_corrected_and_the_promi
     else:
         assert s.replies[-1].intent is Intent.promise_to_pay and "not" not in line.lower().split()
     promise = s.state.promise
-    assert promise.amount == 150 and promise.due.endswith(due)
+    assert promise.amount == amount and promise.due.endswith(due)
 
 
 def test_every_recap_correction_wording_fills_its_placeholders():
@@ -413,3 +421,39 @@ def test_every_recap_correction_wording_fills_its_placeholders():
 def test_goodbyes_as_trainees_type_them_end_the_call(analyzer, bye):
     s = call(analyzer, "cooperative-maria", ["Hi, is this Maria?", bye])
     assert s.replies[-1].intent is Intent.goodbye and s.ended
+
+
+def test_having_promised_the_debtor_does_not_walk_it_back(analyzer):
+    tony = ["Is this Tony Russo?", "Tony, it's Dan with Summit Recovery about your Apex card, this is an attempt to collect a debt "
+            "and any information obtained will be used for that purpose.", "The balance is past due. Can you do $200 a month starting January 1?"]
+    s = call(analyzer, "evasive-tony", tony)
+    for push in ["Can you do $200 a month starting January 1?", "ok $200 a month starting January 1, right?"]:
+        if s.state.promise is None:
+            s.say(push)
+    assert s.state.promise is not None
+    s.say("You've been dodging us for three months. I'm not getting off this phone without a commitment.")
+    s.say("What's the best time to catch you if that payment doesn't show up")
+    assert all(r.intent not in (Intent.stall, Intent.deflect, Intent.counter_offer) for r in s.replies[-2:])
+
+
+def test_the_name_used_to_ask_something_else_is_not_asked_who_they_are_again(analyzer):
+    s = call(analyzer, "vulnerable-walter", ["Hi, is this Walter Pryor?", "Mr. Pryor, this is Ann with Lakeside Recovery.",
+                                             "I'm very sorry about your wife, Mr. Pryor. Please don't worry about the card for a "
+                                             "minute. How are you doing, really?"])
+    assert s.replies[-1].intent is not Intent.confirm_identity
+    s.say("Sorry, am I still speaking with Walter Pryor?")
+    assert s.replies[-1].intent is Intent.confirm_identity
+
+
+def test_a_mother_asked_about_her_son_answers_or_dodges_rather_than_offer_a_message_again(analyzer):
+    s = call(analyzer, "wrong-party-linda", ["hi can i speak to ryan brennan pls",
+                                             "my name is brandon hale with acb services, im calling for ryan about a personal "
+                                             "business matter, is he around", "does he still live in pennsylvania or did he move"])
+    assert s.replies[-1].intent in (Intent.answer_question, Intent.deflect)
+    assert "message" not in debtor(s)[-1].lower()
+
+
+def test_told_the_callers_name_the_debtor_does_not_say_she_needs_it(analyzer):
+    s = call(analyzer, "disputing-priya", ["Hello, this is Marcus Bell calling from Triangle Credit Management. "
+                                           "May I speak with Priya Raman, please?"])
+    assert "your name" not in debtor(s)[-1].lower()

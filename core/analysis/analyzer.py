@@ -88,11 +88,11 @@ _ZH_SPLIT = re.compile(r"(?<=[。！？!?；;])|\n+")
 # about Friday" and "what a day" are not questions without the mark.
 _EN_QUESTION_START = re.compile(
     r"^\W*(?:(?:ok(?:ay)?|k|so|and|well|alright|aight|hey|hi|um|uh|but|then|now|look|like|just|oh|yeah|right)\b[\s,]*)*"
-    r"(?:(?:how|what|whats|wats|when|where|why|who|which)(?:'s|'re)?\s+(?:is|are|r|was|were|do|does|did|have|has|can|could|would|will|should|much|many|long|often|things|you|your|u|ur|ya|time|day|date|kind|sort|amount|number|happened|went|made|caused|the|my|our|that|this)"
+    r"(?:(?:how|what|whats|wats|when|where|why|who|which)(?:'s|'re)?\s+(?:(?:is|are|was|were|do|does|did|have|has|can|could|would|will|should)(?:n'?t)?|won'?t|r|much|many|long|often|things|you|your|u|ur|ya|time|day|date|kind|sort|amount|number|happened|went|made|caused|the|my|our|that|this)"
     # "who lives there with you", "whats ur budget", "hows it going": a sentence opened by who,
     # what's or how's asks
     r"|(?:who|whose|what's|whats|wats|how's|hows|when's|whens|where's|wheres)\s+[a-z]+"
-    r"|(?:can|could|would|will|do|does|did|is|are|r|have|has)\s+(?:you|u|ya|it|this|that|there|we|i|your))\b",
+    r"|(?:(?:can|could|would|do|does|did|is|are|have|has)(?:n'?t)?|will|won'?t|can'?t|r)\s+(?:you|u|ya|it|this|that|there|we|i|he|she|they|your))\b",
     re.IGNORECASE,
 )
 
@@ -107,8 +107,8 @@ _CLAUSE = re.compile(r"[,;:]|\s[-–—]+\s")
 # are statements.
 _EN_CLAUSE_QUESTION = re.compile(
     r"^\W*(?:(?:ok(?:ay)?|k|so|and|but|then|now|also|just|oh)\b[\s,]*)*"
-    r"(?:(?:can|could|would|will|do|does|did|is|are|r|have|has)\s+(?:you|u|ya|it|this|that|there|we|i|your|ur)"
-    r"|(?:how|what|when|where|why|who)\s+(?:is|are|r|was|were|do|does|did|have|has|can|could|would|will|should)"
+    r"(?:(?:(?:can|could|would|do|does|did|is|are|have|has)(?:n'?t)?|will|won'?t|can'?t|r)\s+(?:you|u|ya|it|this|that|there|we|i|he|she|they|your|ur)"
+    r"|(?:how|what|when|where|why|who)\s+(?:(?:is|are|was|were|do|does|did|have|has|can|could|would|will|should)(?:n'?t)?|won'?t|can'?t|r)"
     r"|(?:how's|hows|what's|whats|wats|who's|whos))\b",
     re.IGNORECASE,
 )

@@ -53,8 +53,14 @@ _KINDS: tuple[tuple[IdentifierKind, re.Pattern[str]], ...] = (
         ),
     ),
 )
-# "email address", "web address": not an identifying detail of the person.
-_NOT_ADDRESS = re.compile(r"\b(?:e-?mail|web|ip) address\b", re.I)
+# "email address", "web address", where to send something ("mail it to the address on the letter",
+# "our address"): not an identifying detail of the person.
+_NOT_ADDRESS = re.compile(
+    r"\b(?:e-?mail|web|ip) address\b|\bour (?:mailing )?address\b"
+    r"|\b(?:to|at) the (?:mailing )?address\b(?! (?:on file|we have))"
+    r"|\baddress (?:on|in|at the (?:top|bottom) of) (?:the|our|that) (?:letter|notice|statement|website|envelope|form)\b",
+    re.I,
+)
 
 
 def identifiers_asked(text: str) -> tuple[IdentifierKind, ...]:
