@@ -131,6 +131,7 @@ class DebtorState:
     revealed: tuple[str, ...] = ()
     outcome: Outcome | None = None
     promise: Promise | None = None
+    refused: tuple[float, ...] = ()  # amounts offered that they said no to
     identity_confirmed: bool = False
     disclosed_to_third_party: bool = False
     referred_to_attorney: bool = False
@@ -377,6 +378,10 @@ class Director:
                         return Intent.answer_question, None, "out of time: says when to call back, then goes", {"fact": fact.id}, st
                 # out of time, and the caller offers to call back later: they take it and go
                 return Intent.goodbye, st.outcome or Outcome.ended_by_agent, "out of time: takes the offered call-back", {}, st
+            if any(Topic.contact in f.revealed_by for f in self.persona.hidden_facts if f.id in st.revealed):
+                # they have said when to call back: out of time, they go, but as someone expecting
+                # the call ("Gotta go."), not slamming the phone down ("That's it, I'm done.")
+                return Intent.goodbye, st.outcome or Outcome.hang_up, "out of time, a call-back set: goes", {}, st
             return Intent.hang_up, st.outcome or Outcome.hang_up, "ran out of patience", {}, st
         return None
 
@@ -396,6 +401,10 @@ class Director:
         sig = a.signals
         if SIG.break_character in sig:
             return Intent.deflect, None, "ignores an attempt to break character", {}, st
+        if SIG.safety_check in sig or SIG.support_referral in sig:
+            # The person first: "Mr. Pryor, are you having any thoughts of ending your life?" is
+            # about their safety, never an identity check (rule 5 answers it).
+            return None
         kinds = identifiers_asked(a.text) if (SIG.identifier_request in sig or _asks(a)) else ()
         asked_detail = bool(kinds) or (SIG.identifier_request in sig and not a.context.identity_verified)
         asked_name = AgentSignal.identity_check in present or self._asks_for_debtor(a.text)
@@ -432,7 +441,14 @@ class Director:
         names = {n.lower() for n in self.persona.account_holder.split() if len(n) > 1}
         if not names.intersection(words):
             return False
-        if len(words) <= 4 and "?" in text or _ASKS_FOR.search(text):
+        if len(words) <= 4 and "?" in text:
+            return True
+        # The name is what is asked: "is this Greg Halvorsen?", "speaking with maria", "is greg
+        # there"; not "Mr. Pryor, are you having any thoughts of ...?", which only addresses him.
+        name = "|".join(re.escape(n) for n in names)
+        title = r"(?:(?:mr|mrs|ms|miss|dr)\.?\s+)?"
+        if re.search(rf"{_ASKS_FOR.pattern}\s+{title}(?:\w+\s+)?(?:{name})\b", text, re.I) \
+                or re.search(rf"\bis\s+{title}(?:{name})(?:\s+\w+)?\s+(?:there|home|available|in|around)\b", text, re.I):
             return True
         # "Dana Whitfield? It's Vince from Clearwater.": the name asked as a question
         return any(re.search(rf"\b{re.escape(n)}\b[\w\s.'-]{{0,20}}\?", text, re.I) for n in names)
@@ -620,6 +636,11 @@ class Director:
             detail = {**self._promised(st.promise), "correct": kind, "heard": heard,
                       "heard_amount": offer.amount, "heard_monthly": offer.monthly}
             return Intent.promise_to_pay, Outcome.promise_to_pay, f"corrects the recap's {kind}", detail, st
+        said_no = any(abs(offer.amount - x) < 0.005 for x in st.refused) and st.intent is Intent.refuse
+        if said_no and not agreed and AgentSignal.empathy not in a.signals:
+            # "Not a chance." and then, asked the same again with nothing new, "Put me down for it":
+            # a person who just said no to this says no again (flagged in the held-out 9 audit)
+            return Intent.refuse, Outcome.refusal, "just said no to this offer, and nothing changed", {}, st
         if fits and (agreed or (not early and st.trust >= th.agree_trust)):
             promise = self._promise(offer)
             detail = {"amount": offer.amount, "monthly": offer.monthly, "date": promise.due, "plan": promise.plan,
@@ -631,7 +652,7 @@ class Director:
         if not fits and st.trust >= th.agree_trust - tune.counter_offer_margin:
             return self._counter(st, "offer is beyond what they can pay")
         if p.temperament is Temperament.hostile or st.anger >= tune.refuse_at_anger:
-            return Intent.refuse, Outcome.refusal, "refuses while angry or distrustful", {}, st
+            return Intent.refuse, Outcome.refusal, "refuses while angry or distrustful", {}, replace(st, refused=st.refused + (offer.amount,))
         if early or st.trust < th.agree_trust:
             return Intent.deflect, None, "not ready to commit yet", {}, st
         return self._counter(st, "offer is beyond what they can pay")

@@ -457,3 +457,47 @@ def test_told_the_callers_name_the_debtor_does_not_say_she_needs_it(analyzer):
     s = call(analyzer, "disputing-priya", ["Hello, this is Marcus Bell calling from Triangle Credit Management. "
                                            "May I speak with Priya Raman, please?"])
     assert "your name" not in debtor(s)[-1].lower()
+
+
+def test_asked_about_thoughts_of_ending_his_life_by_name_the_debtor_is_never_answering_an_identity_check(analyzer):
+    s = call(analyzer, "vulnerable-walter", [
+        "Hi, is this Walter Pryor?", "Mr. Pryor, this is Ann with Lakeside Recovery, about the joint card.",
+        "I'm so sorry. How have you been holding up since June passed?",
+        "Mr. Pryor, I want to ask you directly, because I care about the answer: are you having any thoughts of ending your life?",
+    ])
+    assert s.replies[-1].intent is not Intent.confirm_identity
+    assert "that's me" not in debtor(s)[-1].lower()
+
+
+def test_a_line_that_takes_up_a_hold_waits_until_one_is_offered(analyzer):
+    s = call(analyzer, "vulnerable-walter", [
+        "Hi, is this Walter Pryor?", "Mr. Pryor, this is Ann with Lakeside Recovery, about the joint card.",
+        "You can call or text 988 any time, day or night, and talk to someone right away. Would you be willing to do that today?",
+    ])
+    assert "wait" not in debtor(s)[-1].lower()
+
+
+def test_just_refused_an_offer_the_debtor_does_not_take_it_when_it_is_only_asked_again(analyzer):
+    s = call(analyzer, "hostile-mark", [
+        "Mark Kowalski. Yes or no.", "NorthStar. You're 63 days late on $3,216.50. When is the money coming.",
+        "Pay $600 today or this goes to the next stage.",
+    ])
+    for _ in range(3):
+        s.say("Then $250 a month. First one tomorrow.")
+        if s.replies[-1].intent is Intent.refuse:
+            break
+    assert s.replies[-1].intent is Intent.refuse and 250.0 in s.state.refused
+    s.say("So $250 a month starting tomorrow. Yes or no?")
+    assert s.replies[-1].intent is not Intent.promise_to_pay and s.state.promise is None
+
+
+def test_out_of_time_after_setting_a_call_back_a_busy_debtor_says_goodbye_not_slams_the_phone(analyzer):
+    s = call(analyzer, "busy-greg", ["Hi, this is Hannah Kessler calling from Northgate Recovery. May I speak with Greg Halvorsen, please?",
+                                     "When's a better time to reach you, when you can talk freely?"])
+    assert re.search(r"12:30|5:30", debtor(s)[-1])
+    for line in ["ok", "And would you pay it all at once, or spread it out?", "I see. And what do you do for work?",
+                 "Do you have a budget?", "How much do you make?", "Is that weekly?", "And your wife works?"]:
+        if s.ended:
+            break
+        s.say(line)
+    assert s.ended and s.replies[-1].intent is Intent.goodbye

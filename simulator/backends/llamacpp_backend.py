@@ -12,13 +12,20 @@ a random per-process key), then generates from the token ids (``handle_completio
 from a helper thread). Sampling is the transformers backend's: temperature, then top-p (no top-k,
 min-p or repetition penalty); temperature 0 is greedy.
 
-Prefix reuse, bit-identical: like the transformers backend's ``reuse_block``, the prompt is fed in
-blocks of ``reuse_block`` tokens that start at multiples of it (``n_batch = n_ubatch =
-reuse_block``), and only whole blocks of the previous prompt are reused (a one-token request ends
-the reused part on a block boundary; see ``_reuse_from``). Every block then sees the same
-computation whether or not it was reused, so a reply does not depend on what came before. With
-``reuse_block=0`` llama.cpp reuses the exact common prefix (``cache_prompt``): less to feed, but
-a reply may differ by rounding from a fresh backend's.
+Prefix reuse: by default (``reuse_block=0``) llama.cpp reuses the exact common prefix of the
+previous prompt (``cache_prompt``), so with the actor's stepped history window a call's 4th line
+feeds 69 new tokens. A reply may then differ by rounding from a fresh backend's (14 of 240 prompt
+pairs measured); a run of the same calls in the same order still gives the same replies. With
+``reuse_block=N`` the prompt is fed in blocks of N tokens that start at multiples of N
+(``n_batch = n_ubatch = N``), like the transformers backend's ``reuse_block``, and only whole
+blocks of the previous prompt are reused (a one-token request ends the reused part on a block
+boundary; see ``_reuse_from``): every block sees the same computation whether or not it was
+reused, so a reply never depends on what came before, at the cost of speed (below).
+
+Which is the default, measured with ``callcoach bench reply`` on the actor's call (stepped
+window, 4 interleaved rounds, medians, 2-core machine at load ~0.9): exact reuse 4th-turn TTFT
+0.26 s and a 20-token line in 0.57 s (the issue's targets: 0.3 s and 0.7 s), blocks of 64 0.45 s
+and 0.74 s, blocks of 128 0.37 s and 0.66 s (``evals/results/bench/bench-reply-blocks.json``).
 
 Speed notes, measured with ``callcoach bench reply`` (simulator/bench.py: this backend and the
 transformers one interleaved on the same call) on the 2-core AMD EPYC this project runs on, with
@@ -77,7 +84,7 @@ from simulator.backends.transformers_backend import default_threads
 
 XLLAMACPP_PIN = "xllamacpp==2026.10.11549"
 DEFAULT_CONTEXT = 4096  # tokens; the debtor's prompts are 250-700
-DEFAULT_REUSE_BLOCK = 64  # see the module docstring and the speed notes
+DEFAULT_REUSE_BLOCK = 0  # exact prefix reuse; see the module docstring and the speed notes
 MAX_SLOTS = 64
 CONTINUE_SLACK = 64  # tokens: a prompt that reuses all of a slot's prompt but this continues it
 SMALL_MODEL_BYTES = 1 << 30  # below this, one decode thread (see ``threads``)
@@ -159,7 +166,7 @@ class LlamaCppBackend(LocalBackend):
             reuse. One slot (the default) holds only the last prompt.
         prefix_reuse: keep the previous prompt's keys/values and only feed what is new.
         reuse_block: feed and reuse the prompt in blocks of this many tokens, so replies are
-            bit-identical with or without reuse; 0 reuses the exact common prefix.
+            bit-identical with or without reuse; 0 (the default) reuses the exact common prefix.
         top_p: nucleus sampling cut-off used when temperature > 0.
         cache_dir: where merged GGUFs are kept (default ``$CALLCOACH_CACHE_DIR`` or the user cache dir).
     """
