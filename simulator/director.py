@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from core.analysis.amounts import find_date
-from core.analysis.analyzer import tag_only, typed_question
+from core.analysis.analyzer import split_sentences, tag_only, typed_question
 from core.analysis.identifiers import identifiers_asked
 from core.analysis.script import to_simplified
 from core.analysis.types import Topic, TurnAnalysis
@@ -427,7 +427,7 @@ class Director:
         # name to ask something else.
         # (_asks_for_zh wants the Chinese name asked as a question already)
         asked_again = any(self._asks_for_debtor(x) and ("?" in x or typed_question(x) or self.persona.language == "zh")
-                          for x in re.split(r"(?<=[.!?])\s+", a.text))
+                          for x in split_sentences(a.text, self.persona.language))
         if asked_again and not a.question_topics and not self.persona.third_party:
             return Intent.confirm_identity, None, "asked again who they are: says so again", {}, st
         return None
@@ -450,8 +450,10 @@ class Director:
         if re.search(rf"{_ASKS_FOR.pattern}\s+{title}(?:\w+\s+)?(?:{name})\b", text, re.I) \
                 or re.search(rf"\bis\s+{title}(?:{name})(?:\s+\w+)?\s+(?:there|home|available|in|around)\b", text, re.I):
             return True
-        # "Dana Whitfield? It's Vince from Clearwater.": the name asked as a question
-        return any(re.search(rf"\b{re.escape(n)}\b[\w\s.'-]{{0,20}}\?", text, re.I) for n in names)
+        # "Dana Whitfield? It's Vince from Clearwater.", "Hi, Mr. Pryor?": the name asked as a
+        # question; "Is everything alright, Mr. Pryor?" asks something else and adds the name
+        start = r"(?:^|(?<!\bmr)(?<!\bmrs)(?<!\bms)(?<!\bdr)[.!?]\s+)"  # a sentence's start, not "Mr. "
+        return bool(re.search(rf"{start}(?:(?:hi|hello|hey|good \w+)\W+)?{title}(?:{name})\b[\w\s.'-]{{0,20}}\?", text, re.I))
 
     def _person_first(self, st: DebtorState, a: TurnAnalysis, present: set[AgentSignal], revealed: bool) -> Choice | None:
         """5. A debtor in crisis: the person first (their own words, or the persona's distress)."""

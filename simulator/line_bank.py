@@ -26,7 +26,7 @@ from simulator.intents import Intent
 
 LINES_DIR = Path(__file__).resolve().parent.parent / "personas" / "lines"
 PRESUPPOSITIONS = Path(__file__).resolve().parent / "data" / "presuppositions.yaml"
-Need = Literal["amount", "fees", "debt", "offer", "hold", "attorney", "callback", "threat", "name"]
+Need = Literal["amount", "fees", "debt", "offer", "hold", "message", "attorney", "callback", "threat", "name"]
 GUIDE = "personas/lines/README.md"
 _WORD = re.compile(r"[A-Za-z0-9']+|[\u3400-\u9fff]")
 

@@ -30,7 +30,7 @@ from simulator.personas import Persona
 
 _ASKS_WHO_LINE = re.compile(
     r"\bwho(?:'s| is) (?:this|calling|asking)\b|\bwho are you\b|\bwho is this\b|\bwhat(?:'s| is) your name\b|\byour name,? (?:please|again|first)\b|\btell me who you are\b|"
-    r"\b(?:need|get|have|want|take) your (?:full )?name\b|"
+    r"\b(?:need|get|have|want|take) your (?:full )?name\b|\buntil (?:i know|you tell me|you say) (?:who you are|what this is about|who this is)\b|"
     r"\bwhere (?:you're|you are) calling from\b|\band you are\?|你是谁|哪位|贵姓|哪里打来",
     re.I,
 )
@@ -41,7 +41,11 @@ _ASKS_NUMBER_LINE = re.compile(
     re.I,
 )
 _GAVE_MESSAGE = re.compile(r"\b(?:have him|ask him to|tell him(?: to)?|let him know)\b|让他|叫他|转告", re.I)
-_ASKS_MESSAGE_LINE = re.compile(r"\bwhat should i tell him\b|\bleave (?:him )?a message\b|\bwant to leave\b|要我转告什么", re.I)
+_ASKS_MESSAGE_LINE = re.compile(
+    r"\bwhat should i tell him\b|\bleave (?:him )?a message\b|\bwant to leave\b|\bjot (?:something|it|that) down\b|\bgrab a pen\b"
+    r"|\bgo slow\b|要我转告什么",
+    re.I,
+)
 _GIVES_NAME = re.compile(
     r"\b(?:this is|it'?s|its|i'?m|im|my name(?:'s| is)?|name'?s)\s+"
     r"(?!(?:calling|sorry|just|not|here|with|from|trying|looking|going|about|a|an|the|so|really|afraid|glad|happy|me|him|her|regarding)\b)[A-Za-z]{2,}"
@@ -145,8 +149,9 @@ def choose_lines(bank: LineBank, persona: Persona, decision: Decision, history: 
         # Given a call-back number, a third party does not ask for one ("Leave your name and a
         # call-back number" right after "the number is 555-0187": flagged in the held-out 6 audit)
         pairs = [(ln, t) for ln, t in pairs if not _ASKS_NUMBER_LINE.search(t)] or pairs
-    if _GAVE_MESSAGE.search(collector_said):
-        # Told what to pass on, they do not ask what to tell him
+    if _GAVE_MESSAGE.search(collector_said) or _GAVE_NUMBER.search(collector_said):
+        # Told what to pass on, or given the number to pass on, they do not ask what to tell him
+        # or offer to take it down again ("I can jot something down for him. Go slow")
         pairs = [(ln, t) for ln, t in pairs if not _ASKS_MESSAGE_LINE.search(t)] or pairs
     if decision.intent is Intent.ask_who_is_calling and not _said_a_name(history):
         # "And your name again?", "you said your name was what?" presuppose a name given

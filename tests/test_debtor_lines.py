@@ -501,3 +501,23 @@ def test_out_of_time_after_setting_a_call_back_a_busy_debtor_says_goodbye_not_sl
             break
         s.say(line)
     assert s.ended and s.replies[-1].intent is Intent.goodbye
+
+
+def test_a_question_that_ends_with_the_debtors_name_is_not_an_identity_check(analyzer):
+    s = call(analyzer, "vulnerable-walter", ["Hi, this is Ann with Lakeside Recovery calling for Walter Pryor.",
+                                             "Is everything alright, Mr. Pryor? You sound awfully tired today."])
+    assert s.replies[-1].intent is not Intent.confirm_identity
+
+
+def test_a_refusal_to_a_caller_who_said_what_the_call_is_about_does_not_ask_what_it_is_about(analyzer):
+    s = call(analyzer, "disputing-priya", [
+        "Priya Raman?", "Curtis, calling for Brightline Wireless. This is an attempt to collect a debt and any information "
+        "obtained will be used for that purpose. You've got $1,367.22 outstanding.", "Confirm your date of birth."])
+    assert not re.search(r"what this is about|who is this", debtor(s)[-1], re.I)
+
+
+def test_given_the_number_to_pass_on_a_third_party_does_not_offer_to_take_a_message_again(analyzer):
+    s = call(analyzer, "wrong-party-linda", ["hi can i speak to ryan brennan pls",
+                                             "my name is brandon hale w/ acb services, can u have him call me at 888-555-0173",
+                                             "ok great thank u", "oh sorry i didnt mean to pry!! i just wanna make sure he gets the msg"])
+    assert not re.search(r"jot|go slow|grab a pen|leave (?:him )?a message", " ".join(debtor(s)[-2:]), re.I)
