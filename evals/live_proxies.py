@@ -148,7 +148,8 @@ def persona_places(p: Persona) -> frozenset[str]:
 
 # --- identity -----------------------------------------------------------------------------------
 _REFUSES = re.compile(
-    r"\b(not (giving|going to give|gonna give|telling|comfortable|saying)|won'?t (give|say|tell)|don'?t (give|hand) (that|out)|"
+    r"\b(not (giving|going to give|gonna give|telling|comfortable|saying|reading)|won'?t (give|say|tell)|don'?t (give|hand) (that|out)|"
+    r"that'?s all you'?re getting|not the way this call|"
     r"why do you need|what('?s| is) (this|it) (about|regarding|for)|"
     r"how do i know|not over the phone|rather not|none of your|you first|"
     r"in writing|my (attorney|lawyer)|i have an? (attorney|lawyer)|not on the phone|scam|identify yourself|"

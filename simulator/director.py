@@ -450,6 +450,9 @@ class Director:
         if re.search(rf"{_ASKS_FOR.pattern}\s+{title}(?:\w+\s+)?(?:{name})\b", text, re.I) \
                 or re.search(rf"\bis\s+{title}(?:{name})(?:\s+\w+)?\s+(?:there|home|available|in|around)\b", text, re.I):
             return True
+        # "calling for Greg Halvorsen, is that you?"
+        if re.search(rf"\b(?:{name})\b[\w\s.,'-]{{0,20}}\b(?:is (?:that|this) you|that you|you there)\s*\?", text, re.I):
+            return True
         # "Dana Whitfield? It's Vince from Clearwater.", "Hi, Mr. Pryor?": the name asked as a
         # question; "Is everything alright, Mr. Pryor?" asks something else and adds the name
         start = r"(?:^|(?<!\bmr)(?<!\bmrs)(?<!\bms)(?<!\bdr)[.!?]\s+)"  # a sentence's start, not "Mr. "

@@ -521,3 +521,10 @@ def test_given_the_number_to_pass_on_a_third_party_does_not_offer_to_take_a_mess
                                              "my name is brandon hale w/ acb services, can u have him call me at 888-555-0173",
                                              "ok great thank u", "oh sorry i didnt mean to pry!! i just wanna make sure he gets the msg"])
     assert not re.search(r"jot|go slow|grab a pen|leave (?:him )?a message", " ".join(debtor(s)[-2:]), re.I)
+
+
+@pytest.mark.parametrize("ask", ["Hi, this is Leah calling for Greg Halvorsen, is that you?", "Hi, is this Greg Halvorsen?",
+                                 "Greg Halvorsen? It's Leah from Bayside Credit."])
+def test_asked_for_by_name_the_debtor_says_who_he_is(analyzer, ask):
+    s = call(analyzer, "busy-greg", [ask])
+    assert s.replies[-1].intent in (Intent.confirm_identity, Intent.ask_who_is_calling)
