@@ -238,6 +238,43 @@ def audit(labels: list[Label], key: list[KeyRow]) -> dict:
     return out
 
 
+def before_after_rows(after: list[dict], before: list[dict]) -> list[dict]:
+    """A packet's rows for two versions of the same calls: every reply of ``after``, and the reply
+    of ``before`` (source ``before``) wherever the two versions said something different."""
+    old = {(r["call"], r["line"]): r for r in before}
+    rows = list(after)
+    seen = {(r["call"], r["line"]) for r in after}
+    for r in after:
+        o = old.get((r["call"], r["line"]))
+        if o is not None and o["reply"] != r["reply"]:
+            rows.append({**o, "source": "before"})
+    rows += [{**o, "source": "before"} for pos, o in old.items() if pos not in seen]
+    return rows
+
+
+def versions(labels: list[Label], key: list[KeyRow]) -> dict:
+    """Shares over whole calls for a before/after packet (``before_after_rows``): "after" counts
+    every reply of the after version, "before" the before line wherever it differs and the after
+    line elsewhere (the two said the same)."""
+    labelled = {lab.item: set(lab.labels) for lab in labels}
+    after: dict[tuple, set] = {}
+    before: dict[tuple, set] = {}
+    for k in key:
+        if k.item not in labelled:
+            continue
+        (before if k.sources == ["before"] else after)[(k.call, k.line)] = labelled[k.item]
+    before = {**after, **before}
+    out = {}
+    for name, got in (("before", before), ("after", after)):
+        n = len(got)
+        figures = {"items": n, "labelled": n,
+                   "ok": round(sum(Category.ok in x for x in got.values()) / n, 3) if n else None,
+                   "garbled_off_point_or_contradicts": round(sum(bool(x & set(CORE_PROBLEMS)) for x in got.values()) / n, 3) if n else None}
+        figures.update({c.value: round(sum(c in x for x in got.values()) / n, 3) if n else None for c in PROBLEMS})
+        out[name] = figures
+    return out
+
+
 def audit_table(figures: dict) -> str:
     cols = ["items", "labelled", "ok", "garbled_off_point_or_contradicts", *(c.value for c in PROBLEMS)]
     if any("intent_read_as_asked" in f for f in figures.values()):

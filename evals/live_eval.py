@@ -359,11 +359,16 @@ def packet_cmd(
     out: Path = typer.Option(..., help="Folder for the packet: items.jsonl, items.md, key.jsonl, labels-template.jsonl."),
     seed: int = typer.Option(0, help="Shuffle (and sampling) seed."),
     positions: int = typer.Option(None, min=1, help="Only this many replies, drawn at random (each with its authored twin)."),
+    before: Path = typer.Option(None, help="replies.jsonl of the same calls on an earlier version: its line is added "
+                                           "(source 'before') wherever the two differ."),
 ) -> None:
     """Write a blind-audit packet: each reply and the persona's authored line, shuffled."""
-    from evals.live_audit import write_packet
+    from evals.live_audit import before_after_rows, write_packet
 
-    counts = write_packet(read_replies(replies), out, seed=seed, positions=positions)
+    rows = read_replies(replies)
+    if before is not None:
+        rows = before_after_rows(rows, read_replies(before))
+    counts = write_packet(rows, out, seed=seed, positions=positions)
     print(f"{sum(counts.values())} items ({', '.join(f'{k}: {v}' for k, v in sorted(counts.items()))}) written to {out}/")
 
 
@@ -372,12 +377,14 @@ def audit_cmd(
     labels: Path = typer.Option(..., help="The annotator's labels (JSONL, one per item)."),
     key: Path = typer.Option(None, help="The packet's key.jsonl (default: beside the labels)."),
     out: Path = typer.Option(None, help="Also write the figures as JSON here."),
+    by_version: bool = typer.Option(False, "--versions", help="A before/after packet (packet --before): shares over "
+                                                              "whole calls for each version."),
 ) -> None:
     """Shares of ok / garbled / off-point / contradicting / ignoring / illogical lines per source."""
-    from evals.live_audit import AuditError, audit, audit_table, load_key, load_labels
+    from evals.live_audit import AuditError, audit, audit_table, load_key, load_labels, versions
 
     try:
-        figures = audit(load_labels(labels), load_key(key or labels.parent / "key.jsonl"))
+        figures = (versions if by_version else audit)(load_labels(labels), load_key(key or labels.parent / "key.jsonl"))
     except AuditError as exc:
         raise SystemExit(str(exc)) from None
     print(audit_table(figures))

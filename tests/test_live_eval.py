@@ -290,3 +290,21 @@ def test_labels_for_another_packet_are_refused(tmp_path):
     key = [{"item": "i0", "sources": ["model"], "call": "c", "persona": "hostile-mark", "line": 0, "turn": 0, "intent": "vent"}]
     with pytest.raises(AuditError, match="not in the key"):
         audit(load_labels(_write(tmp_path / "l.jsonl", [{"item": "i9", "labels": ["ok"]}])), load_key(_write(tmp_path / "k.jsonl", key)))
+
+
+def test_a_before_after_packet_counts_each_version_over_whole_calls(tmp_path):
+    from evals.live_audit import before_after_rows, versions
+
+    after = [_row("a", 0, "bank", "Same line.", ""), _row("a", 1, "bank", "New line.", ""), _row("a", 2, "bank", "Kept.", "")]
+    before = [_row("a", 0, "bank", "Same line.", ""), _row("a", 1, "bank", "Old line.", ""), _row("a", 2, "bank", "Kept.", "")]
+    rows = before_after_rows(after, before)
+    assert [(r["line"], r["source"]) for r in rows] == [(0, "bank"), (1, "bank"), (2, "bank"), (1, "before")]
+    write_packet(rows, tmp_path, seed=1)
+    key = load_key(tmp_path / "key.jsonl")
+    item = {(k.line, k.sources[0]): k.item for k in key}
+    labels = [{"item": item[(0, "bank")], "labels": ["ok"]}, {"item": item[(1, "bank")], "labels": ["ok"]},
+              {"item": item[(2, "bank")], "labels": ["off_point"]}, {"item": item[(1, "before")], "labels": ["garbled"]}]
+    fig = versions(load_labels(_write(tmp_path / "labels.jsonl", labels)), key)
+    assert fig["after"]["items"] == fig["before"]["items"] == 3
+    assert fig["after"]["garbled_off_point_or_contradicts"] == 0.333 and fig["before"]["garbled_off_point_or_contradicts"] == 0.667
+    assert fig["after"]["ok"] == 0.667 and fig["before"]["ok"] == 0.333
