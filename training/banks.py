@@ -103,8 +103,10 @@ def check_bank(bank: LineBank, persona: Persona, source: str, analyzer=None) -> 
                 problems.append(f"{where}: {size} {unit}; keep a line to {limit} or fewer")
             if intent is Intent.promise_to_pay and not {"payment", "date"} <= set(_PLACEHOLDER.findall(text)):
                 problems.append(f"{where}: a promise must say {{payment}} and {{date}}")
-            if intent is Intent.counter_offer and "{payment}" not in text:
-                problems.append(f"{where}: a counter-offer must say {{payment}}")
+            if intent is Intent.counter_offer and "{payment}" not in text and "{amount}" not in text:
+                # {amount} alone: a part paid now and the rest soon ("{amount} now, and I clear the
+                # rest next week"), which "$400 a month" would make incoherent
+                problems.append(f"{where}: a counter-offer must say {{payment}} (the plan) or {{amount}} (a part paid now)")
             if re.search(r"\{payment\}\s+(a|per|each)\s+month", text, re.I):
                 problems.append(f"{where}: {{payment}} already says 'a month' for monthly plans; drop the words after it")
             if re.search(r"(?:每个?月|一个月|按月)\s*\{payment\}|\{payment\}\s*(?:每个?月|一个月)", text):
