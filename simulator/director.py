@@ -367,7 +367,10 @@ class Director:
             return Intent.threaten_complaint, Outcome.complaint, "threat or abuse pushed anger past the complaint threshold", {}, replace(st, ended=True)
         if st.anger >= th.hang_up_anger:
             return Intent.hang_up, Outcome.hang_up, "anger reached the hang-up threshold", {}, st
-        if st.agent_turns > th.patience_turns:
+        # Out of time, but a plan they can keep is on the table: they hear it out first (a busy
+        # debtor takes "the full $1,120.75 this Friday?" before going)
+        on_table = a.offer is not None and self.persona.payment_capacity.fits(a.offer.amount, monthly=a.offer.monthly)
+        if st.agent_turns > th.patience_turns and not on_table:
             if "follow_up" in sig or Topic.contact in a.question_topics:
                 # Out of time, and asked when to call back: a debtor who wants the call-back says
                 # when first (the question earned the fact); then, on the next turn, goes. Offered

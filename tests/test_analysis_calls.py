@@ -33,6 +33,12 @@ from core.analysis.analyzer import split_sentences
         ("我每月还500元", [500.0]),
         ("Call me on the 15th at 3pm", []),
         ("I have 2 kids and 3 jobs", []),
+        # typed without the dollar sign: dollars and cents, or "pay the full ..."
+        ("could u pay the full 1120.75 this friday", [1120.75]),
+        ("ok so just to confirm 1210.75 this friday, correct?", [1210.75]),
+        ("balance is 1,842.37 w/ fees", [1842.37]),
+        ("call me after 5.30", []),
+        ("can u pay 150 thursday", [150.0]),
     ],
 )
 def test_amounts(text, amounts):

@@ -528,3 +528,14 @@ def test_given_the_number_to_pass_on_a_third_party_does_not_offer_to_take_a_mess
 def test_asked_for_by_name_the_debtor_says_who_he_is(analyzer, ask):
     s = call(analyzer, "busy-greg", [ask])
     assert s.replies[-1].intent in (Intent.confirm_identity, Intent.ask_who_is_calling)
+
+
+def test_out_of_time_a_busy_debtor_still_hears_out_a_plan_he_can_keep(analyzer):
+    s = call(analyzer, "busy-greg", ["hi is this greg halvorsen", "hey greg its sam w/ ironwood collections calling for crestview "
+                                     "about ur lumen card, this is an attempt to collect a debt n any info will be used for that purpose",
+                                     "sounds loud there, r u at work right now", "np, when would be a better time to call u back"])
+    for line in ["ok and real quick, could u pay the full 1120.75 this friday", "ok so just to confirm 1120.75 this friday, correct?"]:
+        if s.ended:
+            break
+        s.say(line)
+    assert s.state.promise is not None and s.state.promise.amount == 1120.75

@@ -38,10 +38,13 @@ _MONEY = re.compile(
     rf"|(?:\b(?P<w>{_WORDS_RE})\s+{_CUR_WORD}\b)",
     re.IGNORECASE,
 )
-# a bare number that is clearly a payment: "pay 50 a month", "I can do 200 on Friday"
+# a bare number that is clearly a payment: "pay 50 a month", "I can do 200 on Friday", "pay the
+# full 1120", or dollars and cents typed without the sign ("confirm 1210.75 this friday": two
+# digits before the point at least, so a time such as "5.30" is not money)
 _BARE = re.compile(
-    rf"(?:\b(?:pay|do|offer|manage|afford|settle for|send|put down|make it)\s+(?:about\s+|maybe\s+|like\s+)?(?P<x>{_NUM})\b(?!\s*(?:%|percent|days?|weeks?|months?|years?|th|st|nd|rd|am|pm|o'clock)))"
-    rf"|(?:(?<![\d.,$])(?P<y>{_NUM})\s+(?:a|per|each|every)\s+(?:month|week)\b)",
+    rf"(?:\b(?:pay|do|offer|manage|afford|settle for|send|put down|make it)\s+(?:about\s+|maybe\s+|like\s+)?(?:the\s+)?(?:full\s+|whole\s+)?(?P<x>{_NUM})\b(?!\s*(?:%|percent\b|days?\b|weeks?\b|months?\b|years?\b|am\b|pm\b|o'clock)|(?:th|st|nd|rd)\b|\.\d))"
+    rf"|(?:(?<![\d.,$])(?P<y>{_NUM})\s+(?:a|per|each|every)\s+(?:month|week)\b)"
+    r"|(?:(?<![\d.,$:/-])(?P<z>\d{1,3}(?:,\d{3})+\.\d\d|\d{2,}\.\d\d)(?![\d%]|\.\d))",
     re.IGNORECASE,
 )
 
@@ -175,7 +178,7 @@ def find_amounts(text: str) -> list[AmountMatch]:
         found.append(AmountMatch(value, m.start(), m.end(), m.group(0)))
         taken.append((m.start(), m.end()))
     for m in _BARE.finditer(text):
-        g = "x" if m.group("x") else "y"
+        g = next(k for k in ("x", "y", "z") if m.group(k))
         s, e = m.span(g)
         if any(s < te and e > ts for ts, te in taken):
             continue
