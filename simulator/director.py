@@ -102,7 +102,7 @@ def _asks(a: TurnAnalysis) -> bool:
 _MESSAGE_REQUEST = re.compile(
     r"\b(?:pass (?:it |that |this |my \w+ )?(?:along|on)|take (?:a|down a) (?:message|number)|leave (?:him |her )?a message"
     r"|give (?:him|her) (?:my|the|this|a) (?:number|message)|have (?:him|her) (?:call|give)|ask (?:him|her) to call"
-    r"|let (?:him|her) know|tell (?:him|her) (?:to|that|i)|read (?:that|it) back)\b|转告|留个?言|让他回电",
+    r"|let (?:him|her) know|tell (?:him|her) (?:to|that|i)|read (?:that|it) back)\b|转告|转达|留个?言|带(?:句|个)?话|回个?电话|让他回电",
     re.I,
 )
 # What a debtor who has promised no longer does (Director.decide: the promise stands).
@@ -686,7 +686,8 @@ class Director:
         known = a.context.self_identified or AgentSignal.self_identification in present
         if _MESSAGE_REQUEST.search(a.text):
             return Intent.take_message, Outcome.message_taken, "asked to pass on a message or a number", {}, st
-        if known and (a.question or typed_question(a.text)) and not tag_only(a.text):
+        # (English only: a Chinese bank's answer lines carry no `asks` to match a question with yet)
+        if known and self.persona.language == "en" and (a.question or typed_question(a.text)) and not tag_only(a.text):
             # "does he still live in pennsylvania?", "when's a good time to reach him?": she answers
             # what is hers to say, or dodges (the line choice), not offer to take a message again
             return Intent.answer_question, None, "a question about her son: answers what is hers to say", {}, st

@@ -224,3 +224,19 @@ def test_a_safety_question_that_names_the_debtor_is_not_an_identity_check():
         f"{surname}师傅，我想认真问您一句：您最近有没有想过伤害自己，或者觉得不想活了？",
     ])
     assert replies[-1].intent is not Intent.confirm_identity, replies[-1].text
+
+
+def test_a_chinese_third_party_asked_to_pass_on_a_call_back_takes_the_message():
+    persona = load_personas().get("zh-contact-zhaomin")
+    session, replies = _play(persona, ["您好，请问是马俊先生吗？", "我是恒川银行的小王。", "请问您和马俊先生是什么关系呢？",
+                                       "能不能麻烦您帮忙带句话，请他方便的时候回个电话？不用跟他说别的。"])
+    assert replies[-1].intent is Intent.take_message
+
+
+def test_a_chinese_debtor_asked_about_self_harm_is_never_answering_an_identity_check():
+    persona = load_personas().get("zh-despair-liujianguo")
+    session, replies = _play(persona, [
+        "您好，请问是刘建国刘师傅吗？", "刘师傅您好，我是恒川银行信用卡中心的小杨。跟您核对一下，您的出生日期是？",
+        "谢谢您。本次通话会录音。今天联系您，是关于您尾号2217的信用卡，已经逾期95天了。", "听您声音挺没精神的，最近身体还好吗？",
+        "您现在是一个人住吗？身边有人照应您吗？", "刘师傅，我想认真问您一句：您最近有没有想过伤害自己，或者觉得不想活了？"])
+    assert replies[-1].intent is not Intent.confirm_identity
