@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 from core.analysis.analyzer import tag_only, typed_question
+from core.analysis.types import Topic
 from core.transcript import Turn
 from simulator.director import Decision
 from simulator.intents import Intent
@@ -75,6 +76,9 @@ _HIDDEN_ASK_MARGIN = 0.1
 # Below this the best line's questions are about something else (MiniLM cosine between two
 # questions: under 0.4 they share little more than a topic): the debtor dodges instead.
 _ANSWER_ASK_FIT = 0.4
+# A line not telling the fact just earned is said instead when it answers the question this well
+# (and by the margin above better than the fact's lines)
+_FACT_YIELDS_AT = 0.6
 _DEBT_WORDS = re.compile(
     r"\b(?:debts?|dispute\w*|owe[sd]?|balance|bills?|account|card|loan|payments?|creditor|reference number)\b|\$|\d|"
     r"欠|借款|贷款|逾期|还款|账单|信用卡|额度|分期|网贷|担保",
@@ -131,7 +135,26 @@ def choose_lines(bank: LineBank, persona: Persona, decision: Decision, history: 
                              retell=len(pool) > 1)
     ]
     if decision.newly_revealed and any(ln.reveals in decision.newly_revealed for ln, _ in pairs):
-        pairs = [(ln, t) for ln, t in pairs if ln.reveals in decision.newly_revealed]
+        told = [(ln, t) for ln, t in pairs if ln.reveals in decision.newly_revealed]
+        # everything else they may say: facts earned before included (asked for, said again)
+        rest = [pair for intent in pool
+                for pair in eligible(bank, intent, revealed=decision.state.revealed, newly_revealed=(), said=said, fill=fill, retell=True)
+                if pair[0].reveals not in decision.newly_revealed]
+        pairs = told
+        # Never for what a person says of how they are (a fact earned by a wellbeing question:
+        # Walter's "everybody'd be better off if I just went to be with June" is the disclosure
+        # a trainee must hear and answer, whichever line fits the words of the question better)
+        personal = any(Topic.wellbeing in f.revealed_by for f in persona.hidden_facts if f.id in decision.newly_revealed)
+        if asked and embed is not None and len(pool) > 1 and rest and not personal and any(ln.asks for ln, _ in told):
+            # The question's topic earned the fact, but its lines may not answer what was asked
+            # ("Is there someone you could call today?" earned the login on a slip of paper; "Are
+            # you at work right now?" the overtime): when another line answers it clearly and
+            # clearly better, that line is said and the fact waits (it stays earned: asked for
+            # it, the debtor says it; the trainee's facts are what the lines say)
+            fit_told = best_ask_fit([ln for ln, _ in told], question, embed)
+            fit_rest = best_ask_fit([ln for ln, _ in rest], question, embed)
+            if fit_rest >= _FACT_YIELDS_AT and fit_rest > fit_told + _HIDDEN_ASK_MARGIN:
+                pairs = rest
     # A line that reacts to what the collector has not said ("Seventy-eight dollars of that is
     # late fees?" before any fee was named) waits until they have, while another line fits
     collector_said = "\n".join(t.text for t in history if t.speaker == "agent")

@@ -539,3 +539,14 @@ def test_out_of_time_a_busy_debtor_still_hears_out_a_plan_he_can_keep(analyzer):
             break
         s.say(line)
     assert s.state.promise is not None and s.state.promise.amount == 1120.75
+
+
+def test_a_fact_earned_by_the_topic_waits_when_another_line_answers_the_question_asked(analyzer):
+    s = call(analyzer, "cooperative-maria", [
+        "Hi, is this Maria Delgado?", "Maria, this is Jordan with Ironwood Collections about your Harbor Point Visa. This is an "
+        "attempt to collect a debt and any information obtained will be used for that purpose.",
+        "The card's 47 days behind. Can I ask what's been going on?", "Oh no, I'm so sorry. Are you back at work now?"])
+    assert re.search(r"\b(?:back|work|full time)\b", debtor(s)[-1], re.I)
+    assert "15th" not in debtor(s)[-1]  # the payday was earned, but not asked
+    s.say("And when do you get paid next?")
+    assert re.search(r"15th|Friday", debtor(s)[-1])  # asked for it, she says it
